@@ -1,0 +1,1 @@
+"""Compatibility shims for the toolchain versions pinned in pyproject.toml."""

@@ -1,0 +1,58 @@
+"""The ``mobileseg`` command line: thin click commands over the library.
+
+Each command parses its options, builds the library's arguments and calls one function. Any
+:class:`~mobileseg.errors.MobilesegError` becomes one ``Error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from mobileseg import __version__
+from mobileseg.errors import MobilesegError
+
+
+class _Group(click.Group):
+    """A group that turns library errors into clean messages (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MobilesegError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mobileseg")
+@click.option("-q", "--quiet", is_flag=True, help="Only print warnings, errors and final results.")
+def cli(quiet: bool) -> None:
+    """mobileseg: train-to-phone video object segmentation.
+
+    \b
+    The pipeline, one command per stage:
+      data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
+      eval         J&F of predicted masks (DAVIS 2017 semi-supervised protocol)
+      quickstart   every stage above on a small generated dataset, one table
+
+    Run `mobileseg COMMAND --help` for the options of a stage.
+    """
+    logging.basicConfig(format="%(message)s", level=logging.WARNING if quiet else logging.INFO, force=True)
+
+
+def _register() -> None:
+    from mobileseg.cli.data import data
+    from mobileseg.cli.eval import eval_command
+    from mobileseg.cli.quickstart import quickstart
+
+    cli.add_command(data)
+    cli.add_command(eval_command)
+    cli.add_command(quickstart)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="mobileseg")

@@ -1,0 +1,1 @@
+"""Evaluation: DAVIS J&F metrics and scoring of result folders or trackers."""
