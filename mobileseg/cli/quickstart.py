@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from mobileseg.quickstart import run_quickstart
-
 
 @click.command()
 @click.option("--out", default=Path("mobileseg-quickstart"), show_default=True,
@@ -19,6 +17,8 @@ def quickstart(out: Path) -> None:
     Generates the data (reused when it is already there), segments the val videos with each
     model, scores them with J&F and prints model, parameters, J&F and ms/frame on this host.
     """
+    from mobileseg.quickstart import run_quickstart  # imports torch: keep `--help` fast
+
     result = run_quickstart(out)
     click.echo("")
     click.echo(result.table())
