@@ -1,0 +1,133 @@
+"""What the student and the teacher share: a space-time memory network in named steps.
+
+    feats  = net.encode_key(frame)                        # query key + decoder features
+    values = net.encode_value(frame, feats.f16, masks)    # one value per object
+    memory = net.start_memory(feats.key, values)          # first frame
+    read   = net.read_memory(feats.key, memory)           # later frames
+    seg    = net.segment(read, feats)                     # logits + features for Z
+    memory = net.memorize(memory, feats.key, values)      # the memory policy (per network)
+
+Shapes: frames ``[B, 3, H, W]`` in [0, 1] (ImageNet normalisation happens inside), masks and
+logits ``[B, K, H, W]``, keys ``[B, Ck, h, w]`` with h, w = H/16, W/16. Training runs these
+steps over clips; ``init``/``step`` (the tracker protocol) run them over one video.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mobileseg.models.memory import affinity, aggregate, others_mask, readout
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STRIDE = 16  # input sides must be multiples of this
+
+
+class KeyFeatures(NamedTuple):
+    key: torch.Tensor  # [B, Ck, h, w]
+    thin: torch.Tensor  # [B, Cq, h, w] compressed f16 for the decoder
+    f16: torch.Tensor
+    f8: torch.Tensor
+    f4: torch.Tensor
+
+
+class Memory(NamedTuple):
+    keys: torch.Tensor  # [B, T, Ck, h, w]
+    values: torch.Tensor  # [B, K, T, Cv, h, w]
+
+
+class Segmentation(NamedTuple):
+    logits: torch.Tensor  # [B, K, H, W] per-object mask logits
+    features: torch.Tensor  # [B, K, Cd, H/4, W/4] decoder features before the last conv
+
+
+class MemoryNetwork(nn.Module):
+    """Base of the student and the teacher. Subclasses build the modules and the memory policy.
+
+    Subclasses set: ``key_encoder`` (trunk -> f16, f8, f4), ``key_proj``, ``key_comp``,
+    ``value_encoder`` (trunk -> f16), ``fuser``, ``decoder`` and ``embed`` (or None), and
+    implement ``start_memory``/``memorize``.
+    """
+
+    key_encoder: nn.Module
+    key_proj: nn.Module
+    key_comp: nn.Module
+    value_encoder: nn.Module
+    fuser: nn.Module
+    decoder: nn.Module
+    embed: nn.Module | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    # --- the named steps -------------------------------------------------------------------
+    def normalize(self, frame: torch.Tensor) -> torch.Tensor:
+        return (frame - self.pixel_mean) / self.pixel_std
+
+    def encode_key(self, frame: torch.Tensor) -> KeyFeatures:
+        f16, f8, f4 = self.key_encoder(self.normalize(frame))
+        return KeyFeatures(self.key_proj(f16), self.key_comp(f16), f16, f8, f4)
+
+    def encode_value(self, frame: torch.Tensor, key_f16: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]``, ``[B, C16, h, w]``, masks ``[B, K, H, W]`` -> values ``[B, K, Cv, h, w]``.
+
+        Each object is encoded from the frame, its own mask and the sum of the other objects'.
+        """
+        batch, objects = masks.shape[:2]
+        image = self.normalize(frame).unsqueeze(1).expand(-1, objects, -1, -1, -1)
+        inputs = torch.cat([image, masks.unsqueeze(2), others_mask(masks).unsqueeze(2)], dim=2)
+        x = self.value_encoder(inputs.flatten(0, 1))
+        f16 = key_f16.unsqueeze(1).expand(-1, objects, -1, -1, -1).flatten(0, 1)
+        values = self.fuser(x, f16)
+        return values.view(batch, objects, *values.shape[1:])
+
+    def read_memory(self, key: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """Readout ``[B, K, Cv, h, w]`` of ``memory`` for the query ``key [B, Ck, h, w]``."""
+        return readout(affinity(memory.keys, key), memory.values)
+
+    def segment(self, read: torch.Tensor, feats: KeyFeatures) -> Segmentation:
+        """Decode per-object mask logits at full resolution from the memory readout."""
+        batch, objects = read.shape[:2]
+
+        def per_object(x: torch.Tensor) -> torch.Tensor:
+            return x.unsqueeze(1).expand(-1, objects, -1, -1, -1).flatten(0, 1)
+
+        x = torch.cat([read.flatten(0, 1), per_object(feats.thin)], dim=1)
+        logits, features = self.decoder(x, per_object(feats.f8), per_object(feats.f4))
+        size = (feats.f4.shape[-2] * 4, feats.f4.shape[-1] * 4)
+        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return Segmentation(logits.view(batch, objects, *size), features.view(batch, objects, *features.shape[1:]))
+
+    def represent(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-pixel representation Z ``[B, K, D, H/4, W/4]`` for distillation (not normalised)."""
+        if self.embed is None:
+            return features
+        batch, objects = features.shape[:2]
+        z = self.embed(features.flatten(0, 1))
+        return z.view(batch, objects, *z.shape[1:])
+
+    # --- the memory policy -----------------------------------------------------------------
+    def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
+        raise NotImplementedError
+
+    def memorize(self, memory: Memory, key: torch.Tensor, values: torch.Tensor) -> Memory:
+        raise NotImplementedError
+
+    # --- one frame of a video, shared by training and trackers --------------------------------
+    def predict(self, frame: torch.Tensor, memory: Memory, selector: torch.Tensor | None = None) -> tuple[KeyFeatures, Segmentation, torch.Tensor, torch.Tensor]:
+        """Segment ``frame`` from ``memory``: features, segmentation, class logits, aggregated prob."""
+        feats = self.encode_key(frame)
+        seg = self.segment(self.read_memory(feats.key, memory), feats)
+        class_logits, prob = aggregate(torch.sigmoid(seg.logits), selector)
+        return feats, seg, class_logits, prob
+
+    def check_input(self, frame: torch.Tensor) -> None:
+        height, width = frame.shape[-2:]
+        if height % STRIDE or width % STRIDE:
+            raise ValueError(f"frame size {height}x{width} is not a multiple of {STRIDE}")

@@ -1,0 +1,78 @@
+"""Space-time memory: readout by key affinity, soft aggregation of objects, fixed-slot updates.
+
+Tensor layouts used by every model (B clips or videos, K objects, T memory frames):
+    query key   ``[B, Ck, h, w]``            (h, w = H/16, W/16)
+    memory keys ``[B, T, Ck, h, w]``
+    values      ``[B, K, T, Cv, h, w]``
+    readout     ``[B, K, Cv, h, w]``
+All functions are pure tensor math with static shapes, so ``torch.export`` traces them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def affinity(mem_key: torch.Tensor, query_key: torch.Tensor) -> torch.Tensor:
+    """``[B, T*h*w, h*w]``: softmax over memory positions of the negative squared L2 distance.
+
+    As in STCN, ``-|m - q|^2 = -|m|^2 + 2 m.q - |q|^2``; the last term is constant over the
+    softmax axis and dropped. Scaled by ``1/sqrt(Ck)``.
+    """
+    batch, frames, channels, height, width = mem_key.shape
+    mk = mem_key.permute(0, 2, 1, 3, 4).reshape(batch, channels, frames * height * width)
+    qk = query_key.reshape(batch, channels, height * width)
+    square = mk.pow(2).sum(dim=1).unsqueeze(2)  # [B, THW, 1]
+    dot = 2 * torch.bmm(mk.transpose(1, 2), qk)  # [B, THW, HW]
+    return F.softmax((dot - square) / math.sqrt(channels), dim=1)
+
+
+def readout(weights: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of memory values: ``[B, THW, HW]`` x ``[B, K, T, Cv, h, w]`` -> ``[B, K, Cv, h, w]``."""
+    batch, objects, frames, channels, height, width = mem_value.shape
+    mv = mem_value.permute(0, 1, 3, 2, 4, 5).reshape(batch, objects * channels, frames * height * width)
+    return torch.bmm(mv, weights).reshape(batch, objects, channels, height, width)
+
+
+def aggregate(prob: torch.Tensor, selector: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """STCN's soft aggregation of per-object probabilities ``[B, K, H, W]``.
+
+    Background is ``prod_k (1 - p_k)``; the K+1 probabilities are turned into logits and
+    renormalised with a softmax. ``selector [B, K]`` (1 = object exists) zeroes padding objects.
+    Returns ``(class_logits [B, K+1, H, W], aggregated prob [B, K, H, W])``.
+    """
+    if selector is not None:
+        prob = prob * selector[:, :, None, None]
+    background = torch.prod(1 - prob, dim=1, keepdim=True)
+    joint = torch.cat([background, prob], dim=1).clamp(1e-7, 1 - 1e-7)
+    logits = torch.log(joint / (1 - joint))
+    return logits, F.softmax(logits, dim=1)[:, 1:]
+
+
+def others_mask(masks: torch.Tensor) -> torch.Tensor:
+    """For each object, the sum of the *other* objects' masks: ``[B, K, H, W]`` -> same shape."""
+    return masks.sum(dim=1, keepdim=True) - masks
+
+
+def push_slot(memory: torch.Tensor, new: torch.Tensor, dim: int, pin_first: bool) -> torch.Tensor:
+    """Fixed-capacity update along the slot axis ``dim``: drop the oldest slot, append ``new``.
+
+    ``new`` has the memory's shape without the slot axis. With ``pin_first`` slot 0 (the first
+    frame) never leaves and the FIFO runs over slots 1..S-1. The result has the input's shape.
+    """
+    new = new.unsqueeze(dim)
+    slots = memory.shape[dim]
+    if pin_first and slots >= 2:
+        kept = [memory.narrow(dim, 0, 1), memory.narrow(dim, 2, slots - 2)]
+    else:
+        kept = [memory.narrow(dim, 1, slots - 1)]
+    return torch.cat([*kept, new], dim=dim)
+
+
+def fill_slots(new: torch.Tensor, dim: int, slots: int) -> torch.Tensor:
+    """A memory whose ``slots`` entries along ``dim`` all hold ``new`` (the state after ``init``)."""
+    new = new.unsqueeze(dim)
+    return new.expand(*new.shape[:dim], slots, *new.shape[dim + 1 :]).contiguous()

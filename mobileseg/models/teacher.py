@@ -1,0 +1,119 @@
+"""The teacher: an STCN-class network with unbounded memory (PyTorch only, never exported).
+
+Layout of STCN (Cheng et al., NeurIPS 2021): ResNet-50 key encoder (f16 1024, f8 512, f4 256),
+64-d key projection, f16 compressed to 512 for the decoder, ResNet-18 value encoder on frame +
+mask + other objects' mask fused with the key f16 into 512-d values, L2-affinity readout, and a
+decoder ``compress -> up_16_8 -> up_8_4 -> pred``. Module names follow STCN's code. The
+representation Z is the decoder's last features (``embed_dim=None``) or a 1x1 head on them.
+
+Memory: during training every earlier frame of the clip; as a tracker, the first frame plus every
+``memory_every``-th frame (STCN's inference setting is 5), so it grows through the video, and
+with ``include_last`` (STCN's option of the same name) the previous frame as a temporary entry
+that the next frame replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from mobileseg.models.backbones import resnet_trunk
+from mobileseg.models.base import Memory, MemoryNetwork
+from mobileseg.models.blocks import FeatureFusionBlock, KeyProjection, ResBlock, UpsampleBlock
+from mobileseg.models.registry import register_model
+
+
+class STCNDecoder(nn.Module):
+    """``compress`` (ResBlock) at stride 16, two upsampling steps; returns (logits/4, features/4)."""
+
+    def __init__(self, in_dim: int, skip8: int, skip4: int, dims: Sequence[int]) -> None:
+        super().__init__()
+        d16, d8, d4 = dims
+        self.compress = ResBlock(in_dim, d16)
+        self.up_16_8 = UpsampleBlock(skip8, d16, d8)
+        self.up_8_4 = UpsampleBlock(skip4, d8, d4)
+        self.pred = nn.Conv2d(d4, 1, 3, padding=1)
+        self.out_dim = d4
+
+    def forward(self, x: torch.Tensor, f8: torch.Tensor, f4: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.up_8_4(f4, self.up_16_8(f8, self.compress(x)))
+        features = torch.relu(x)
+        return self.pred(features), features
+
+
+class STCNTeacher(MemoryNetwork):
+    """The teacher; see the module docstring. ``width`` scales every channel for small variants."""
+
+    def __init__(
+        self, *, width: float = 1.0, key_layers: Sequence[int] = (3, 4, 6), value_layers: Sequence[int] = (2, 2, 2),
+        key_dim: int = 64, embed_dim: int | None = None, memory_every: int = 5, include_last: bool = True,
+        pretrained: str | None = None,
+    ) -> None:
+        super().__init__()
+        if memory_every < 1:
+            raise ValueError(f"memory_every must be >= 1, got {memory_every}")
+        self.memory_every, self.include_last = memory_every, include_last
+        self.key_encoder = resnet_trunk("resnet50", width, key_layers, pretrained=pretrained)
+        c4, c8, c16 = self.key_encoder.channels
+        half = c16 // 2
+        self.key_proj = KeyProjection(c16, key_dim)
+        self.key_comp = nn.Conv2d(c16, half, 3, padding=1)
+        self.value_encoder = resnet_trunk("resnet18", width, value_layers, in_channels=5, pretrained=pretrained, only_f16=True)
+        self.fuser = FeatureFusionBlock(c16 + self.value_encoder.channels[2], half)
+        self.decoder = STCNDecoder(2 * half, c8, c4, (half, c4, c4))
+        self.embed = None if embed_dim is None else nn.Conv2d(self.decoder.out_dim, embed_dim, 1)
+
+    def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
+        return Memory(key.unsqueeze(1), values.unsqueeze(2))
+
+    def memorize(self, memory: Memory, key: torch.Tensor, values: torch.Tensor) -> Memory:
+        """Append a frame: the memory grows by one entry (unbounded)."""
+        return Memory(torch.cat([memory.keys, key.unsqueeze(1)], 1), torch.cat([memory.values, values.unsqueeze(2)], 2))
+
+    # --- tracker entry points (PyTorch only) ------------------------------------------------
+    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> ``(mem_key, mem_value, frame_index, last_key, last_value)``.
+
+        ``mem_*`` is the permanent memory (grows), ``last_*`` the temporary entry (0 or 1 frames).
+        """
+        feats = self.encode_key(frame)
+        memory = self.start_memory(feats.key, self.encode_value(frame, feats.f16, mask.transpose(0, 1)))
+        keys, values = memory.keys, memory.values[0]
+        return keys, values, torch.zeros((), dtype=torch.int64), keys[:, :0], values[:, :0]
+
+    def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor, index: torch.Tensor,
+             last_key: torch.Tensor, last_value: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One frame; every ``memory_every``-th frame joins the memory, the others replace ``last``."""
+        readable = Memory(torch.cat([mem_key, last_key], 1), torch.cat([mem_value, last_value], 1).unsqueeze(0))
+        feats, _, _, prob = self.predict(frame, readable)
+        index = index + 1
+        permanent = int(index) % self.memory_every == 0
+        if permanent or self.include_last:
+            values = self.encode_value(frame, feats.f16, prob)[0]  # [K, Cv, h, w]
+            key = feats.key.unsqueeze(1)
+            if permanent:
+                mem_key, mem_value = torch.cat([mem_key, key], 1), torch.cat([mem_value, values.unsqueeze(1)], 1)
+                last_key, last_value = last_key[:, :0], last_value[:, :0]
+            else:
+                last_key, last_value = key, values.unsqueeze(1)
+        return prob.transpose(0, 1), mem_key, mem_value, index, last_key, last_value
+
+
+@register_model("stcn_r50_r18", role="teacher")
+def stcn_r50_r18(**kwargs: object) -> STCNTeacher:
+    """Full STCN layout (ResNet-50 keys, ResNet-18 values, 512-d values)."""
+    return STCNTeacher(**kwargs)  # type: ignore[arg-type]
+
+
+@register_model("stcn_r50_r18_small", role="teacher")
+def stcn_r50_r18_small(**kwargs: object) -> STCNTeacher:
+    """Quarter-width STCN with shallower stages: for the quickstart on a CPU."""
+    return STCNTeacher(**{"width": 0.25, "key_layers": (2, 2, 2), "value_layers": (1, 1, 1), **kwargs})  # type: ignore[arg-type]
+
+
+@register_model("stcn_r50_r18_tiny", role="teacher")
+def stcn_r50_r18_tiny(**kwargs: object) -> STCNTeacher:
+    """Eighth-width, one block per stage: for tests."""
+    return STCNTeacher(**{"width": 0.125, "key_layers": (1, 1, 1), "value_layers": (1, 1, 1), "key_dim": 16, **kwargs})  # type: ignore[arg-type]

@@ -1,0 +1,55 @@
+"""Memory math: readout weights, slot updates, soft aggregation."""
+
+from __future__ import annotations
+
+import torch
+
+from mobileseg.models.memory import affinity, aggregate, fill_slots, others_mask, push_slot, readout
+
+
+def test_affinity_is_a_distribution_that_prefers_the_nearest_key() -> None:
+    torch.manual_seed(0)
+    query = torch.randn(1, 8, 2, 3)
+    memory = torch.randn(1, 2, 8, 2, 3)
+    memory[0, 1, :, 1, 2] = query[0, :, 0, 0] * 1.0  # one memory position equals query pixel (0, 0)
+    weights = affinity(memory * 4, query * 4)  # sharper
+    assert weights.shape == (1, 2 * 6, 6)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(1, 6), atol=1e-6)
+    assert int(weights[0, :, 0].argmax()) == 1 * 6 + 1 * 3 + 2
+
+
+def test_readout_is_the_weighted_sum_of_values() -> None:
+    torch.manual_seed(0)
+    values = torch.randn(1, 2, 3, 4, 2, 2)  # B, K, T, Cv, h, w
+    weights = torch.zeros(1, 12, 4)
+    weights[0, 5, :] = 1.0  # every query pixel reads memory frame 1, pixel (0, 1)
+    out = readout(weights, values)
+    assert out.shape == (1, 2, 4, 2, 2)
+    assert torch.allclose(out[0, 1, :, 1, 1], values[0, 1, 1, :, 0, 1])
+
+
+def test_push_slot_pinned_fifo_and_pure_fifo() -> None:
+    memory = torch.arange(3.0).view(1, 3, 1)  # slots hold 0, 1, 2
+    new = torch.tensor([[9.0]])
+    assert push_slot(memory, new, dim=1, pin_first=True).flatten().tolist() == [0, 2, 9]
+    assert push_slot(memory, new, dim=1, pin_first=False).flatten().tolist() == [1, 2, 9]
+    two = torch.tensor([[[0.0], [1.0]]])
+    assert push_slot(two, new, dim=1, pin_first=True).flatten().tolist() == [0, 9]
+    assert fill_slots(new, dim=1, slots=2).flatten().tolist() == [9, 9]
+
+
+def test_aggregate_single_object_sharpens_and_selector_zeroes_padding() -> None:
+    prob = torch.tensor([[[[0.2, 0.9]]]])  # B=1, K=1
+    logits, agg = aggregate(prob)
+    # K = 1: logits are -/+ logit(p), so the softmax gives sigmoid(2 logit(p)) (as in STCN)
+    assert torch.allclose(agg, torch.sigmoid(2 * torch.logit(prob)), atol=1e-5)
+    assert logits.shape == (1, 2, 1, 2)
+    two = torch.tensor([[[[0.8]], [[0.7]]]])
+    _, agg2 = aggregate(two, selector=torch.tensor([[1.0, 0.0]]))
+    assert agg2[0, 1].item() < 1e-6  # the padding object vanishes; the real one is as if alone
+    assert abs(agg2[0, 0].item() - torch.sigmoid(2 * torch.logit(torch.tensor(0.8))).item()) < 1e-5
+
+
+def test_others_mask() -> None:
+    masks = torch.tensor([[[[1.0]], [[0.0]], [[1.0]]]])
+    assert others_mask(masks).flatten().tolist() == [1.0, 2.0, 1.0]

@@ -1,0 +1,122 @@
+"""Every registered network: shapes, gradients everywhere, no NaNs, state shapes, export.
+
+Driven by the registry: register a model and it is tested here automatically.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mobileseg.models import MODELS, ROLES, NetworkTracker, build_model
+from mobileseg.train.runner import ClipRunner, segmentation_loss
+
+SIZE = (64, 96)
+STUDENTS = [n for n in MODELS.names() if ROLES[n] == "student"]
+
+
+def clip(batch: int = 2, frames: int = 3, objects: int = 2) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    masks = torch.zeros(batch, frames, objects, *SIZE)
+    masks[:, :, 0, 10:30, 10:40] = 1
+    masks[:, :, 1, 35:60, 50:90] = 1
+    labels = (masks * torch.arange(1, objects + 1).view(1, 1, -1, 1, 1)).sum(2).long()
+    return {"frames": torch.rand(batch, frames, 3, *SIZE), "masks": masks, "labels": labels,
+            "selector": torch.tensor([[1.0, 1.0], [1.0, 0.0]])[:batch]}
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_clip_shapes_gradients_and_finite(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name).train()
+    data = clip()
+    data["masks"][1, :, 1] = 0  # the second clip has one object (selector 0 for slot 2)
+    output = ClipRunner(model)(data["frames"], data["masks"], data["selector"])
+    assert output.class_logits.shape == (2, 2, 3, *SIZE)
+    assert output.features.shape[:3] == (2, 2, 2) and output.features.shape[-2:] == (SIZE[0] // 4, SIZE[1] // 4)
+    z = model.represent(output.features.flatten(0, 1))
+    assert z.shape[-2:] == (SIZE[0] // 4, SIZE[1] // 4)
+    loss = segmentation_loss(output, data["labels"])["total"] + z.pow(2).mean()
+    assert torch.isfinite(loss)
+    loss.backward()
+    for pname, param in model.named_parameters():
+        assert param.grad is not None, f"{pname} receives no gradient"
+        assert torch.isfinite(param.grad).all(), f"{pname} has a non-finite gradient"
+        assert param.grad.abs().sum() > 0, f"{pname} has an all-zero gradient"
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_tracker_state_over_ten_frames(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    tracker = NetworkTracker(model)
+    frame, mask = torch.rand(1, 3, *SIZE), torch.zeros(1, 1, *SIZE)
+    mask[..., 20:40, 30:60] = 1
+    with torch.no_grad():
+        state = tracker.init(frame, mask)
+        first_shapes = [tuple(s.shape) for s in state]
+        for t in range(1, 11):
+            prob, state = tracker.step(torch.rand(1, 3, *SIZE), state)
+            assert prob.shape == (1, 1, *SIZE) and torch.isfinite(prob).all()
+            assert 0 <= prob.min() and prob.max() <= 1
+            shapes = [tuple(s.shape) for s in state]
+            if ROLES[name] == "student":
+                assert shapes == first_shapes, f"student state changed shape at frame {t}"
+            else:  # the teacher's memory is unbounded: first frame + every memory_every-th frame,
+                # plus the previous frame as a temporary entry unless that one was a memory frame
+                assert shapes[0][1] == 1 + t // model.memory_every
+                assert shapes[3][1] == (0 if t % model.memory_every == 0 else 1)
+
+
+def test_student_memory_policy_pins_first_frame() -> None:
+    model = build_model("mobilevos_r18_mv2_tiny", slots=3).eval()
+    frames = [torch.rand(1, 3, *SIZE) for _ in range(4)]
+    mask = torch.ones(1, 1, *SIZE)
+    with torch.no_grad():
+        key0, value0 = model.init(frames[0], mask)
+        assert torch.equal(key0[:, 0], key0[:, 2])  # every slot holds the first frame at init
+        state = (key0, value0)
+        keys = []
+        for frame in frames[1:]:
+            _, *state = model.step(frame, *state)
+            keys.append(model.encode_key(frame).key)
+    mem_key = state[0]
+    assert torch.allclose(mem_key[:, 0], key0[:, 0])  # slot 0: the first frame, pinned
+    assert torch.allclose(mem_key[:, 1], keys[-2], atol=1e-6) and torch.allclose(mem_key[:, 2], keys[-1], atol=1e-6)
+
+
+class _Init(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.model.init(frame, mask)
+
+
+class _Step(_Init):
+    def forward(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        return self.model.step(frame, mem_key, mem_value)
+
+
+@pytest.mark.parametrize("name", STUDENTS)
+def test_student_entry_points_export(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    frame, mask = torch.rand(1, 3, *SIZE), (torch.rand(1, 1, *SIZE) > 0.5).float()
+    init = torch.export.export(_Init(model).eval(), (frame, mask))
+    mem_key, mem_value = model.init(frame, mask)
+    step = torch.export.export(_Step(model).eval(), (frame, mem_key, mem_value))
+    with torch.no_grad():
+        for exported, eager in zip(init.module()(frame, mask), (mem_key, mem_value)):
+            assert torch.allclose(exported, eager, atol=1e-5)
+        for exported, eager in zip(step.module()(frame, mem_key, mem_value), model.step(frame, mem_key, mem_value)):
+            assert torch.allclose(exported, eager, atol=1e-5)
+
+
+def test_student_size_budget() -> None:
+    from mobileseg.models import count_parameters
+
+    assert count_parameters(build_model("mobilevos_r18_mv2")) <= 10_000_000
+    assert count_parameters(build_model("stcn_r50_r18")) > 40_000_000  # STCN-class
