@@ -1,0 +1,119 @@
+"""``mobileseg train``: supervised training (a teacher, or a student baseline without KD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from mobileseg.cli.types import SIZE
+from mobileseg.errors import ConfigError
+from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+_D = TrainConfig(model="", data="", out="")
+
+
+def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_every: int | None) -> dict[str, Any]:
+    """Architecture options of the CLI turned into builder kwargs, checked against the model's role."""
+    from mobileseg.models import MODELS, ROLES
+
+    MODELS.get(model)
+    role = ROLES[model]
+    kwargs: dict[str, Any] = {}
+    if role == "student":
+        if memory_every is not None:
+            raise ConfigError(f"--memory-every is a teacher option; {model} is a student (use --slots / --no-pin-first).")
+        if slots is not None:
+            kwargs["slots"] = slots
+        if pin_first is not None:
+            kwargs["pin_first"] = pin_first
+    else:
+        if slots is not None or pin_first is not None:
+            raise ConfigError(f"--slots / --pin-first are student options; {model} is a teacher with unbounded memory.")
+        if memory_every is not None:
+            kwargs["memory_every"] = memory_every
+    return kwargs
+
+
+def training_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``train`` and ``distill`` (data, schedule, clips, validation, output)."""
+    options = [
+        click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset folder (DAVIS 2017 layout, e.g. SynthVOS; YouTube-VOS and DAVIS 2016 work too)."),
+        click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Run folder: config.json, log.jsonl, last.pt, best.pt."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt exactly where it stopped (its stored settings are used; --steps may extend it)."),
+        click.option("--steps", type=click.IntRange(min=1), default=None, help=f"Optimiser steps.  [default: {_D.steps}]"),
+        click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1), help="Clips per step (per process under torchrun)."),
+        click.option("--lr", default=_D.lr, show_default=True, type=float, help="Peak learning rate."),
+        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=float, help="Weight decay."),
+        click.option("--optimizer", default=_D.optimizer, show_default=True, type=click.Choice(OPTIMIZERS), help="AdamW or Adam."),
+        click.option("--schedule", default=_D.schedule, show_default=True, type=click.Choice(SCHEDULES), help="Learning-rate decay after warm-up."),
+        click.option("--warmup", default=_D.warmup, show_default=True, type=click.IntRange(min=0), help="Linear warm-up steps."),
+        click.option("--grad-clip", default=_D.grad_clip, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Clip the gradient norm to this value."),
+        click.option("--poly-epsilon", default=_D.poly_epsilon, show_default=True, type=float, help="Poly-1 weight: loss = CE + eps * (1 - p_true); 0 is plain cross-entropy."),
+        click.option("--clip-frames", default=_D.clip_frames, show_default=True, type=click.IntRange(3, 8), help="Frames per training clip."),
+        click.option("--max-skip", default=_D.max_skip, show_default=True, type=click.IntRange(min=1), help="Largest gap between consecutive clip frames."),
+        click.option("--crop", default=f"{_D.crop[0]}x{_D.crop[1]}", show_default=True, type=SIZE, help="Training crop HxW (multiples of 16)."),
+        click.option("--max-objects", default=_D.max_objects, show_default=True, type=click.IntRange(1, 8), help="Objects per clip (soft-aggregated together)."),
+        click.option("--val-split", default=_D.val_split, show_default=True, help="Held-out list for periodic J&F."),
+        click.option("--train-split", default=_D.train_split, show_default=True, help="List of training sequences."),
+        click.option("--val-every", default=_D.val_every, show_default=True, type=click.IntRange(min=0), help="Validate every N steps (and at the end); 0 disables validation (best.pt = final weights)."),
+        click.option("--val-size", type=SIZE, default=None, help="Validation input HxW; default: each video's size rounded to multiples of 16."),
+        click.option("--val-videos", type=click.IntRange(min=1), default=None, help="Validate on the first N videos only (default: all)."),
+        click.option("--bn-batches", default=_D.bn_batches, show_default=True, type=click.IntRange(min=0), help="Batches of training clips that re-estimate batch-norm statistics before each validation (0: keep the running averages)."),
+        click.option("--save-every", default=_D.save_every, show_default=True, type=click.IntRange(min=1), help="Write last.pt every N steps."),
+        click.option("--seed", default=_D.seed, show_default=True, type=int, help="Seed of the initial weights and of the clip stream."),
+        click.option("--workers", default=_D.workers, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes."),
+        click.option("--device", default=_D.device, show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--amp", is_flag=True, help="bfloat16 autocast (CUDA only)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, options: dict[str, Any]) -> TrainConfig:
+    return TrainConfig(
+        model=model, data=str(options["data"]), out=str(options["out"]), model_kwargs=kwargs, pretrained=pretrained,
+        steps=options["steps"] or _D.steps, batch_size=options["batch_size"], lr=options["lr"], weight_decay=options["weight_decay"],
+        optimizer=options["optimizer"], schedule=options["schedule"], warmup=options["warmup"], grad_clip=options["grad_clip"],
+        poly_epsilon=options["poly_epsilon"], clip_frames=options["clip_frames"], max_skip=options["max_skip"],
+        crop=options["crop"], max_objects=options["max_objects"], val_split=options["val_split"], train_split=options["train_split"],
+        val_every=options["val_every"], val_size=options["val_size"], val_videos=options["val_videos"],
+        bn_batches=options["bn_batches"], save_every=options["save_every"], seed=options["seed"], workers=options["workers"], device=options["device"], amp=options["amp"],
+    )
+
+
+class ModelOption(click.Option):
+    """``--model``: its help lists the registered networks, read only when help is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from mobileseg.models import MODELS, ROLES
+
+        self.help = "Registered network: " + ", ".join(f"{n} ({ROLES[n]})" for n in MODELS.names()) + "."
+        return super().get_help_record(ctx)
+
+
+@click.command("train")
+@click.option("--model", required=True, cls=ModelOption, help="Registered network.")
+@click.option("--pretrained", default=None, help="Backbone weights: 'imagenet' (torchvision, needs the network or its hub cache) or a folder holding torchvision's .pth files.")
+@click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
+@click.option("--pin-first/--no-pin-first", default=None, help="Student: keep the first frame in slot 0 (default) or use a pure FIFO.")
+@click.option("--memory-every", type=click.IntRange(min=1), default=None, help="Teacher tracker: add every N-th frame to memory (default 5).")
+@training_options
+def train_command(model: str, pretrained: str | None, slots: int | None, pin_first: bool | None, memory_every: int | None, **options: Any) -> None:
+    """Train a network on video clips, frame by frame through its own memory.
+
+    Each clip is a few frames of one video (random crops, flips, affine and colour jitter);
+    frame 0 gives the masks and every later frame is segmented from the memory the network
+    built so far. Validation J&F on a held-out split picks best.pt; last.pt allows --resume.
+
+    Distributed: torchrun --nproc_per_node N -m mobileseg train ...
+    """
+    from mobileseg.train.loop import train
+
+    config = build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options)
+    result = train(config, resume=options["resume"], steps=options["steps"])
+    best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
+    click.echo(f"trained {model} for {result.step} steps in {result.seconds:.0f} s; best val J&F {best}\n"
+               f"best: {result.best}\nlast: {result.last}")

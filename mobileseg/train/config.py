@@ -1,0 +1,103 @@
+"""Training settings: one flat dataclass, stored inside every checkpoint and in RUN_DIR/config.json."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from mobileseg.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mobileseg.data.clips import ClipConfig
+
+OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("cosine", "poly", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults: a CPU-friendly student run on SynthVOS."""
+
+    model: str
+    data: str
+    out: str
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    steps: int = 2000
+    batch_size: int = 4
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup: int = 50
+    grad_clip: float = 3.0
+    poly_epsilon: float = 0.0  # 0 = cross-entropy; 1 = Poly-1
+    amp: bool = False
+    device: str = "cpu"
+    clip_frames: int = 3
+    max_skip: int = 5
+    crop: tuple[int, int] = (192, 192)
+    max_objects: int = 2
+    val_every: int = 500
+    val_size: tuple[int, int] | None = None
+    val_videos: int | None = None
+    save_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+    workers: int = 0
+    freeze_bn: bool | None = None  # None: frozen when pretrained (STCN), trained otherwise
+    bn_batches: int = 20  # batches that re-estimate batch-norm statistics before validation
+
+    def clip_config(self) -> "ClipConfig":
+        from mobileseg.data.clips import ClipConfig
+
+        return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, crop=tuple(self.crop), max_objects=self.max_objects)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """ConfigError naming the first setting outside what is allowed."""
+        from mobileseg.models import MODELS
+
+        MODELS.get(self.model)
+        rules = [
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
+            (3 <= self.clip_frames <= 8, f"clip frames must be in 3..8 (MobileVOS uses 3-5), got {self.clip_frames}"),
+            (self.max_skip >= 1, f"max skip must be >= 1, got {self.max_skip}"),
+            (all(c % 16 == 0 and c > 0 for c in self.crop), f"crop sides must be positive multiples of 16, got {self.crop}"),
+            (self.val_size is None or all(c % 16 == 0 for c in self.val_size), f"val size sides must be multiples of 16, got {self.val_size}"),
+            (1 <= self.max_objects <= 8, f"max objects must be in 1..8, got {self.max_objects}"),
+            (not self.amp or self.device.startswith("cuda"), "--amp needs a CUDA device (--device cuda)"),
+        ]
+        for ok, message in rules:
+            if not ok:
+                raise ConfigError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        config = cls(**{k: v for k, v in values.items() if k in known})
+        config.crop = tuple(config.crop)  # type: ignore[assignment]
+        if config.val_size is not None:
+            config.val_size = tuple(config.val_size)  # type: ignore[assignment]
+        return config
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The rate at ``step``: linear warm-up, then cosine or poly(0.9) decay to zero, or constant."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    if config.schedule == "poly":
+        return config.lr * (1 - min(progress, 1.0)) ** 0.9
+    return config.lr

@@ -1,0 +1,263 @@
+"""``mobileseg train``: supervised training of a registered network on video clips.
+
+Resumable exactly: clips are drawn by index (``mobileseg.data.clips``), the learning rate is a
+function of the step, and ``last.pt`` holds the model, optimiser, step, RNG state and history;
+``--resume`` continues from it as if the run had never stopped. Distributed with torchrun
+(DistributedDataParallel, gloo on CPU, nccl on GPU); rank 0 validates and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Sampler
+
+from mobileseg.data.clips import ClipDataset
+from mobileseg.data.datasets import open_dataset
+from mobileseg.data.sequence import VideoDataset
+from mobileseg.errors import MobilesegError
+from mobileseg.eval.predict import predict_dataset
+from mobileseg.models import ROLES, NetworkTracker, build_model
+from mobileseg.models.base import MemoryNetwork
+from mobileseg.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mobileseg.train.config import TrainConfig, learning_rate
+from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
+from mobileseg.train.runner import ClipRunner, segmentation_loss
+from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(MobilesegError):
+    """Training cannot go on (a diverging loss, an existing run without --resume, ...)."""
+
+
+class StepSampler(Sampler[int]):
+    """Clip indices for steps ``start..steps-1``: step s, rank r takes ``(s*world + r)*batch + j``."""
+
+    def __init__(self, start: int, steps: int, batch: int, env: Dist) -> None:
+        self.start, self.steps, self.batch, self.env = start, steps, batch, env
+
+    def __iter__(self) -> Iterator[int]:
+        for step in range(self.start, self.steps):
+            first = (step * self.env.world + self.env.rank) * self.batch
+            yield from range(first, first + self.batch)
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start) * self.batch
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    best: dict[str, Any] = field(default_factory=dict)  # {"score": J&F, "step": s}
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    best: Path
+    last: Path
+    step: int
+    best_score: float | None
+    seconds: float
+
+
+def _set_train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    model.train()
+    if freeze_bn:  # STCN trains with frozen batch-norm statistics on top of pretrained encoders
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+BN_SEED_OFFSET = 1_000_003  # clips for re-estimating batch-norm statistics come from another stream
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(runner: nn.Module, clips: ClipDataset, batches: int, batch_size: int, device: torch.device) -> None:
+    """Re-estimate batch-norm running statistics with the current weights ("precise BN").
+
+    During a short run from scratch the weights move faster than the running averages follow,
+    and the stale statistics cost J&F at inference; averaging over ``batches`` fresh batches of
+    training clips (a fixed, deterministic stream) removes that lag. Weights are untouched.
+    """
+    norms = [m for m in runner.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or batches <= 0:
+        return
+    saved = [(m.momentum, m.training) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+        m.train()
+    for b in range(batches):
+        samples = [clips[BN_SEED_OFFSET + b * batch_size + j] for j in range(batch_size)]
+        batch = {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0]}
+        runner(batch["frames"], batch["masks"], batch["selector"])
+    for m, (momentum, training) in zip(norms, saved):
+        m.momentum = momentum
+        m.train(training)
+
+
+def validate(model: MemoryNetwork, dataset: VideoDataset, config: TrainConfig) -> float:
+    """J&F-Mean of ``model`` on ``dataset`` through the tracker protocol (as at inference)."""
+    with torch.no_grad():
+        run = predict_dataset(lambda: NetworkTracker(model), dataset, size=config.val_size, multiple=16,
+                              max_videos=config.val_videos, desc="validating")
+    assert run.report is not None
+    return run.report.summary()["J&F-Mean"]
+
+
+def _payload(model: MemoryNetwork, config: TrainConfig, state: RunState, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    train: dict[str, Any] = {"config": config.to_dict(), "step": state.step, "best": state.best, "history": state.history}
+    if optimizer is not None:
+        train.update(optimizer=optimizer.state_dict(), rng=torch.get_rng_state())
+    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"model": config.model, "role": ROLES[config.model], "model_kwargs": config.model_kwargs,
+            "model_state": state_dict, "train": train}
+
+
+def _resume(config: TrainConfig, steps: int | None) -> tuple[TrainConfig, dict[str, Any]]:
+    last = Path(config.out) / "last.pt"
+    if not last.is_file():
+        raise TrainingError(f"nothing to resume: {last} does not exist. Start the run without --resume.")
+    payload = load_checkpoint(last)
+    stored = TrainConfig.from_dict(payload["train"]["config"])
+    if stored.model != config.model:
+        raise CheckpointError(f"{last} trains model {stored.model!r}, but --model {config.model!r} was given; "
+                              f"resume with --model {stored.model} or choose another --out.")
+    stored.out, stored.data, stored.workers = config.out, config.data, config.workers
+    if steps is not None:
+        stored.steps = steps
+    return stored, payload
+
+
+def _prepare(config: TrainConfig, resume: bool, steps: int | None) -> tuple[TrainConfig, dict[str, Any] | None]:
+    if resume:
+        return _resume(config, steps)
+    last = Path(config.out) / "last.pt"
+    if last.exists():
+        raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
+    return config, None
+
+
+def train(config: TrainConfig, resume: bool = False, steps: int | None = None) -> TrainResult:
+    """Train ``config.model``; with ``resume`` continue RUN_DIR/last.pt (``steps`` may extend it)."""
+    config.check()
+    config, payload = _prepare(config, resume, steps)
+    env = setup(config.device)
+    try:
+        return _train(config, payload, env)
+    finally:
+        teardown(env)
+
+
+def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> TrainResult:
+    began = time.perf_counter()
+    out = Path(config.out)
+    device = torch.device(f"cuda:{env.local_rank}" if config.device.startswith("cuda") else config.device)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, pretrained=config.pretrained, **config.model_kwargs).to(device)
+    optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = RunState()
+    if payload is not None:
+        model.load_state_dict(payload["model_state"])
+        optimizer.load_state_dict(payload["train"]["optimizer"])
+        torch.set_rng_state(payload["train"]["rng"])
+        state = RunState(payload["train"]["step"], payload["train"]["best"], payload["train"]["history"])
+        log.info("resuming %s at step %d of %d", out, state.step, config.steps)
+    runner: nn.Module = ClipRunner(model)
+    if env.enabled:
+        # find_unused_parameters: the representation head only gets gradients from distillation
+        runner = DistributedDataParallel(runner, device_ids=[env.local_rank] if device.type == "cuda" else None,
+                                         find_unused_parameters=True)
+    train_set = open_dataset(config.data, split=config.train_split)
+    val_set = open_dataset(config.data, split=config.val_split) if config.val_every > 0 else None
+    clips = ClipDataset(train_set, config.clip_config(), seed=config.seed)
+    loader = DataLoader(clips, batch_size=config.batch_size, sampler=StepSampler(state.step, config.steps, config.batch_size, env),
+                        num_workers=config.workers, pin_memory=device.type == "cuda")
+    if env.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "config.json", config.to_dict())
+        log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d -> %s",
+                 config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world, out)
+    freeze_bn = config.freeze_bn if config.freeze_bn is not None else config.pretrained is not None
+    _set_train_mode(model, freeze_bn)
+    _loop(config, env, model, runner, optimizer, loader, val_set, state, freeze_bn, device)
+    return TrainResult(out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
+
+
+def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, optimizer: torch.optim.Optimizer,
+          loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device) -> None:
+    bar = progress(range(state.step, config.steps), desc=f"train {config.model}", total=config.steps - state.step, unit="step") if env.main else None
+    batches = iter(loader)
+    tick = time.perf_counter()
+    for _ in bar if bar is not None else range(state.step, config.steps):
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, state.step)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
+            output = runner(batch["frames"], batch["masks"], batch["selector"])
+        losses = segmentation_loss(type(output)(*(x.float() for x in output)), batch["labels"], config.poly_epsilon)
+        if not torch.isfinite(losses["total"]):
+            raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}; lower --lr (now {config.lr}) "
+                                f"or --grad-clip, and --resume from {config.out}/last.pt.")
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        state.step += 1
+        if state.step % config.log_every == 0 or state.step == config.steps:
+            tick = _log_step(config, env, state, losses, bar, tick)
+        _checkpoints(config, env, model, optimizer, val_set, state, freeze_bn, loader.dataset, device)
+
+
+def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, tick: float) -> float:
+    now = time.perf_counter()
+    values = {name: mean_over_ranks(env, float(value.detach())) for name, value in losses.items()}
+    speed = config.log_every * config.batch_size * env.world / max(now - tick, 1e-9)
+    record = {"step": state.step, "lr": learning_rate(config, state.step - 1), "clips_per_s": speed, **values}
+    if env.main:
+        state.history.append(record)
+        with open(Path(config.out) / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if bar is not None and not bar.disable:
+            bar.set_postfix(loss=f"{values['total']:.4f}", clips_s=f"{speed:.1f}")
+        elif state.step % max(config.log_every, config.steps // 10) == 0:
+            log.info("step %d/%d loss %.4f (%.1f clips/s)", state.step, config.steps, values["total"], speed)
+    return now
+
+
+def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, optimizer: torch.optim.Optimizer,
+                 val_set: VideoDataset | None, state: RunState, freeze_bn: bool, clips: ClipDataset, device: torch.device) -> None:
+    done = state.step == config.steps
+    validate_now = val_set is not None and (state.step % config.val_every == 0 or done)
+    save_now = state.step % config.save_every == 0 or done or validate_now
+    if env.main and not freeze_bn and (validate_now or (done and val_set is None)):
+        recalibrate_batchnorm(ClipRunner(model), clips, config.bn_batches, config.batch_size, device)
+    if env.main and validate_now:
+        score = validate(model, val_set, config)  # type: ignore[arg-type]
+        _set_train_mode(model, freeze_bn)
+        log.info("step %d: val J&F %.4f (best %s)", state.step, score, f"{state.best['score']:.4f}" if state.best else "-")
+        state.history.append({"step": state.step, "val_jf": score})
+        if not state.best or score > state.best["score"] or math.isnan(state.best["score"]):
+            state.best = {"score": score, "step": state.step}
+            save_checkpoint(Path(config.out) / "best.pt", _payload(model, config, state, None))
+    if env.main and done and val_set is None:
+        save_checkpoint(Path(config.out) / "best.pt", _payload(model, config, state, None))
+    if env.main and save_now:
+        save_checkpoint(Path(config.out) / "last.pt", _payload(model, config, state, optimizer))
+    if validate_now or save_now:
+        barrier(env)
