@@ -1,8 +1,9 @@
 """``mobileseg quickstart``: every stage that exists, on a small generated dataset, one table.
 
-Today the pipeline is: generate SynthVOS -> segment the val split with each tracker that exists
--> score with J&F -> print one table. Later stages (training, distillation, export, runtimes)
-add their rows here as they land.
+The pipeline: generate SynthVOS -> train a small teacher (unbounded memory) -> train a small
+student (two memory slots, no distillation yet) -> segment the val split with the copy-first-
+mask baseline, the teacher and the student -> score with J&F -> one table (model, params, J&F,
+ms/frame on this host). A second run reuses finished training runs and resumes killed ones.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,18 +19,46 @@ from pathlib import Path
 from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.data.synth.generate import MARKER
-from mobileseg.eval.davis import evaluate_results
 from mobileseg.eval.predict import predict_dataset
-from mobileseg.tracker import CopyFirstMaskTracker
+from mobileseg.eval.sources import TrackerSource, baseline_source, checkpoint_source
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.table import format_table
 
 log = logging.getLogger(__name__)
 
-QUICKSTART_DATA = SynthConfig(
-    videos=24, frames=20, height=192, width=320, objects=(1, 2), distractors=(1, 2), seed=0, val_fraction=0.25
-)
-TABLE_COLUMNS = ("model", "params", "J&F", "J", "F", "ms/frame")
+TABLE_COLUMNS = ("model", "role", "params", "J&F", "J", "F", "ms/frame")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much the quickstart does: the data, the two networks and their training."""
+
+    data: SynthConfig
+    teacher: str
+    student: str
+    teacher_steps: int
+    student_steps: int
+    crop: tuple[int, int]
+    batch_size: int
+    lr: float
+    val_every: int
+    val_videos: int | None
+
+
+BUDGETS = {
+    # ~6 minutes on 2 CPU cores
+    "standard": Budget(
+        data=SynthConfig(videos=64, frames=24, height=192, width=320, objects=(1, 2), distractors=(1, 2), seed=0),
+        teacher="stcn_r50_r18_small", student="mobilevos_r18_mv2_small", teacher_steps=800, student_steps=600,
+        crop=(128, 128), batch_size=4, lr=1e-3, val_every=200, val_videos=8,
+    ),
+    # the same pipeline in about a minute: for tests
+    "tiny": Budget(
+        data=SynthConfig(videos=6, frames=6, height=64, width=96, objects=(1, 2), distractors=(0, 1), seed=0),
+        teacher="stcn_r50_r18_tiny", student="mobilevos_r18_mv2_tiny", teacher_steps=4, student_steps=4,
+        crop=(48, 64), batch_size=2, lr=1e-3, val_every=4, val_videos=1,
+    ),
+}
 
 
 @dataclass
@@ -36,6 +66,7 @@ class QuickstartResult:
     out: Path
     data: Path
     rows: list[dict[str, object]] = field(default_factory=list)
+    runs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
 
     def table(self, markdown: bool = False) -> str:
@@ -54,25 +85,55 @@ def _dataset(out: Path, config: SynthConfig) -> Path:
     return generate_synthvos(data, config, overwrite=True)
 
 
-def run_quickstart(out: str | os.PathLike[str], config: SynthConfig = QUICKSTART_DATA) -> QuickstartResult:
-    """Run the pipeline into ``out``; returns the table rows and where everything is."""
+def _train(out: Path, role: str, model: str, steps: int, data: Path, budget: Budget) -> Path:
+    """Train (or reuse / resume) one network; returns its best checkpoint."""
+    from mobileseg.train.checkpoint import load_checkpoint
+    from mobileseg.train.config import TrainConfig
+    from mobileseg.train.loop import train
+
+    run = out / "runs" / role
+    config = TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=budget.lr,
+                         crop=budget.crop, val_every=budget.val_every, val_videos=budget.val_videos, save_every=50)
+    resume = False
+    if (run / "last.pt").is_file():
+        stored = load_checkpoint(run / "last.pt")["train"]
+        if stored["config"] == config.to_dict() and stored["step"] == steps and (run / "best.pt").is_file():
+            log.info("%s: reusing the finished run in %s", role, run)
+            return run / "best.pt"
+        resume = stored["config"] == config.to_dict()
+        if not resume:
+            log.info("%s: %s was trained with other settings; training again", role, run)
+            shutil.rmtree(run)
+    log.info("%s: %s %s for %d steps", role, "resuming" if resume else "training", model, steps)
+    return train(config, resume=resume).best
+
+
+def _row(source: TrackerSource, role: str, val, results: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    run = predict_dataset(source.make, val, results / source.name, multiple=source.multiple, desc=source.name)
+    assert run.report is not None
+    summary = run.report.summary()
+    return {"model": source.name, "role": role, "params": source.params, "J&F": summary["J&F-Mean"],
+            "J": summary["J-Mean"], "F": summary["F-Mean"], "ms/frame": run.tracker_ms_per_frame}
+
+
+def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> QuickstartResult:
+    """Run the pipeline into ``out`` with one of BUDGETS; returns the table rows and where things are."""
     began = time.perf_counter()
+    plan = BUDGETS[budget]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = _dataset(out, config)
-    val = open_davis2017(data, split="val")
+    data = _dataset(out, plan.data)
     result = QuickstartResult(out=out, data=data)
-
-    log.info("baseline: copying the first mask through %d val videos", len(val))
-    results = out / "results" / CopyFirstMaskTracker.name
-    run = predict_dataset(CopyFirstMaskTracker, val, results, desc=CopyFirstMaskTracker.name)
-    summary = evaluate_results(val, results).summary()
-    result.rows.append({
-        "model": CopyFirstMaskTracker.name, "params": 0, "J&F": summary["J&F-Mean"],
-        "J": summary["J-Mean"], "F": summary["F-Mean"], "ms/frame": run.tracker_ms_per_frame,
-    })
-
+    result.runs["teacher"] = _train(out, "teacher", plan.teacher, plan.teacher_steps, data, plan)
+    result.runs["student"] = _train(out, "student", plan.student, plan.student_steps, data, plan)
+    val = open_davis2017(data, split="val")
+    log.info("evaluating on %d val videos", len(val))
+    results = out / "results"
+    result.rows.append(_row(baseline_source(), "baseline", val, results))
+    result.rows.append(_row(checkpoint_source(result.runs["teacher"]), "teacher", val, results))
+    result.rows.append(_row(checkpoint_source(result.runs["student"]), "student (no KD)", val, results))
     result.seconds = time.perf_counter() - began
-    write_json_atomic(out / "summary.json", {"data": str(data), "rows": result.rows, "seconds": result.seconds})
+    write_json_atomic(out / "summary.json", {"budget": budget, "data": str(data), "runs": {k: str(v) for k, v in result.runs.items()},
+                                             "rows": result.rows, "seconds": result.seconds})
     (out / "summary.md").write_text(result.table(markdown=True) + "\n")
     return result

@@ -33,7 +33,9 @@ def cli(quiet: bool) -> None:
     \b
     The pipeline, one command per stage:
       data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
-      eval         J&F of predicted masks (DAVIS 2017 semi-supervised protocol)
+      train        train a student or teacher network on video clips
+      eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
+      run          segment a video from its first-frame mask; masks + overlay
       quickstart   every stage above on a small generated dataset, one table
 
     Run `mobileseg COMMAND --help` for the options of a stage.
@@ -45,9 +47,13 @@ def _register() -> None:
     from mobileseg.cli.data import data
     from mobileseg.cli.eval import eval_command
     from mobileseg.cli.quickstart import quickstart
+    from mobileseg.cli.run import run_command
+    from mobileseg.cli.train import train_command
 
     cli.add_command(data)
+    cli.add_command(train_command)
     cli.add_command(eval_command)
+    cli.add_command(run_command)
     cli.add_command(quickstart)
 
 

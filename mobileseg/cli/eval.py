@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
+from mobileseg.errors import ConfigError
 from mobileseg.eval.davis import EvalReport, evaluate_results
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.table import format_table
@@ -24,23 +26,44 @@ def print_report(report: EvalReport) -> None:
 @click.command("eval")
 @click.option("--data", "data_root", required=True, type=click.Path(path_type=Path),
               help="Dataset folder (DAVIS 2017, DAVIS 2016 or SynthVOS; the layout is detected).")
-@click.option("--results", required=True, type=click.Path(path_type=Path),
-              help="Predictions in the DAVIS results layout: RESULTS/<sequence>/<frame>.png, palette PNGs of object ids.")
+@click.option("--results", type=click.Path(path_type=Path),
+              help="Predictions in the DAVIS results layout (RESULTS/<sequence>/<frame>.png, palette PNGs of object "
+                   "ids). Alone: score this folder. With --checkpoint: write the predictions here.")
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
+              help="Predict with this `mobileseg train` checkpoint (one tracker per object, soft aggregation), then score.")
 @click.option("--split", default="val", show_default=True, help="Which list of the dataset to score (ImageSets/<year>/<split>.txt).")
 @click.option("--kind", default=AUTO, show_default=True, type=click.Choice((AUTO, *DATASET_KINDS)),
               help="Dataset layout; auto detects it from the folder.")
 @click.option("--resolution", default="480p", show_default=True, help="DAVIS frame folder: 480p or full.")
+@click.option("--size", type=SIZE, default=None,
+              help="With --checkpoint: network input HxW (multiples of 16); default: each video's size rounded to multiples of 16.")
+@click.option("--max-videos", type=click.IntRange(min=1), default=None, help="With --checkpoint: only the first N videos.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write every number (summary, per sequence, per object) to this JSON file.")
-def eval_command(data_root: Path, results: Path, split: str, kind: str, resolution: str, json_path: Path | None) -> None:
-    """Score predicted masks with the DAVIS 2017 semi-supervised protocol.
+def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, split: str, kind: str, resolution: str,
+                 size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
+    """J&F with the DAVIS 2017 semi-supervised protocol, of a results folder or of a checkpoint.
 
     J is the region IoU, F the boundary F-measure (tolerance 0.008 x image diagonal); both are
     averaged per object over all frames but the first and the last, then over objects. Recall
     is the share of frames scoring above 0.5, decay the drop from the first to the last quarter.
     """
+    if results is None and checkpoint is None:
+        raise ConfigError("give --results DIR (score saved predictions) or --checkpoint FILE (predict and score).")
+    if size is not None and (size[0] % 16 or size[1] % 16):
+        raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16.")
     dataset = open_dataset(data_root, split=split, kind=kind, resolution=resolution)
-    report = evaluate_results(dataset, results)
+    if checkpoint is None:
+        report = evaluate_results(dataset, results)  # type: ignore[arg-type]
+    else:
+        from mobileseg.eval.predict import predict_dataset
+        from mobileseg.eval.sources import checkpoint_source
+
+        source = checkpoint_source(checkpoint)
+        run = predict_dataset(source.make, dataset, results, size, source.multiple, max_videos=max_videos, desc=source.name)
+        assert run.report is not None
+        report = run.report
+        click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per object-frame on this host")
     print_report(report)
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
+from mobileseg.eval.davis import EvalReport, score_sequence
 from mobileseg.tracker import State, Tracker, aggregate
 from mobileseg.utils.progress import progress
 
@@ -40,6 +41,64 @@ def mask_tensor(mask: np.ndarray, size: tuple[int, int] | None = None) -> torch.
     return tensor
 
 
+class Timer:
+    """Accumulates the time spent inside tracker calls."""
+
+    def __init__(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+    def add(self, began: float) -> None:
+        self.seconds += time.perf_counter() - began
+        self.calls += 1
+
+
+@torch.inference_mode()
+def track_frames(
+    make_tracker: TrackerFactory,
+    frames: Iterable[np.ndarray],
+    given: Mapping[int, np.ndarray],
+    first_frame: Mapping[int, int],
+    size: tuple[int, int] | None = None,
+    timer: Timer | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield object ids ``uint8 [H, W]`` for each frame of a stream.
+
+    ``given[t]`` is the label map of a frame where objects start; object ``k`` starts at
+    ``first_frame[k]`` with the mask ``given[first_frame[k]] == k``. One tracker (and state) per
+    object; probabilities are combined by soft aggregation. Frames are resized to ``size``
+    (H, W) for the trackers and probabilities resized back.
+    """
+    ids = sorted(first_frame)
+    lookup = np.array([0, *ids], dtype=np.uint8)
+    states: dict[int, tuple[Tracker, State]] = {}
+    timer = timer or Timer()
+    for t, frame in enumerate(frames):
+        height, width = frame.shape[:2]
+        x = frame_tensor(frame, size)
+        probs = np.zeros((len(ids), height, width), dtype=np.float32)
+        for slot, object_id in enumerate(ids):
+            if t < first_frame[object_id]:
+                continue
+            began = time.perf_counter()
+            if t == first_frame[object_id]:
+                tracker = make_tracker()
+                states[object_id] = (tracker, tracker.init(x, mask_tensor(given[t] == object_id, size)))
+                probs[slot] = given[t] == object_id
+            else:
+                tracker, state = states[object_id]
+                prob, state = tracker.step(x, state)
+                states[object_id] = (tracker, state)
+                prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False)
+                probs[slot] = prob[0, 0].clamp(0, 1).numpy()
+            timer.add(began)
+        labels = lookup[aggregate(probs)] if ids else np.zeros((height, width), np.uint8)
+        if t in given:  # objects introduced on this frame keep their given mask
+            for object_id in ids:
+                if first_frame[object_id] == t:
+                    labels[given[t] == object_id] = object_id
+        yield labels
+
+
 @dataclass
 class TrackedVideo:
     """A predicted sequence: object ids per frame and the time spent inside the trackers."""
@@ -49,75 +108,60 @@ class TrackedVideo:
     tracker_calls: int
 
 
-@torch.inference_mode()
 def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: tuple[int, int] | None = None) -> TrackedVideo:
-    """Segment every frame of ``sequence``; objects start at their ``first_frame``.
-
-    Frames are resized to ``size`` (H, W) for the tracker when given and probabilities are resized
-    back, so labels always have the dataset's resolution.
-    """
-    ids = list(sequence.object_ids)
-    states: dict[int, tuple[Tracker, State]] = {}
-    labels_out: list[np.ndarray] = []
-    seconds, calls = 0.0, 0
-    for t in range(len(sequence)):
-        frame = sequence.frame(t)
-        height, width = frame.shape[:2]
-        x = frame_tensor(frame, size)
-        probs = np.zeros((len(ids), height, width), dtype=np.float32)
-        given = sequence.mask(t) if any(sequence.first_frame[k] == t for k in ids) else None
-        for slot, object_id in enumerate(ids):
-            start = sequence.first_frame[object_id]
-            if t < start:
-                continue
-            began = time.perf_counter()
-            if t == start:
-                tracker = make_tracker()
-                states[object_id] = (tracker, tracker.init(x, mask_tensor(given == object_id, size)))
-                probs[slot] = given == object_id
-            else:
-                tracker, state = states[object_id]
-                prob, state = tracker.step(x, state)
-                states[object_id] = (tracker, state)
-                prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False)
-                probs[slot] = prob[0, 0].clamp(0, 1).numpy()
-            seconds += time.perf_counter() - began
-            calls += 1
-        positions = aggregate(probs) if ids else np.zeros((height, width), np.uint8)
-        lookup = np.array([0, *ids], dtype=np.uint8)
-        labels = lookup[positions]
-        if given is not None:  # objects introduced on this frame keep their given mask
-            for object_id in ids:
-                if sequence.first_frame[object_id] == t:
-                    labels[given == object_id] = object_id
-        labels_out.append(labels)
-    return TrackedVideo(labels_out, seconds, calls)
+    """Segment every frame of a dataset sequence; objects start at their ``first_frame``."""
+    starts = sorted(set(sequence.first_frame[k] for k in sequence.object_ids))
+    given = {t: sequence.mask(t) for t in starts}
+    first = {k: sequence.first_frame[k] for k in sequence.object_ids}
+    timer = Timer()
+    frames = (sequence.frame(t) for t in range(len(sequence)))
+    labels = list(track_frames(make_tracker, frames, given, first, size, timer))
+    return TrackedVideo(labels, timer.seconds, timer.calls)
 
 
 @dataclass
 class PredictionRun:
-    """Where predictions were written and how fast the tracker ran (ms per object-frame)."""
+    """What a run over a dataset produced: scores (when asked), where PNGs went, tracker speed."""
 
-    results: Path
     frames: int
-    tracker_ms_per_frame: float
+    tracker_ms_per_frame: float  # mean time of one init/step call (one object, one frame)
+    report: EvalReport | None = None
+    results: Path | None = None
 
 
 def predict_dataset(
     make_tracker: TrackerFactory,
     dataset: VideoDataset,
-    results: str | os.PathLike[str],
+    results: str | os.PathLike[str] | None = None,
     size: tuple[int, int] | None = None,
+    multiple: int = 1,
+    score: bool = True,
+    max_videos: int | None = None,
     desc: str = "predicting",
 ) -> PredictionRun:
-    """Write ``results/<sequence>/<frame>.png`` for every frame of every sequence."""
-    results = Path(results)
+    """Segment every sequence; write ``results/<sequence>/<frame>.png`` when ``results`` is given
+    and score against the ground truth when ``score`` (DAVIS protocol, same code as folders).
+
+    ``size`` (H, W) is the tracker's input size; without it frames are resized to the nearest
+    multiple of ``multiple`` (16 for the networks).
+    """
+    sequences = list(dataset)[:max_videos]
+    report = EvalReport() if score else None
     frames, seconds, calls = 0, 0.0, 0
-    for sequence in progress(dataset, desc=desc, total=len(dataset), unit="seq"):
-        tracked = track_sequence(make_tracker, sequence, size)
-        for name, labels in zip(sequence.frame_names, tracked.labels):
-            save_mask(results / sequence.name / f"{name}.png", labels)
+    for sequence in progress(sequences, desc=desc, total=len(sequences), unit="seq"):
+        tracked = track_sequence(make_tracker, sequence, size or aligned_size(sequence.size(), multiple))
+        if results is not None:
+            for name, labels in zip(sequence.frame_names, tracked.labels):
+                save_mask(Path(results) / sequence.name / f"{name}.png", labels)
+        if report is not None:
+            gt = [sequence.mask(i) for i in range(len(sequence))]
+            report.objects.extend(score_sequence(sequence, gt, tracked.labels))
         frames += len(sequence)
         seconds += tracked.tracker_seconds
         calls += tracked.tracker_calls
-    return PredictionRun(results, frames, 1000.0 * seconds / max(calls, 1))
+    return PredictionRun(frames, 1000.0 * seconds / max(calls, 1), report, Path(results) if results else None)
+
+
+def aligned_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """``size`` with each side rounded to the nearest positive multiple of ``multiple``."""
+    return tuple(max(multiple, int(round(side / multiple)) * multiple) for side in size)  # type: ignore[return-value]

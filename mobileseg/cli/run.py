@@ -1,0 +1,53 @@
+"""``mobileseg run``: segment a video with a checkpoint, given the first frame's mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mobileseg.cli.types import SIZE
+from mobileseg.errors import ConfigError
+
+
+@click.command("run")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="A checkpoint written by `mobileseg train` (RUN_DIR/best.pt), student or teacher.")
+@click.option("--frames", "frames_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of frames (.jpg/.png, sorted by name). Give this or --video.")
+@click.option("--video", type=click.Path(path_type=Path, dir_okay=False),
+              help="Video file: .gif, or .mp4/.mov/.avi/.mkv/.webm with the 'video' extra (PyAV).")
+@click.option("--first-mask", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Palette PNG of the first frame: 0 background, 1..K the objects to track.")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the masks (NNNNN.png, DAVIS palette) and the overlay.")
+@click.option("--size", type=SIZE, default=None, help="Network input HxW (multiples of 16); default: the video's size rounded to multiples of 16.")
+@click.option("--overlay", default="overlay.gif", show_default=True,
+              help="Overlay file inside --out (.gif, or .mp4 with PyAV); 'none' to skip it.")
+@click.option("--fps", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Frame rate of the overlay.")
+def run_command(checkpoint: Path, frames_dir: Path | None, video: Path | None, first_mask: Path, out: Path,
+                size: tuple[int, int] | None, overlay: str, fps: float) -> None:
+    """Segment every frame of a video, starting from the first frame's mask.
+
+    Each object of the mask is tracked by its own tracker state (as on the phone) and the
+    objects are combined by soft aggregation. Prints where the masks and the overlay went.
+    """
+    from mobileseg.data.io import load_mask
+    from mobileseg.data.video import frame_files, read_frames, read_video
+    from mobileseg.eval.segment import segment_video
+    from mobileseg.eval.sources import checkpoint_source
+
+    if (frames_dir is None) == (video is None):
+        raise ConfigError("give exactly one of --frames DIR or --video FILE.")
+    if size is not None and (size[0] % 16 or size[1] % 16):
+        raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16 (e.g. 480x864).")
+    source = checkpoint_source(checkpoint)
+    total = len(frame_files(frames_dir)) if frames_dir is not None else None
+    frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
+    overlay_path = None if overlay.lower() == "none" else out / overlay
+    result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total)
+    click.echo(f"{source.name}: {result.frames} frames, objects {list(result.objects)}, "
+               f"{result.tracker_ms_per_frame:.1f} ms per object-frame, {result.seconds:.1f} s in all")
+    click.echo(f"masks:   {result.masks}")
+    if result.overlay is not None:
+        click.echo(f"overlay: {result.overlay}")

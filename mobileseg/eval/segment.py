@@ -1,0 +1,72 @@
+"""``mobileseg run``: segment one video given its first-frame mask; masks and an overlay out."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from mobileseg.data.io import save_mask
+from mobileseg.data.sequence import objects_in
+from mobileseg.data.video import OverlayWriter, overlay
+from mobileseg.errors import DatasetError
+from mobileseg.eval.predict import Timer, aligned_size, track_frames
+from mobileseg.eval.sources import TrackerSource
+from mobileseg.utils.progress import progress
+
+
+@dataclass
+class SegmentedVideo:
+    frames: int
+    objects: tuple[int, ...]
+    masks: Path
+    overlay: Path | None
+    tracker_ms_per_frame: float
+    seconds: float
+
+
+def _checked(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterator[np.ndarray]:
+    for t, frame in enumerate(frames):
+        if t == 0 and frame.shape[:2] != first_mask.shape:
+            raise DatasetError(
+                f"the first-frame mask is {first_mask.shape[1]}x{first_mask.shape[0]} (WxH) but the video is "
+                f"{frame.shape[1]}x{frame.shape[0]}; give the mask of the first frame at the video's size."
+            )
+        yield frame
+
+
+def segment_video(
+    source: TrackerSource, frames: Iterable[np.ndarray], first_mask: np.ndarray, out: str | os.PathLike[str],
+    size: tuple[int, int] | None = None, overlay_path: str | os.PathLike[str] | None = None, fps: float = 10.0,
+    total: int | None = None,
+) -> SegmentedVideo:
+    """Track every object of ``first_mask`` (ids 1..254) through ``frames``; write ``out/NNNNN.png``."""
+    objects = objects_in(first_mask)
+    if not objects:
+        raise DatasetError("the first-frame mask contains no object (only background/void); nothing to track.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    size = size or aligned_size(first_mask.shape, source.multiple)
+    writer = OverlayWriter(overlay_path, fps) if overlay_path else None
+    timer, count, began = Timer(), 0, time.perf_counter()
+    frames_iter = iter(_checked(frames, first_mask))
+    buffer: list[np.ndarray] = []  # frames handed to the trackers, waiting for their labels
+
+    def feed() -> Iterator[np.ndarray]:
+        for frame in frames_iter:
+            buffer.append(frame)
+            yield frame
+
+    for labels in progress(track_frames(source.make, feed(), {0: first_mask}, {k: 0 for k in objects}, size, timer),
+                           desc="segmenting", total=total, unit="frame"):
+        frame = buffer.pop(0)
+        save_mask(out / f"{count:05d}.png", labels)
+        if writer is not None:
+            writer.add(overlay(frame, labels))
+        count += 1
+    written = writer.close() if writer is not None and count else None
+    return SegmentedVideo(count, objects, out, written, 1000 * timer.seconds / max(timer.calls, 1), time.perf_counter() - began)
