@@ -80,3 +80,20 @@ def test_eval_with_checkpoint_predicts_and_scores(trained: tuple[Path, Path], tm
     assert json.loads((tmp_path / "again.json").read_text())["summary"] == scores["summary"]
     neither = invoke("eval", "--data", str(data))
     assert neither.exit_code == 1 and "--results" in neither.output
+
+
+def test_mp4_overlay_and_mp4_input(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, best = trained
+    frames = data / "JPEGImages" / "480p" / "synth0002"
+    first = data / "Annotations" / "480p" / "synth0002" / "00000.png"
+    made = invoke("run", "--checkpoint", str(best), "--frames", str(frames), "--first-mask", str(first), "--out", str(tmp_path / "a"),
+                  "--overlay", "overlay.mp4")
+    assert made.exit_code == 0, made.output
+    from mobileseg.data.video import read_video
+
+    decoded = list(read_video(tmp_path / "a" / "overlay.mp4"))
+    assert len(decoded) == 5 and decoded[0].shape == (64, 96, 3)
+    again = invoke("run", "--checkpoint", str(best), "--video", str(tmp_path / "a" / "overlay.mp4"), "--first-mask", str(first),
+                   "--out", str(tmp_path / "b"), "--overlay", "none")
+    assert again.exit_code == 0, again.output
+    assert len(list((tmp_path / "b").glob("*.png"))) == 5
