@@ -37,7 +37,7 @@ class KeyFeatures(NamedTuple):
 
 class Memory(NamedTuple):
     keys: torch.Tensor  # [B, T, Ck, h, w]
-    values: torch.Tensor  # [B, K, T, Cv, h, w]
+    values: torch.Tensor  # [B*K, T, Cv, h, w], the K objects of each clip consecutive
 
 
 class Segmentation(NamedTuple):

@@ -86,5 +86,7 @@ class ASPP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [F.relu(branch(x)) for branch in self.branches]
         pooled = F.relu(self.pool(x.mean(dim=(2, 3), keepdim=True)))
-        outs.append(pooled.expand(-1, -1, x.shape[2], x.shape[3]))
+        # Broadcast by addition, not ``expand``: litert-torch 0.10 turns this expand into a
+        # BROADCAST_TO that gives wrong numbers (or fails to load) for some map sizes.
+        outs.append(pooled + torch.zeros_like(outs[0]))
         return F.relu(self.project(torch.cat(outs, dim=1)))

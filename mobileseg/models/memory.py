@@ -3,9 +3,10 @@
 Tensor layouts used by every model (B clips or videos, K objects, T memory frames):
     query key   ``[B, Ck, h, w]``            (h, w = H/16, W/16)
     memory keys ``[B, T, Ck, h, w]``
-    values      ``[B, K, T, Cv, h, w]``
+    values      ``[B*K, T, Cv, h, w]``       (objects of a clip are consecutive)
     readout     ``[B, K, Cv, h, w]``
-All functions are pure tensor math with static shapes, so ``torch.export`` traces them.
+All functions are pure tensor math with static shapes and at most five dimensions (Core ML's
+limit), so ``torch.export`` traces them and every converter takes them.
 """
 
 from __future__ import annotations
@@ -17,24 +18,30 @@ import torch.nn.functional as F
 
 
 def affinity(mem_key: torch.Tensor, query_key: torch.Tensor) -> torch.Tensor:
-    """``[B, T*h*w, h*w]``: softmax over memory positions of the negative squared L2 distance.
+    """``[B, h*w, T*h*w]``: for each query pixel, softmax over memory positions of the negative
+    squared L2 distance between keys.
 
     As in STCN, ``-|m - q|^2 = -|m|^2 + 2 m.q - |q|^2``; the last term is constant over the
-    softmax axis and dropped. Scaled by ``1/sqrt(Ck)``.
+    softmax axis and dropped. Scaled by ``1/sqrt(Ck)``. Memory positions are the last axis so the
+    softmax runs over the innermost dimension (XNNPACK delegates only that case).
     """
     batch, frames, channels, height, width = mem_key.shape
-    mk = mem_key.permute(0, 2, 1, 3, 4).reshape(batch, channels, frames * height * width)
-    qk = query_key.reshape(batch, channels, height * width)
-    square = mk.pow(2).sum(dim=1).unsqueeze(2)  # [B, THW, 1]
-    dot = 2 * torch.bmm(mk.transpose(1, 2), qk)  # [B, THW, HW]
-    return F.softmax((dot - square) / math.sqrt(channels), dim=1)
+    mk = mem_key.permute(0, 2, 1, 3, 4).reshape(batch, channels, frames * height * width)  # [B, Ck, THW]
+    qk = query_key.reshape(batch, channels, height * width)  # [B, Ck, HW]
+    square = mk.pow(2).sum(dim=1, keepdim=True)  # [B, 1, THW]
+    dot = 2 * torch.bmm(qk.transpose(1, 2), mk)  # [B, HW, THW]
+    return F.softmax((dot - square) / math.sqrt(channels), dim=-1)
 
 
 def readout(weights: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
-    """Weighted sum of memory values: ``[B, THW, HW]`` x ``[B, K, T, Cv, h, w]`` -> ``[B, K, Cv, h, w]``."""
-    batch, objects, frames, channels, height, width = mem_value.shape
-    mv = mem_value.permute(0, 1, 3, 2, 4, 5).reshape(batch, objects * channels, frames * height * width)
-    return torch.bmm(mv, weights).reshape(batch, objects, channels, height, width)
+    """Weighted sum of memory values: ``[B, HW, THW]`` x ``[B*K, T, Cv, h, w]`` -> ``[B, K, Cv, h, w]``."""
+    batch = weights.shape[0]
+    rows, frames, channels, height, width = mem_value.shape
+    objects = rows // batch
+    mv = mem_value.permute(0, 1, 3, 4, 2).reshape(batch, objects, frames * height * width, channels)
+    mv = mv.permute(0, 2, 1, 3).reshape(batch, frames * height * width, objects * channels)  # [B, THW, K*Cv]
+    out = torch.bmm(weights, mv).reshape(batch, height, width, objects, channels)
+    return out.permute(0, 3, 4, 1, 2)
 
 
 def aggregate(prob: torch.Tensor, selector: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +53,9 @@ def aggregate(prob: torch.Tensor, selector: torch.Tensor | None = None) -> tuple
     """
     if selector is not None:
         prob = prob * selector[:, :, None, None]
-    background = torch.prod(1 - prob, dim=1, keepdim=True)
+    background = 1 - prob[:, :1]
+    for k in range(1, prob.shape[1]):  # a product over the few objects (Core ML has no torch.prod)
+        background = background * (1 - prob[:, k : k + 1])
     joint = torch.cat([background, prob], dim=1).clamp(1e-7, 1 - 1e-7)
     logits = torch.log(joint / (1 - joint))
     return logits, F.softmax(logits, dim=1)[:, 1:]

@@ -70,24 +70,25 @@ class MobileVOSStudent(MemoryNetwork):
 
     # --- memory policy: fixed slots -------------------------------------------------------------
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
-        return Memory(fill_slots(key, 1, self.slots), fill_slots(values, 2, self.slots))
+        return Memory(fill_slots(key, 1, self.slots), fill_slots(values.flatten(0, 1), 1, self.slots))
 
     def memorize(self, memory: Memory, key: torch.Tensor, values: torch.Tensor) -> Memory:
-        return Memory(push_slot(memory.keys, key, 1, self.pin_first), push_slot(memory.values, values, 2, self.pin_first))
+        return Memory(push_slot(memory.keys, key, 1, self.pin_first),
+                      push_slot(memory.values, values.flatten(0, 1), 1, self.pin_first))
 
     # --- tracker entry points (exported) ---------------------------------------------------------
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> ``(mem_key, mem_value)``."""
         feats = self.encode_key(frame)
         memory = self.start_memory(feats.key, self.encode_value(frame, feats.f16, mask.transpose(0, 1)))
-        return memory.keys, memory.values[0]
+        return memory.keys, memory.values
 
     def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One frame: ``prob [K, 1, H, W]`` and the updated ``(mem_key, mem_value)``."""
-        memory = Memory(mem_key, mem_value.unsqueeze(0))
+        memory = Memory(mem_key, mem_value)
         feats, _, _, prob = self.predict(frame, memory)
         memory = self.memorize(memory, feats.key, self.encode_value(frame, feats.f16, prob))
-        return prob.transpose(0, 1), memory.keys, memory.values[0]
+        return prob.transpose(0, 1), memory.keys, memory.values
 
 
 @register_model("mobilevos_r18_mv2", role="student")

@@ -66,11 +66,11 @@ class STCNTeacher(MemoryNetwork):
         self.embed = None if embed_dim is None else nn.Conv2d(self.decoder.out_dim, embed_dim, 1)
 
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
-        return Memory(key.unsqueeze(1), values.unsqueeze(2))
+        return Memory(key.unsqueeze(1), values.flatten(0, 1).unsqueeze(1))
 
     def memorize(self, memory: Memory, key: torch.Tensor, values: torch.Tensor) -> Memory:
         """Append a frame: the memory grows by one entry (unbounded)."""
-        return Memory(torch.cat([memory.keys, key.unsqueeze(1)], 1), torch.cat([memory.values, values.unsqueeze(2)], 2))
+        return Memory(torch.cat([memory.keys, key.unsqueeze(1)], 1), torch.cat([memory.values, values.flatten(0, 1).unsqueeze(1)], 1))
 
     # --- tracker entry points (PyTorch only) ------------------------------------------------
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -80,13 +80,13 @@ class STCNTeacher(MemoryNetwork):
         """
         feats = self.encode_key(frame)
         memory = self.start_memory(feats.key, self.encode_value(frame, feats.f16, mask.transpose(0, 1)))
-        keys, values = memory.keys, memory.values[0]
+        keys, values = memory.keys, memory.values
         return keys, values, torch.zeros((), dtype=torch.int64), keys[:, :0], values[:, :0]
 
     def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor, index: torch.Tensor,
              last_key: torch.Tensor, last_value: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One frame; every ``memory_every``-th frame joins the memory, the others replace ``last``."""
-        readable = Memory(torch.cat([mem_key, last_key], 1), torch.cat([mem_value, last_value], 1).unsqueeze(0))
+        readable = Memory(torch.cat([mem_key, last_key], 1), torch.cat([mem_value, last_value], 1))
         feats, _, _, prob = self.predict(frame, readable)
         index = index + 1
         permanent = int(index) % self.memory_every == 0

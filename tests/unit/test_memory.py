@@ -13,19 +13,20 @@ def test_affinity_is_a_distribution_that_prefers_the_nearest_key() -> None:
     memory = torch.randn(1, 2, 8, 2, 3)
     memory[0, 1, :, 1, 2] = query[0, :, 0, 0] * 1.0  # one memory position equals query pixel (0, 0)
     weights = affinity(memory * 4, query * 4)  # sharper
-    assert weights.shape == (1, 2 * 6, 6)
-    assert torch.allclose(weights.sum(dim=1), torch.ones(1, 6), atol=1e-6)
-    assert int(weights[0, :, 0].argmax()) == 1 * 6 + 1 * 3 + 2
+    assert weights.shape == (1, 6, 2 * 6)  # [B, query pixels, memory positions]
+    assert torch.allclose(weights.sum(dim=2), torch.ones(1, 6), atol=1e-6)
+    assert int(weights[0, 0].argmax()) == 1 * 6 + 1 * 3 + 2
 
 
 def test_readout_is_the_weighted_sum_of_values() -> None:
     torch.manual_seed(0)
-    values = torch.randn(1, 2, 3, 4, 2, 2)  # B, K, T, Cv, h, w
-    weights = torch.zeros(1, 12, 4)
-    weights[0, 5, :] = 1.0  # every query pixel reads memory frame 1, pixel (0, 1)
+    values = torch.randn(2, 3, 4, 2, 2)  # B*K (B=1, K=2), T, Cv, h, w
+    weights = torch.zeros(1, 4, 12)
+    weights[0, :, 5] = 1.0  # every query pixel reads memory frame 1, pixel (0, 1)
     out = readout(weights, values)
     assert out.shape == (1, 2, 4, 2, 2)
-    assert torch.allclose(out[0, 1, :, 1, 1], values[0, 1, 1, :, 0, 1])
+    assert torch.allclose(out[0, 1, :, 1, 1], values[1, 1, :, 0, 1])
+    assert torch.allclose(out[0, 0, :, 0, 0], values[0, 1, :, 0, 1])
 
 
 def test_push_slot_pinned_fifo_and_pure_fifo() -> None:

@@ -108,6 +108,9 @@ def test_student_entry_points_export(name: str) -> None:
     init = torch.export.export(_Init(model).eval(), (frame, mask))
     mem_key, mem_value = model.init(frame, mask)
     step = torch.export.export(_Step(model).eval(), (frame, mem_key, mem_value))
+    for program in (init, step):  # Core ML takes tensors of rank <= 5 only
+        ranks = [len(node.meta["val"].shape) for node in program.graph.nodes if isinstance(node.meta.get("val"), torch.Tensor)]
+        assert max(ranks) <= 5
     with torch.no_grad():
         for exported, eager in zip(init.module()(frame, mask), (mem_key, mem_value)):
             assert torch.allclose(exported, eager, atol=1e-5)
