@@ -35,6 +35,8 @@ def cli(quiet: bool) -> None:
       data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
       train        train a student or teacher network on video clips
       eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
+      export       ONNX / TFLite / ExecuTorch / Core ML with explicit memory state
+      verify       re-check an exported file against PyTorch over a whole video
       run          segment a video from its first-frame mask; masks + overlay
       quickstart   every stage above on a small generated dataset, one table
 
@@ -46,6 +48,7 @@ def cli(quiet: bool) -> None:
 def _register() -> None:
     from mobileseg.cli.data import data
     from mobileseg.cli.eval import eval_command
+    from mobileseg.cli.export import export_command, verify_command
     from mobileseg.cli.quickstart import quickstart
     from mobileseg.cli.run import run_command
     from mobileseg.cli.train import train_command
@@ -53,6 +56,8 @@ def _register() -> None:
     cli.add_command(data)
     cli.add_command(train_command)
     cli.add_command(eval_command)
+    cli.add_command(export_command)
+    cli.add_command(verify_command)
     cli.add_command(run_command)
     cli.add_command(quickstart)
 

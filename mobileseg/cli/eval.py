@@ -31,6 +31,9 @@ def print_report(report: EvalReport) -> None:
                    "ids). Alone: score this folder. With --checkpoint: write the predictions here.")
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
               help="Predict with this `mobileseg train` checkpoint (one tracker per object, soft aggregation), then score.")
+@click.option("--model", "artifact", type=click.Path(path_type=Path),
+              help="Predict with an exported file in its runtime (student.onnx, .tflite, .pte), then score: the J&F of the deployed file.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads with --model.")
 @click.option("--split", default="val", show_default=True, help="Which list of the dataset to score (ImageSets/<year>/<split>.txt).")
 @click.option("--kind", default=AUTO, show_default=True, type=click.Choice((AUTO, *DATASET_KINDS)),
               help="Dataset layout; auto detects it from the folder.")
@@ -40,27 +43,31 @@ def print_report(report: EvalReport) -> None:
 @click.option("--max-videos", type=click.IntRange(min=1), default=None, help="With --checkpoint: only the first N videos.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write every number (summary, per sequence, per object) to this JSON file.")
-def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, split: str, kind: str, resolution: str,
-                 size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
+def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, artifact: Path | None, threads: int, split: str,
+                 kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
     """J&F with the DAVIS 2017 semi-supervised protocol, of a results folder or of a checkpoint.
 
     J is the region IoU, F the boundary F-measure (tolerance 0.008 x image diagonal); both are
     averaged per object over all frames but the first and the last, then over objects. Recall
     is the share of frames scoring above 0.5, decay the drop from the first to the last quarter.
     """
-    if results is None and checkpoint is None:
-        raise ConfigError("give --results DIR (score saved predictions) or --checkpoint FILE (predict and score).")
+    if checkpoint is not None and artifact is not None:
+        raise ConfigError("give --checkpoint (PyTorch) or --model (an exported file), not both.")
+    if results is None and checkpoint is None and artifact is None:
+        raise ConfigError("give --results DIR (score saved predictions), --checkpoint FILE or --model FILE (predict and score).")
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16.")
     dataset = open_dataset(data_root, split=split, kind=kind, resolution=resolution)
-    if checkpoint is None:
+    if checkpoint is None and artifact is None:
         report = evaluate_results(dataset, results)  # type: ignore[arg-type]
     else:
         from mobileseg.eval.predict import predict_dataset
-        from mobileseg.eval.sources import checkpoint_source
+        from mobileseg.eval.sources import artifact_source, checkpoint_source
 
-        source = checkpoint_source(checkpoint)
-        run = predict_dataset(source.make, dataset, results, size, source.multiple, max_videos=max_videos, desc=source.name)
+        source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
+        if source.size is not None and size is not None and size != source.size:
+            raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")
+        run = predict_dataset(source.make, dataset, results, size or source.size, source.multiple, max_videos=max_videos, desc=source.name)
         assert run.report is not None
         report = run.report
         click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per object-frame on this host")

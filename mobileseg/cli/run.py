@@ -11,8 +11,11 @@ from mobileseg.errors import ConfigError
 
 
 @click.command("run")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
               help="A checkpoint written by `mobileseg train` (RUN_DIR/best.pt), student or teacher.")
+@click.option("--model", "artifact", type=click.Path(path_type=Path),
+              help="Or an exported file (student.onnx / .tflite / .pte) run in its runtime.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads with --model.")
 @click.option("--frames", "frames_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder of frames (.jpg/.png, sorted by name). Give this or --video.")
 @click.option("--video", type=click.Path(path_type=Path, dir_okay=False),
@@ -25,7 +28,7 @@ from mobileseg.errors import ConfigError
 @click.option("--overlay", default="overlay.gif", show_default=True,
               help="Overlay file inside --out (.gif, or .mp4 with PyAV); 'none' to skip it.")
 @click.option("--fps", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Frame rate of the overlay.")
-def run_command(checkpoint: Path, frames_dir: Path | None, video: Path | None, first_mask: Path, out: Path,
+def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, frames_dir: Path | None, video: Path | None, first_mask: Path, out: Path,
                 size: tuple[int, int] | None, overlay: str, fps: float) -> None:
     """Segment every frame of a video, starting from the first frame's mask.
 
@@ -35,13 +38,18 @@ def run_command(checkpoint: Path, frames_dir: Path | None, video: Path | None, f
     from mobileseg.data.io import load_mask
     from mobileseg.data.video import frame_files, read_frames, read_video
     from mobileseg.eval.segment import segment_video
-    from mobileseg.eval.sources import checkpoint_source
+    from mobileseg.eval.sources import artifact_source, checkpoint_source
 
+    if (checkpoint is None) == (artifact is None):
+        raise ConfigError("give exactly one of --checkpoint FILE (PyTorch) or --model FILE (an exported file).")
     if (frames_dir is None) == (video is None):
         raise ConfigError("give exactly one of --frames DIR or --video FILE.")
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16 (e.g. 480x864).")
-    source = checkpoint_source(checkpoint)
+    source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
+    if source.size is not None and size is not None and size != source.size:
+        raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again.")
+    size = size or source.size
     total = len(frame_files(frames_dir)) if frames_dir is not None else None
     frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
     overlay_path = None if overlay.lower() == "none" else out / overlay

@@ -19,6 +19,8 @@ class TrackerSource:
     make: TrackerFactory
     params: int
     multiple: int  # input sides must be multiples of this (16 for the networks)
+    size: tuple[int, int] | None = None  # the one input size an exported file takes
+    file_bytes: int | None = None
 
 
 def checkpoint_source(path: str | os.PathLike[str]) -> TrackerSource:
@@ -28,6 +30,18 @@ def checkpoint_source(path: str | os.PathLike[str]) -> TrackerSource:
 
     model, payload = model_from_checkpoint(path)
     return TrackerSource(payload["model"], lambda: NetworkTracker(model), count_parameters(model), 16)
+
+
+def artifact_source(path: str | os.PathLike[str], threads: int = 2) -> TrackerSource:
+    """A tracker over an exported file in its runtime (onnxruntime, ai-edge-litert, executorch)."""
+    from mobileseg.runtime import open_runtime
+
+    runtime = open_runtime(path, threads)
+    contract = runtime.contract
+    files = {contract.file(entry) for entry in contract.data["files"]}
+    size = sum(f.stat().st_size for f in files if f.is_file())
+    name = f"{contract.data.get('model', {}).get('name', 'student')} ({contract.target})"
+    return TrackerSource(name, runtime.tracker, int(contract.data.get("model", {}).get("params", 0)), 16, contract.size, size)
 
 
 def baseline_source() -> TrackerSource:

@@ -1,0 +1,84 @@
+"""``mobileseg export`` and ``mobileseg verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mobileseg.cli.types import SIZE
+from mobileseg.errors import ConfigError
+
+TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
+
+
+@click.command("export")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path, dir_okay=False), help="A student checkpoint from `mobileseg train` (RUN_DIR/best.pt).")
+@click.option("--target", "targets", multiple=True, type=click.Choice(TARGETS),
+              help="onnx, tflite, executorch, coreml or all (every target whose toolchain is installed); repeatable.  [default: all, or the recipe's]")
+@click.option("--size", type=SIZE, default=None, help="Input HxW the files are made for (multiples of 16).  [default: 480x864, or the recipe's]")
+@click.option("--objects", type=click.IntRange(min=1), default=None, help="Objects per graph (batch of the mask/prob/mem_value tensors).  [default: 1]")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("export/out"), show_default=True,
+              help="Folder for student.<suffix> and student.<suffix>.json (the contract).")
+@click.option("--recipe", type=click.Path(path_type=Path, dir_okay=False), help="YAML recipe (export/recipes/*.yaml); command-line options override it.")
+@click.option("--parity-frames", type=click.IntRange(min=2), default=None, help="Frames of the parity video.  [default: 30]")
+@click.option("--max-abs-prob", type=float, default=None, help="Parity tolerance: largest |prob difference| on any frame.  [default: 1e-3]")
+@click.option("--min-iou", type=float, default=None, help="Parity tolerance: smallest mask IoU on any frame.  [default: 0.999]")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Runtime threads for the parity check.  [default: 2]")
+def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, int] | None, objects: int | None,
+                   out: Path, recipe: Path | None, parity_frames: int | None, max_abs_prob: float | None, min_iou: float | None,
+                   threads: int | None) -> None:
+    """Export a student with its memory as explicit state: init(frame, mask) and step(frame, *state).
+
+    Every file is loaded into its real runtime and checked against PyTorch over a whole generated
+    video (each side feeding back its own state); a file that misses the tolerance is not
+    written. Core ML cannot run on Linux: its saved spec is checked instead. Beside each file a
+    contract JSON names every input, output and shape, and which outputs to feed back.
+    """
+    from mobileseg.export.parity import PARITY_FRAMES, Tolerance
+    from mobileseg.export.pipeline import DEFAULT_SIZE, ExportRequest, export_checkpoint
+    from mobileseg.export.recipes import Recipe, load_recipe
+
+    plan = load_recipe(recipe) if recipe is not None else Recipe()
+    defaults = Tolerance()
+    request = ExportRequest(
+        checkpoint=checkpoint, targets=list(targets) or plan.targets or ["all"], out=out,
+        size=size or plan.size or DEFAULT_SIZE, objects=objects or plan.objects or 1,
+        tolerance=Tolerance(max_abs_prob if max_abs_prob is not None else plan.max_abs_prob or defaults.max_abs_prob,
+                            min_iou if min_iou is not None else plan.min_iou or defaults.min_iou),
+        parity_frames=parity_frames or plan.parity_frames or PARITY_FRAMES, threads=threads or plan.threads or 2,
+        options=plan.options,
+    )
+    results = export_checkpoint(request)
+    if not results:
+        raise ConfigError("no target could be exported: none of their toolchains is installed (pip install 'mobileseg[all]').")
+    for result in results:
+        figures = result.parity
+        check = (f"max |dprob| {figures['max_abs_prob']:.1e}, IoU min {figures['iou_min']:.4f} over {figures['frames']} frames"
+                 if figures.get("kind") == "video" else "spec checked (no Core ML runtime on this OS)")
+        click.echo(f"{result.target:<10} {result.artifact}  {result.bytes / 1e6:.2f} MB  {result.seconds:.1f} s  {check}")
+
+
+@click.command("verify")
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="The student checkpoint it came from.  [default: the one its contract names]")
+@click.option("--frames", type=click.IntRange(min=2), default=30, show_default=True, help="Frames of the parity video.")
+@click.option("--max-abs-prob", type=float, default=1e-3, show_default=True, help="Tolerance: largest |prob difference| on any frame.")
+@click.option("--min-iou", type=float, default=0.999, show_default=True, help="Tolerance: smallest mask IoU on any frame.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads.")
+def verify_command(artifact: Path, checkpoint: Path | None, frames: int, max_abs_prob: float, min_iou: float, threads: int) -> None:
+    """Re-run the whole-video parity check of an exported file (or its Core ML spec check).
+
+    ARTIFACT is the exported file (student.tflite, student.pte, student.onnx, student.mlpackage) or its .json.
+    Exits with status 1 when the file misses the tolerance.
+    """
+    from mobileseg.export.parity import Tolerance
+    from mobileseg.export.pipeline import ExportError, model_for, verify_artifact
+
+    figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, Tolerance(max_abs_prob, min_iou))
+    if figures.get("kind") == "spec":
+        click.echo(f"{artifact}: {figures['checked']}: passed")
+        return
+    click.echo(f"{artifact}: {figures['summary']}")
+    if not figures["passed"]:
+        raise ExportError(f"{artifact} misses the parity tolerance (see above)")

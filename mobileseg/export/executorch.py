@@ -1,0 +1,51 @@
+"""ExecuTorch: one ``.pte`` with the methods ``init`` and ``step``, lowered to XNNPACK.
+
+Each entry point goes through ``torch.export``; both are lowered together with the XNNPACK
+partitioner. Ops the delegate does not take stay on ExecuTorch's portable kernels: they are
+counted per method and recorded in the contract (``export.outside_delegate``) and the log. The
+``.pte`` keeps no tensor names, so the contract JSON is the only place they live. Runs in
+``executorch.runtime`` (``mobileseg.runtime.executorch``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mobileseg.export.formats import ExportFormat, Written, register_format
+from mobileseg.export.quiet import quiet
+from mobileseg.export.signature import ENTRY_POINTS, InitEntry, Signature, StepEntry
+from mobileseg.runtime.base import require
+
+_PLUMBING = {"executorch_call_delegate", "getitem"}
+
+
+def outside_delegate(graph_module: torch.fx.GraphModule) -> dict[str, int]:
+    """Operator -> count of the nodes no delegate took (they run on portable kernels)."""
+    names = (getattr(node.target, "__name__", str(node.target)) for node in graph_module.graph.nodes if node.op == "call_function")
+    return dict(sorted(Counter(name for name in names if name not in _PLUMBING).items()))
+
+
+def write_executorch(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any]) -> Written:
+    with quiet():
+        exir = require("executorch.exir", "executorch", "ExecuTorch export")
+        partitioner = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch", "ExecuTorch export")
+        programs = {entry.name: torch.export.export(module, signature.example(entry), strict=False)
+                    for entry, module in zip(ENTRY_POINTS, (init, step))}
+        edge = exir.to_edge_transform_and_lower(programs, partitioner=[partitioner.XnnpackPartitioner()])
+        left = {name: outside_delegate(edge.exported_program(name).graph_module) for name in programs}
+        program = edge.to_executorch()
+    path = folder / f"{stem}.pte"
+    with open(path, "wb") as fh:
+        program.write_to_file(fh)
+    return Written({name: path.name for name in programs}, {"delegate": "XNNPACK", "outside_delegate": left})
+
+
+EXECUTORCH = register_format(ExportFormat(
+    name="executorch", title="ExecuTorch", suffix=".pte", extra="executorch", modules=("executorch",),
+    runtime="executorch", entry_points="one file, methods `init` and `step`", write=write_executorch,
+    notes="XNNPACK delegate; ops left outside it are listed in the contract",
+))

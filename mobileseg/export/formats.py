@@ -1,0 +1,65 @@
+"""The small protocol every export format implements, and the registry ``--target`` looks up.
+
+One format per file (``onnx.py``, ``tflite.py``, ``executorch.py``, ``coreml.py``). A format
+imports its toolchain inside its functions, so ``import mobileseg`` never needs them; a missing
+toolchain raises :class:`~mobileseg.runtime.base.ToolchainError` naming the pip extra. Formats
+never call each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mobileseg.export.contract import LoadedContract
+from mobileseg.export.signature import InitEntry, Signature, StepEntry
+from mobileseg.registry import Registry
+
+
+@dataclass
+class Written:
+    """What a format wrote: entry point -> file name (in the output folder) and facts for the contract."""
+
+    files: dict[str, str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A registered target. ``write(init, step, signature, folder, stem, options)`` makes the files."""
+
+    name: str
+    title: str
+    suffix: str  # what the user passes to verify/eval: <stem><suffix>
+    extra: str  # the pip extra with its toolchain
+    modules: tuple[str, ...]  # importable modules the converter needs
+    runtime: str | None  # runtime package that runs it here, or None (spec check only)
+    entry_points: str  # how init and step are packaged
+    write: Callable[[InitEntry, StepEntry, Signature, Path, str, dict[str, Any]], Written]
+    # formats without a runtime here (Core ML on Linux) validate the saved file against its contract
+    check_spec: Callable[[LoadedContract], dict[str, Any]] | None = None
+    notes: str = ""
+
+    def missing(self) -> list[str]:
+        """Modules of the toolchain that are not importable here."""
+        import importlib.util
+
+        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+
+
+FORMATS: Registry[ExportFormat] = Registry("export target")
+
+
+def register_format(fmt: ExportFormat) -> ExportFormat:
+    return FORMATS.register(fmt.name)(fmt)
+
+
+def support_table() -> str:
+    """The Markdown format-support table, generated from the registered formats."""
+    lines = ["| target | file | entry points | converter (extra) | runs here with | notes |", "|---|---|---|---|---|---|"]
+    for name in FORMATS.names():
+        fmt = FORMATS.get(name)
+        lines.append(f"| `{name}` ({fmt.title}) | `student{fmt.suffix}` + `.json` | {fmt.entry_points} | "
+                     f"{', '.join(fmt.modules)} (`[{fmt.extra}]`) | {fmt.runtime or 'nothing on Linux: spec check'} | {fmt.notes} |")
+    return "\n".join(lines)

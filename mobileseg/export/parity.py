@@ -1,0 +1,97 @@
+"""Whole-video parity: the exported file against the PyTorch tracker, each feeding its own state.
+
+A single frame proves little for a recurrent model: an error in the state only shows after it
+has been fed back a few times. So both trackers run a whole generated video (>= 30 frames,
+moving, deforming, occluding objects): ``init`` on frame 0, then ``step`` on every later frame
+with their *own* previous state. Per frame we record the largest absolute difference of the
+probabilities and the IoU of the two masks (prob > 0.5). ``mobileseg export``, ``mobileseg
+verify`` and the tests all call :func:`compare_trackers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from mobileseg.data.synth import SynthConfig, render_video
+from mobileseg.tracker import Tracker
+
+PARITY_FRAMES = 30
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """fp32 defaults: every frame within 1e-3 in probability and 0.999 in mask IoU."""
+
+    max_abs_prob: float = 1e-3
+    min_iou: float = 0.999
+
+
+@dataclass
+class ParityReport:
+    tolerance: Tolerance
+    frames: int = 0
+    init_max_abs_state: float = 0.0
+    max_abs_prob: list[float] = field(default_factory=list)  # per step frame
+    iou: list[float] = field(default_factory=list)
+
+    @property
+    def worst_prob(self) -> float:
+        return max(self.max_abs_prob, default=0.0)
+
+    @property
+    def iou_min(self) -> float:
+        return min(self.iou, default=1.0)
+
+    @property
+    def iou_mean(self) -> float:
+        return float(np.mean(self.iou)) if self.iou else 1.0
+
+    @property
+    def passed(self) -> bool:
+        return self.worst_prob <= self.tolerance.max_abs_prob and self.iou_min >= self.tolerance.min_iou
+
+    def describe(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        worst = int(np.argmax(self.max_abs_prob)) + 1 if self.max_abs_prob else 0
+        return (f"parity {verdict} over {self.frames} frames: max |dprob| {self.worst_prob:.2e} (frame {worst}, tolerance "
+                f"{self.tolerance.max_abs_prob:.0e}), mask IoU min {self.iou_min:.5f} mean {self.iou_mean:.5f} "
+                f"(tolerance {self.tolerance.min_iou}), init state max |d| {self.init_max_abs_state:.2e}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"frames": self.frames, "passed": self.passed, "tolerance": asdict(self.tolerance),
+                "max_abs_prob": self.worst_prob, "iou_min": self.iou_min, "iou_mean": self.iou_mean,
+                "init_max_abs_state": self.init_max_abs_state,
+                "per_frame": [{"frame": t + 1, "max_abs_prob": d, "iou": i} for t, (d, i) in enumerate(zip(self.max_abs_prob, self.iou))]}
+
+
+def parity_video(height: int, width: int, objects: int = 1, frames: int = PARITY_FRAMES, seed: int = 0) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A generated video at the export size: frames ``[1, 3, H, W]`` and the first masks ``[K, 1, H, W]``."""
+    config = SynthConfig(videos=1, frames=frames, height=height, width=width, objects=(objects, objects), distractors=(1, 1), seed=seed)
+    images, labels = render_video(0, config)
+    tensors = [torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255 for image in images]
+    first = torch.stack([torch.from_numpy(labels[0] == k).float()[None] for k in range(1, objects + 1)])
+    return tensors, first
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    union = (a | b).sum().item()
+    return 1.0 if union == 0 else (a & b).sum().item() / union
+
+
+@torch.no_grad()
+def compare_trackers(reference: Tracker, candidate: Tracker, frames: list[torch.Tensor], first_mask: torch.Tensor,
+                     tolerance: Tolerance = Tolerance()) -> ParityReport:
+    """Run both trackers over ``frames`` from ``first_mask``, each on its own state."""
+    report = ParityReport(tolerance, frames=len(frames))
+    ref_state = reference.init(frames[0], first_mask)
+    cand_state = candidate.init(frames[0], first_mask)
+    report.init_max_abs_state = max(float((a - b).abs().max()) for a, b in zip(ref_state, cand_state))
+    for frame in frames[1:]:
+        ref_prob, ref_state = reference.step(frame, ref_state)
+        cand_prob, cand_state = candidate.step(frame, cand_state)
+        report.max_abs_prob.append(float((ref_prob - cand_prob).abs().max()))
+        report.iou.append(_iou(ref_prob > 0.5, cand_prob > 0.5))
+    return report

@@ -1,0 +1,181 @@
+"""``mobileseg export``: a student checkpoint -> files per target, each verified over a whole video.
+
+For every target: the format writes its files into a staging folder, the contract is built from
+the signature, the file is loaded into its real runtime and run against the PyTorch tracker over
+a generated video (``parity``); only a file that passes is moved into the output folder, next to
+its ``.json`` contract holding the parity figures. Core ML cannot run on Linux: its saved spec
+(functions, input and output names and shapes) is checked against the contract instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobileseg.errors import ConfigError, MobilesegError
+from mobileseg.export.contract import Contract, load_contract, sha256
+from mobileseg.export.formats import FORMATS, ExportFormat
+from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, parity_video
+from mobileseg.export.signature import InitEntry, StepEntry, signature_of
+from mobileseg.models import NetworkTracker, count_parameters
+from mobileseg.models.base import STRIDE, MemoryNetwork
+from mobileseg.runtime.base import RUNTIMES, ToolchainError
+from mobileseg.train.checkpoint import model_from_checkpoint
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (480, 864)  # DAVIS 480p, width rounded up to a multiple of 16
+ALL = "all"
+
+
+class ExportError(MobilesegError):
+    """An export could not be written or failed its parity check."""
+
+
+@dataclass
+class ExportRequest:
+    checkpoint: Path
+    targets: list[str]
+    out: Path
+    size: tuple[int, int] = DEFAULT_SIZE
+    objects: int = 1
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    parity_frames: int = PARITY_FRAMES
+    threads: int = 2
+    stem: str = "student"
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per target
+
+
+@dataclass
+class ExportResult:
+    target: str
+    artifact: Path
+    contract: Path
+    bytes: int
+    seconds: float
+    parity: dict[str, Any]
+
+
+def check_size(size: tuple[int, int]) -> None:
+    if size[0] <= 0 or size[1] <= 0 or size[0] % STRIDE or size[1] % STRIDE:
+        raise ConfigError(f"--size {size[0]}x{size[1]}: height and width must be positive multiples of {STRIDE} "
+                          f"(the network works at stride {STRIDE}); e.g. 480x864 or 256x448.")
+
+
+def resolve_targets(targets: list[str]) -> list[ExportFormat]:
+    """Registered formats for ``targets``; ``all`` takes every format whose toolchain is installed."""
+    if ALL in targets:
+        chosen = [FORMATS.get(name) for name in FORMATS.names()]
+        for fmt in chosen:
+            if fmt.missing():
+                log.warning("%s: skipped, its toolchain is missing (%s); pip install 'mobileseg[%s]'", fmt.name, ", ".join(fmt.missing()), fmt.extra)
+        return [fmt for fmt in chosen if not fmt.missing()]
+    chosen = [FORMATS.get(name) for name in dict.fromkeys(targets)]
+    for fmt in chosen:
+        if fmt.missing():
+            raise ToolchainError(f"target {fmt.name!r} needs {', '.join(fmt.missing())}, which is not installed; "
+                                 f"pip install 'mobileseg[{fmt.extra}]' (or make install for every toolchain).")
+    return chosen
+
+
+def _bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move every file or package of ``staging`` into ``out``, replacing older ones."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(staging.iterdir(), key=lambda p: p.suffix == ".json"):  # the contract last
+        target = out / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
+
+
+def _model_info(model: MemoryNetwork, payload: dict[str, Any], checkpoint: Path) -> dict[str, Any]:
+    return {"name": payload["model"], "role": payload["role"], "params": count_parameters(model),
+            "kwargs": payload.get("model_kwargs", {}), "checkpoint": str(checkpoint.resolve()),
+            "checkpoint_sha256": sha256(checkpoint), "trained_steps": payload.get("train", {}).get("step")}
+
+
+def _memory_info(model: MemoryNetwork) -> dict[str, Any]:
+    slots, pinned = int(model.slots), bool(model.pin_first)  # type: ignore[attr-defined]
+    policy = ("slot 0 holds the first frame for the whole video; slots 1.. are a FIFO of the latest frames"
+              if pinned else "all slots are a FIFO of the latest frames") + "; at init every slot holds the first frame"
+    return {"slots": slots, "pin_first": pinned, "policy": policy}
+
+
+def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, threads: int = 2, frames: int = PARITY_FRAMES,
+                    tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+    """Whole-video parity of ``artifact`` against ``model`` in the artifact's real runtime, or the
+    spec check of a format that cannot run here. Returns the figures (``passed`` among them)."""
+    contract = load_contract(artifact)
+    fmt = FORMATS.get(contract.target)
+    if fmt.runtime is None:
+        if fmt.check_spec is None:
+            raise ExportError(f"{fmt.name} has neither a runtime nor a spec check; nothing would verify it.")
+        return {"kind": "spec", **fmt.check_spec(contract)}
+    runtime = RUNTIMES.get(fmt.name)(contract, threads)
+    objects = int(contract.data["input"]["objects"])
+    video, first = parity_video(*contract.size, objects=objects, frames=frames)
+    report = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, tolerance)
+    return {"kind": "video", **report.to_dict(), "summary": report.describe()}
+
+
+def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any], request: ExportRequest) -> ExportResult:
+    began = time.perf_counter()
+    signature = signature_of(model, *request.size, objects=request.objects)
+    staging = request.out / f".{request.stem}{fmt.suffix}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        written = fmt.write(InitEntry(model).eval(), StepEntry(model).eval(), signature, staging, request.stem,
+                            request.options.get(fmt.name, {}))
+        contract = Contract(fmt.name, written.files, signature, _model_info(model, payload, request.checkpoint),
+                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **written.info})
+        contract_file = contract.write(staging / f"{request.stem}{fmt.suffix}.json")
+        contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
+        if contract.parity.get("passed") is False:
+            raise ExportError(f"{fmt.name}: {contract.parity['summary']}. The file is not written; lower the tolerance only "
+                              "if you accept the difference (--tolerance / recipe), or report the mismatch.")
+        contract.write(contract_file)
+        _publish(staging, request.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    artifact = request.out / f"{request.stem}{fmt.suffix}"
+    seconds = time.perf_counter() - began
+    size = sum(_bytes(request.out / name) for name in set(written.files.values()))
+    summary = contract.parity.get("summary", f"spec check passed ({contract.parity.get('checked', 'spec')})")
+    log.info("%s: %s (%.2f MB) in %.1f s; %s", fmt.name, artifact, size / 1e6, seconds, summary)
+    return ExportResult(fmt.name, artifact, request.out / f"{request.stem}{fmt.suffix}.json", size, seconds, contract.parity)
+
+
+def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
+    """Export the student in ``request.checkpoint`` to every requested target; see the module docstring."""
+    check_size(request.size)
+    if request.objects < 1:
+        raise ConfigError(f"--objects must be >= 1, got {request.objects}")
+    formats = resolve_targets(request.targets)
+    model, payload = model_from_checkpoint(request.checkpoint, role="student")
+    return [export_one(fmt, model, payload, request) for fmt in formats]
+
+
+def model_for(artifact: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> MemoryNetwork:
+    """The PyTorch student an artifact was exported from: ``checkpoint``, or the one its contract names
+    (refused when that file changed since the export)."""
+    contract = load_contract(artifact)
+    if checkpoint is None:
+        recorded = contract.data.get("model", {})
+        checkpoint = Path(recorded.get("checkpoint", ""))
+        if not checkpoint.is_file():
+            raise ExportError(f"{contract.path.name} was exported from {checkpoint}, which is gone; pass --checkpoint.")
+        if sha256(checkpoint) != recorded.get("checkpoint_sha256"):
+            raise ExportError(f"{checkpoint} changed since {contract.path.name} was exported (sha256 differs); pass the "
+                              "checkpoint it came from with --checkpoint, or export again.")
+    model, _ = model_from_checkpoint(checkpoint, role="student")
+    return model

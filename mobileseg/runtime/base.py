@@ -1,0 +1,100 @@
+"""Trackers over exported files: the same ``init``/``step`` as the PyTorch tracker.
+
+A :class:`RuntimeModel` loads an artifact once (session, interpreter or program) and reads
+every name and shape from the artifact's contract; :meth:`RuntimeModel.tracker` makes cheap
+trackers that share it (the state is explicit, so a tracker holds nothing but the model).
+Inputs and outputs are torch tensors at the tracker protocol, numpy arrays at the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from mobileseg.errors import ConfigError, MobilesegError
+from mobileseg.export.contract import LoadedContract, load_contract
+from mobileseg.export.signature import FEEDBACK, INIT, STATE, STEP
+from mobileseg.registry import Registry
+from mobileseg.tracker import State
+
+
+class ToolchainError(MobilesegError):
+    """A converter or runtime package is not installed; the message names the extra."""
+
+
+class RuntimeInputError(ConfigError):
+    """An input does not have the shape the artifact was exported for."""
+
+
+def require(module: str, extra: str, what: str) -> Any:
+    """Import ``module`` or raise ToolchainError naming the pip extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ToolchainError(f"{what} needs the Python package {module.split('.')[0]!r} ({exc}); install it with "
+                             f"pip install 'mobileseg[{extra}]' (or make install for every toolchain).") from None
+
+
+class RuntimeModel:
+    """An exported artifact loaded into its runtime. Subclasses implement :meth:`run`."""
+
+    target: str = ""
+
+    def __init__(self, contract: LoadedContract, threads: int) -> None:
+        if threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
+        self.contract, self.threads = contract, threads
+
+    def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Execute ``entry`` with inputs by name; outputs by name (contract names)."""
+        raise NotImplementedError
+
+    def check(self, entry: str, name: str, value: torch.Tensor) -> np.ndarray:
+        expected = self.contract.shape(entry, name)
+        if tuple(value.shape) != expected:
+            raise RuntimeInputError(
+                f"{name} has shape {tuple(value.shape)} but {self.contract.path.name} was exported for {expected}. "
+                f"Resize inputs to {self.contract.size[0]}x{self.contract.size[1]} or export again with --size/--objects."
+            )
+        return np.ascontiguousarray(value.detach().cpu().numpy(), dtype=np.float32)
+
+    def tracker(self) -> "RuntimeTracker":
+        return RuntimeTracker(self)
+
+
+class RuntimeTracker:
+    """The tracker protocol over a :class:`RuntimeModel`."""
+
+    def __init__(self, model: RuntimeModel) -> None:
+        self.model = model
+
+    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
+        feeds = {"frame": self.model.check("init", "frame", frame), "mask": self.model.check("init", "mask", mask)}
+        out = self.model.run(INIT.name, feeds)
+        return tuple(torch.from_numpy(np.array(out[name])) for name in STATE)
+
+    def step(self, frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        feeds = {"frame": self.model.check("step", "frame", frame)}
+        feeds.update({name: self.model.check("step", name, value) for name, value in zip(STATE, state)})
+        out = self.model.run(STEP.name, feeds)
+        by_input = {FEEDBACK[name]: out[name] for name in FEEDBACK}
+        return torch.from_numpy(np.array(out["prob"])), tuple(torch.from_numpy(np.array(by_input[name])) for name in STATE)
+
+
+RUNTIMES: Registry[type[RuntimeModel]] = Registry("runtime")
+
+
+def open_runtime(artifact: str | os.PathLike[str], threads: int = 2) -> RuntimeModel:
+    """Load ``artifact`` (or its contract) into the runtime of its target."""
+    contract = load_contract(artifact)
+    if contract.target not in RUNTIMES:
+        raise ConfigError(
+            f"{contract.path.name}: target {contract.target!r} has no runtime on this machine "
+            f"(runtimes: {', '.join(RUNTIMES.names())}). Core ML runs on Apple devices only; its spec is checked instead."
+        )
+    return RUNTIMES.get(contract.target)(contract, threads)

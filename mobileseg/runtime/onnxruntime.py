@@ -1,0 +1,42 @@
+"""onnxruntime over ``student.init.onnx`` / ``student.step.onnx`` (CPU execution provider)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mobileseg.export.contract import ContractError, LoadedContract
+from mobileseg.export.quiet import quiet
+from mobileseg.export.signature import ENTRY_POINTS
+from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
+
+
+@RUNTIMES.register("onnx")
+class OnnxRuntimeModel(RuntimeModel):
+    target = "onnx"
+
+    def __init__(self, contract: LoadedContract, threads: int = 2) -> None:
+        super().__init__(contract, threads)
+        with quiet():
+            ort = require("onnxruntime", "onnx", "running ONNX files")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.sessions = {}
+        for entry in ENTRY_POINTS:
+            path = contract.file(entry.name)
+            try:
+                session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+                raise ContractError(f"onnxruntime cannot load {path}: {exc}") from None
+            names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+            expected = ([t["name"] for t in contract.inputs(entry.name)], [t["name"] for t in contract.outputs(entry.name)])
+            if names != expected:
+                raise ContractError(f"{path.name} has inputs/outputs {names} but its contract says {expected}; the file does "
+                                    "not belong to this contract. Export again.")
+            self.sessions[entry.name] = session
+
+    def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        session = self.sessions[entry]
+        values = session.run(None, feeds)
+        return {output.name: value for output, value in zip(session.get_outputs(), values)}
