@@ -1,9 +1,11 @@
 """``mobileseg quickstart``: every stage that exists, on a small generated dataset, one table.
 
 The pipeline: generate SynthVOS -> train a small teacher (unbounded memory) -> train a small
-student (two memory slots, no distillation yet) -> segment the val split with the copy-first-
-mask baseline, the teacher and the student -> score with J&F -> one table (model, params, J&F,
-ms/frame on this host). A second run reuses finished training runs and resumes killed ones.
+student (two memory slots, no distillation yet) -> export the student to every target whose
+toolchain is installed, each verified over a whole video -> segment the val split with the
+copy-first-mask baseline, the teacher, the student and each exported file in its runtime ->
+score with J&F -> one table (model, params, J&F, ms/frame on this host, file size). A second run
+reuses finished training runs and resumes killed ones.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from pathlib import Path
 from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.data.synth.generate import MARKER
-from mobileseg.eval.predict import predict_dataset
-from mobileseg.eval.sources import TrackerSource, baseline_source, checkpoint_source
+from mobileseg.eval.predict import aligned_size, predict_dataset
+from mobileseg.eval.sources import TrackerSource, artifact_source, baseline_source, checkpoint_source
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.table import format_table
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS = ("model", "role", "params", "J&F", "J", "F", "ms/frame")
+TABLE_COLUMNS = ("model", "role", "params", "J&F", "J", "F", "ms/frame", "MB")
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,44 @@ def _train(out: Path, role: str, model: str, steps: int, data: Path, budget: Bud
 
 
 def _row(source: TrackerSource, role: str, val, results: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    run = predict_dataset(source.make, val, results / source.name, multiple=source.multiple, desc=source.name)
+    folder = results / source.name.replace(" ", "").replace("(", "-").replace(")", "")
+    run = predict_dataset(source.make, val, folder, size=source.size, multiple=source.multiple, desc=source.name)
     assert run.report is not None
     summary = run.report.summary()
+    size = None if source.file_bytes is None else round(source.file_bytes / 1e6, 2)
     return {"model": source.name, "role": role, "params": source.params, "J&F": summary["J&F-Mean"],
-            "J": summary["J-Mean"], "F": summary["F-Mean"], "ms/frame": run.tracker_ms_per_frame}
+            "J": summary["J-Mean"], "F": summary["F-Mean"], "ms/frame": run.tracker_ms_per_frame, "MB": size}
+
+
+def _reusable(folder: Path, student: Path, size: tuple[int, int]) -> list[Path] | None:
+    """The exported files in ``folder`` when they all come from ``student`` at ``size`` and passed."""
+    from mobileseg.export import FORMATS
+    from mobileseg.errors import MobilesegError
+    from mobileseg.export.contract import load_contract, sha256
+
+    wanted = [FORMATS.get(name) for name in FORMATS.names() if not FORMATS.get(name).missing()]
+    try:
+        contracts = [load_contract(folder / f"student{fmt.suffix}") for fmt in wanted]
+    except MobilesegError:
+        return None
+    digest = sha256(student)
+    if all(c.data["model"]["checkpoint_sha256"] == digest and c.size == size and c.data["parity"].get("passed") for c in contracts):
+        return [folder / f"student{fmt.suffix}" for fmt, c in zip(wanted, contracts) if c.data["parity"]["kind"] == "video"]
+    return None
+
+
+def _export(out: Path, student: Path, size: tuple[int, int]) -> list[Path]:
+    """Export the student to every installed target at the val size; returns the runnable files."""
+    from mobileseg.export.pipeline import ExportRequest, export_checkpoint
+
+    folder = out / "export"
+    reused = _reusable(folder, student, size)
+    if reused is not None:
+        log.info("export: reusing the verified files in %s", folder)
+        return reused
+    log.info("export: the student to every installed target, each checked over a whole video")
+    results = export_checkpoint(ExportRequest(checkpoint=student, targets=["all"], out=folder, size=size))
+    return [r.artifact for r in results if r.parity.get("kind") == "video"]
 
 
 def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> QuickstartResult:
@@ -127,11 +162,14 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> Qui
     result.runs["teacher"] = _train(out, "teacher", plan.teacher, plan.teacher_steps, data, plan)
     result.runs["student"] = _train(out, "student", plan.student, plan.student_steps, data, plan)
     val = open_davis2017(data, split="val")
+    artifacts = _export(out, result.runs["student"], aligned_size(val[0].size(), 16))
     log.info("evaluating on %d val videos", len(val))
     results = out / "results"
     result.rows.append(_row(baseline_source(), "baseline", val, results))
     result.rows.append(_row(checkpoint_source(result.runs["teacher"]), "teacher", val, results))
     result.rows.append(_row(checkpoint_source(result.runs["student"]), "student (no KD)", val, results))
+    for artifact in artifacts:
+        result.rows.append(_row(artifact_source(artifact), "exported student", val, results))
     result.seconds = time.perf_counter() - began
     write_json_atomic(out / "summary.json", {"budget": budget, "data": str(data), "runs": {k: str(v) for k, v in result.runs.items()},
                                              "rows": result.rows, "seconds": result.seconds})

@@ -97,6 +97,6 @@ def check_spec(contract: LoadedContract) -> dict[str, Any]:
 
 COREML = register_format(ExportFormat(
     name="coreml", title="Core ML", suffix=".mlpackage", extra="coreml", modules=("coremltools",),
-    runtime=None, entry_points="one multifunction package, functions `init` and `step`", write=write_coreml,
+    runtime=None, entry_points="`student.mlpackage` (multifunction), functions `init` and `step`", write=write_coreml,
     check_spec=check_spec, notes="ML program, float32, iOS 18+; predictions need macOS/iOS, Linux checks the spec",
 ))

@@ -46,6 +46,6 @@ def write_executorch(init: InitEntry, step: StepEntry, signature: Signature, fol
 
 EXECUTORCH = register_format(ExportFormat(
     name="executorch", title="ExecuTorch", suffix=".pte", extra="executorch", modules=("executorch",),
-    runtime="executorch", entry_points="one file, methods `init` and `step`", write=write_executorch,
+    runtime="executorch", entry_points="`student.pte`, methods `init` and `step`", write=write_executorch,
     notes="XNNPACK delegate; ops left outside it are listed in the contract",
 ))

@@ -57,9 +57,9 @@ def register_format(fmt: ExportFormat) -> ExportFormat:
 
 def support_table() -> str:
     """The Markdown format-support table, generated from the registered formats."""
-    lines = ["| target | file | entry points | converter (extra) | runs here with | notes |", "|---|---|---|---|---|---|"]
+    lines = ["| target | files and entry points | contract | converter (extra) | runs here with | notes |", "|---|---|---|---|---|---|"]
     for name in FORMATS.names():
         fmt = FORMATS.get(name)
-        lines.append(f"| `{name}` ({fmt.title}) | `student{fmt.suffix}` + `.json` | {fmt.entry_points} | "
+        lines.append(f"| `{name}` ({fmt.title}) | {fmt.entry_points} | `student{fmt.suffix}.json` | "
                      f"{', '.join(fmt.modules)} (`[{fmt.extra}]`) | {fmt.runtime or 'nothing on Linux: spec check'} | {fmt.notes} |")
     return "\n".join(lines)

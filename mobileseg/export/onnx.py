@@ -51,6 +51,6 @@ def write_onnx(init: InitEntry, step: StepEntry, signature: Signature, folder: P
 
 ONNX = register_format(ExportFormat(
     name="onnx", title="ONNX", suffix=".onnx", extra="onnx", modules=("onnx", "onnxscript", "onnxsim", "onnxruntime"),
-    runtime="onnxruntime", entry_points="two files: `student.init.onnx`, `student.step.onnx`", write=write_onnx,
+    runtime="onnxruntime", entry_points="`student.init.onnx` and `student.step.onnx`", write=write_onnx,
     notes="opset 18, simplified with onnxsim; names as in the contract",
 ))

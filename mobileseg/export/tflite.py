@@ -46,6 +46,6 @@ def write_tflite(init: InitEntry, step: StepEntry, signature: Signature, folder:
 
 TFLITE = register_format(ExportFormat(
     name="tflite", title="TFLite / LiteRT", suffix=".tflite", extra="tflite", modules=("litert_torch", "ai_edge_litert"),
-    runtime="ai-edge-litert", entry_points="one file, signatures `init` and `step`", write=write_tflite,
+    runtime="ai-edge-litert", entry_points="`student.tflite`, signatures `init` and `step`", write=write_tflite,
     notes="litert-torch (no TensorFlow); NCHW as in PyTorch; XNNPACK at run time",
 ))

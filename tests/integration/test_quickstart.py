@@ -18,15 +18,22 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "copy-first-mask" in result.output and "J&F" in result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert [row["role"] for row in summary["rows"]] == ["baseline", "teacher", "student (no KD)"]
+    roles = [row["role"] for row in summary["rows"]]
+    assert roles == ["baseline", "teacher", "student (no KD)"] + ["exported student"] * 3
     for row in summary["rows"]:
         assert 0.0 <= row["J&F"] <= 1.0 and row["ms/frame"] > 0
     assert summary["rows"][1]["params"] > 0 and summary["rows"][2]["params"] > 0
+    student = summary["rows"][2]["J&F"]
+    for row in summary["rows"][3:]:  # each runtime reproduces the checkpoint's J&F
+        assert abs(row["J&F"] - student) <= 0.002 and row["MB"] > 0
+    assert sorted(p.name for p in (out / "export").glob("*.json")) == [
+        "student.mlpackage.json", "student.onnx.json", "student.pte.json", "student.tflite.json"]
     assert (out / "summary.md").read_text().startswith("| model")
-    for name in ("copy-first-mask", "stcn_r50_r18_tiny", "mobilevos_r18_mv2_tiny"):
+    for name in ("copy-first-mask", "stcn_r50_r18_tiny", "mobilevos_r18_mv2_tiny", "mobilevos_r18_mv2_tiny-tflite"):
         assert any((out / "results" / name).iterdir())
-    # a second run reuses the dataset and the finished training runs
-    stamps = [p.stat().st_mtime_ns for p in (out / "data" / "synthvos" / "synthvos.json", out / "runs" / "student" / "best.pt")]
+    # a second run reuses the dataset, the finished training runs and the verified exports
+    kept = (out / "data" / "synthvos" / "synthvos.json", out / "runs" / "student" / "best.pt", out / "export" / "student.tflite.json")
+    stamps = [p.stat().st_mtime_ns for p in kept]
     again = CliRunner().invoke(cli, ["quickstart", "--out", str(out), "--budget", "tiny"])
     assert again.exit_code == 0, again.output
-    assert [p.stat().st_mtime_ns for p in (out / "data" / "synthvos" / "synthvos.json", out / "runs" / "student" / "best.pt")] == stamps
+    assert [p.stat().st_mtime_ns for p in kept] == stamps
