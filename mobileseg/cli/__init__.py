@@ -34,6 +34,7 @@ def cli(quiet: bool) -> None:
     The pipeline, one command per stage:
       data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
       train        train a student or teacher network on video clips
+      distill      train a student from a frozen teacher (MobileVOS) or the no-KD baseline
       eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
       export       ONNX / TFLite / ExecuTorch / Core ML with explicit memory state
       verify       re-check an exported file against PyTorch over a whole video
@@ -47,6 +48,7 @@ def cli(quiet: bool) -> None:
 
 def _register() -> None:
     from mobileseg.cli.data import data
+    from mobileseg.cli.distill import distill_command
     from mobileseg.cli.eval import eval_command
     from mobileseg.cli.export import export_command, verify_command
     from mobileseg.cli.quickstart import quickstart
@@ -55,6 +57,7 @@ def _register() -> None:
 
     cli.add_command(data)
     cli.add_command(train_command)
+    cli.add_command(distill_command)
     cli.add_command(eval_command)
     cli.add_command(export_command)
     cli.add_command(verify_command)

@@ -57,6 +57,11 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         check = (f"max |dprob| {figures['max_abs_prob']:.1e}, IoU min {figures['iou_min']:.4f} over {figures['frames']} frames"
                  if figures.get("kind") == "video" else "spec checked (no Core ML runtime on this OS)")
         click.echo(f"{result.target:<10} {result.artifact}  {result.bytes / 1e6:.2f} MB  {result.seconds:.1f} s  {check}")
+        outside = result.info.get("outside_delegate")
+        if outside:
+            for method, ops in outside.items():
+                listed = ", ".join(f"{op.split('.')[-2] if op.count('.') >= 2 else op} x{n}" for op, n in ops.items()) or "none"
+                click.echo(f"{'':<10} outside XNNPACK in {method}: {listed}")
 
 
 @click.command("verify")

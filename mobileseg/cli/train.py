@@ -36,8 +36,12 @@ def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_e
     return kwargs
 
 
-def training_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def training_options(poly_epsilon: float = _D.poly_epsilon) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options shared by ``train`` and ``distill`` (data, schedule, clips, validation, output)."""
+    return lambda func: _add_training_options(func, poly_epsilon)
+
+
+def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Callable[..., Any]:
     options = [
         click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset folder (DAVIS 2017 layout, e.g. SynthVOS; YouTube-VOS and DAVIS 2016 work too)."),
         click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Run folder: config.json, log.jsonl, last.pt, best.pt."),
@@ -50,7 +54,9 @@ def training_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--schedule", default=_D.schedule, show_default=True, type=click.Choice(SCHEDULES), help="Learning-rate decay after warm-up."),
         click.option("--warmup", default=_D.warmup, show_default=True, type=click.IntRange(min=0), help="Linear warm-up steps."),
         click.option("--grad-clip", default=_D.grad_clip, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Clip the gradient norm to this value."),
-        click.option("--poly-epsilon", default=_D.poly_epsilon, show_default=True, type=float, help="Poly-1 weight: loss = CE + eps * (1 - p_true); 0 is plain cross-entropy."),
+        click.option("--poly-epsilon", default=poly_epsilon, show_default=True, type=float, help="Poly-1 weight: loss = CE + eps * (1 - p_true); 0 is plain cross-entropy."),
+        click.option("--bootstrap", default=_D.bootstrap, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Average the loss over the hardest fraction of pixels per frame (STCN's bootstrapped CE); 1 = every pixel."),
+        click.option("--bootstrap-warmup", default=_D.bootstrap_warmup, show_default=True, type=click.IntRange(min=0), help="Steps with the plain mean before bootstrapping starts."),
         click.option("--clip-frames", default=_D.clip_frames, show_default=True, type=click.IntRange(3, 8), help="Frames per training clip."),
         click.option("--max-skip", default=_D.max_skip, show_default=True, type=click.IntRange(min=1), help="Largest gap between consecutive clip frames."),
         click.option("--crop", default=f"{_D.crop[0]}x{_D.crop[1]}", show_default=True, type=SIZE, help="Training crop HxW (multiples of 16)."),
@@ -72,12 +78,12 @@ def training_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, options: dict[str, Any]) -> TrainConfig:
-    return TrainConfig(
+def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, options: dict[str, Any], **extra: Any) -> TrainConfig:
+    return TrainConfig(**extra,
         model=model, data=str(options["data"]), out=str(options["out"]), model_kwargs=kwargs, pretrained=pretrained,
         steps=options["steps"] or _D.steps, batch_size=options["batch_size"], lr=options["lr"], weight_decay=options["weight_decay"],
         optimizer=options["optimizer"], schedule=options["schedule"], warmup=options["warmup"], grad_clip=options["grad_clip"],
-        poly_epsilon=options["poly_epsilon"], clip_frames=options["clip_frames"], max_skip=options["max_skip"],
+        poly_epsilon=options["poly_epsilon"], bootstrap=options["bootstrap"], bootstrap_warmup=options["bootstrap_warmup"], clip_frames=options["clip_frames"], max_skip=options["max_skip"],
         crop=options["crop"], max_objects=options["max_objects"], val_split=options["val_split"], train_split=options["train_split"],
         val_every=options["val_every"], val_size=options["val_size"], val_videos=options["val_videos"],
         bn_batches=options["bn_batches"], save_every=options["save_every"], seed=options["seed"], workers=options["workers"], device=options["device"], amp=options["amp"],
@@ -100,7 +106,7 @@ class ModelOption(click.Option):
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Student: keep the first frame in slot 0 (default) or use a pure FIFO.")
 @click.option("--memory-every", type=click.IntRange(min=1), default=None, help="Teacher tracker: add every N-th frame to memory (default 5).")
-@training_options
+@training_options()
 def train_command(model: str, pretrained: str | None, slots: int | None, pin_first: bool | None, memory_every: int | None, **options: Any) -> None:
     """Train a network on video clips, frame by frame through its own memory.
 

@@ -59,6 +59,7 @@ class ExportResult:
     bytes: int
     seconds: float
     parity: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)  # what the format recorded (opset, delegation, ...)
 
 
 def check_size(size: tuple[int, int]) -> None:
@@ -152,7 +153,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
     size = sum(_bytes(request.out / name) for name in set(written.files.values()))
     summary = contract.parity.get("summary", f"spec check passed ({contract.parity.get('checked', 'spec')})")
     log.info("%s: %s (%.2f MB) in %.1f s; %s", fmt.name, artifact, size / 1e6, seconds, summary)
-    return ExportResult(fmt.name, artifact, request.out / f"{request.stem}{fmt.suffix}.json", size, seconds, contract.parity)
+    return ExportResult(fmt.name, artifact, request.out / f"{request.stem}{fmt.suffix}.json", size, seconds, contract.parity, written.info)
 
 
 def export_checkpoint(request: ExportRequest) -> list[ExportResult]:

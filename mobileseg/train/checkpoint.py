@@ -12,8 +12,6 @@ accepts it):
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +45,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}. Pass a file written by `mobileseg train` (RUN_DIR/best.pt or last.pt).")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a corrupt file fails in many ways (zip, pickle, struct, ...)
         raise CheckpointError(
             f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}. The file is corrupt, truncated "
             "or not a PyTorch checkpoint; use RUN_DIR/last.pt or train again."
@@ -74,3 +72,27 @@ def model_from_checkpoint(path: str | os.PathLike[str], role: str | None = None)
     model = build_model(name, **payload.get("model_kwargs", {}))
     model.load_state_dict(payload["model_state"])
     return model.eval(), payload
+
+
+def load_teacher(path: str | os.PathLike[str]) -> tuple[MemoryNetwork, str]:
+    """A frozen teacher from a ``mobileseg train`` teacher checkpoint or an official STCN ``stcn.pth``.
+
+    Returns the network (eval mode, no gradients) and its registry name.
+    """
+    from mobileseg.models.stcn_weights import load_stcn
+
+    try:
+        payload = load_checkpoint(path)
+    except CheckpointError as exc:
+        if "not a mobileseg checkpoint" not in str(exc):
+            raise
+        model, name = load_stcn(path), "stcn_r50_r18"
+    else:
+        if payload.get("role") != "teacher":
+            raise CheckpointError(f"--teacher {path} holds {payload.get('role')} model {payload.get('model')!r}; "
+                                  "the teacher must be a teacher checkpoint (mobileseg train --model stcn_*) or STCN's stcn.pth.")
+        model, _ = model_from_checkpoint(path, role="teacher")
+        name = payload["model"]
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model.eval(), name

@@ -35,6 +35,8 @@ class TrainConfig:
     warmup: int = 50
     grad_clip: float = 3.0
     poly_epsilon: float = 0.0  # 0 = cross-entropy; 1 = Poly-1
+    bootstrap: float = 1.0  # fraction of hardest pixels the loss averages (1 = all; STCN ends at 0.15)
+    bootstrap_warmup: int = 0  # steps with the plain mean before bootstrapping starts
     amp: bool = False
     device: str = "cpu"
     clip_frames: int = 3
@@ -48,6 +50,9 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     workers: int = 0
+    teacher: str | None = None  # checkpoint of a frozen teacher (mobileseg teacher or STCN's stcn.pth)
+    distiller: str = "none"  # a registered distillation method
+    distill_options: dict[str, Any] = field(default_factory=dict)  # its keyword arguments
     freeze_bn: bool | None = None  # None: frozen when pretrained (STCN), trained otherwise
     bn_batches: int = 20  # batches that re-estimate batch-norm statistics before validation
 
@@ -58,9 +63,13 @@ class TrainConfig:
 
     def check(self) -> None:
         """ConfigError naming the first setting outside what is allowed."""
-        from mobileseg.models import MODELS
+        from mobileseg.distill import DISTILLERS
+        from mobileseg.models import MODELS, ROLES
 
         MODELS.get(self.model)
+        DISTILLERS.get(self.distiller)
+        if self.distiller != "none" and ROLES[self.model] != "student":
+            raise ConfigError(f"distillation trains a student; {self.model} is a {ROLES[self.model]}.")
         rules = [
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
@@ -72,6 +81,7 @@ class TrainConfig:
             (all(c % 16 == 0 and c > 0 for c in self.crop), f"crop sides must be positive multiples of 16, got {self.crop}"),
             (self.val_size is None or all(c % 16 == 0 for c in self.val_size), f"val size sides must be multiples of 16, got {self.val_size}"),
             (1 <= self.max_objects <= 8, f"max objects must be in 1..8, got {self.max_objects}"),
+            (0 < self.bootstrap <= 1, f"bootstrap must be a fraction in (0, 1], got {self.bootstrap}"),
             (not self.amp or self.device.startswith("cuda"), "--amp needs a CUDA device (--device cuda)"),
         ]
         for ok, message in rules:

@@ -31,7 +31,8 @@ from mobileseg.models.base import MemoryNetwork
 from mobileseg.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig, learning_rate
 from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
-from mobileseg.train.runner import ClipRunner, segmentation_loss
+from mobileseg.train.objective import Objective
+from mobileseg.train.runner import ClipRunner
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.progress import progress
 
@@ -178,7 +179,8 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
         torch.set_rng_state(payload["train"]["rng"])
         state = RunState(payload["train"]["step"], payload["train"]["best"], payload["train"]["history"])
         log.info("resuming %s at step %d of %d", out, state.step, config.steps)
-    runner: nn.Module = ClipRunner(model)
+    objective = Objective(config)
+    runner: nn.Module = objective.runner(model, device)
     if env.enabled:
         # find_unused_parameters: the representation head only gets gradients from distillation
         runner = DistributedDataParallel(runner, device_ids=[env.local_rank] if device.type == "cuda" else None,
@@ -191,15 +193,16 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "config.json", config.to_dict())
-        log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d -> %s",
-                 config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world, out)
+        teacher = f", distilled ({config.distiller}) from {config.teacher}" if config.distiller != "none" else ""
+        log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d%s -> %s",
+                 config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world, teacher, out)
     freeze_bn = config.freeze_bn if config.freeze_bn is not None else config.pretrained is not None
     _set_train_mode(model, freeze_bn)
-    _loop(config, env, model, runner, optimizer, loader, val_set, state, freeze_bn, device)
+    _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device)
     return TrainResult(out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
 
 
-def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, optimizer: torch.optim.Optimizer,
+def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
           loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device) -> None:
     bar = progress(range(state.step, config.steps), desc=f"train {config.model}", total=config.steps - state.step, unit="step") if env.main else None
     batches = iter(loader)
@@ -209,8 +212,8 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-            output = runner(batch["frames"], batch["masks"], batch["selector"])
-        losses = segmentation_loss(type(output)(*(x.float() for x in output)), batch["labels"], config.poly_epsilon)
+            outputs = runner(batch["frames"], batch["masks"], batch["selector"])
+        losses = objective(outputs, batch, state.step, env.rank)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}; lower --lr (now {config.lr}) "
                                 f"or --grad-clip, and --resume from {config.out}/last.pt.")

@@ -54,23 +54,66 @@ class ClipRunner(nn.Module):
         return ClipOutput(torch.stack(logits, 1), torch.stack(features, 1))
 
 
-def poly1_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 1.0) -> torch.Tensor:
-    """Poly-1 loss (Leng et al., 2022): ``CE + epsilon * (1 - p_true)``, mean over labelled pixels.
+class DistillRunner(nn.Module):
+    """Student and (optionally) frozen teacher over the same clips: one forward for DDP.
 
-    ``logits [N, C, H, W]``, ``labels [N, H, W]`` with ``IGNORE_INDEX`` for void. ``epsilon = 0``
-    is plain cross-entropy.
+    The teacher runs without gradients and in eval mode with its own (unbounded) memory policy;
+    the student with its fixed slots. Returns ``(student output, z_s, teacher output, z_t)``.
+    """
+
+    def __init__(self, student: MemoryNetwork, teacher: MemoryNetwork | None = None) -> None:
+        super().__init__()
+        self.student = ClipRunner(student)
+        self.teacher = ClipRunner(teacher) if teacher is not None else None
+
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor) -> tuple[ClipOutput, torch.Tensor, ClipOutput | None, torch.Tensor | None]:
+        out = self.student(frames, masks, selector)
+        z_s = self.student.model.represent(out.features.flatten(0, 1)).unflatten(0, out.features.shape[:2])
+        if self.teacher is None:
+            return out, z_s, None, None
+        with torch.no_grad():
+            self.teacher.eval()
+            teacher = self.teacher(frames, masks, selector)
+            z_t = self.teacher.model.represent(teacher.features.flatten(0, 1)).unflatten(0, teacher.features.shape[:2])
+        return out, z_s, teacher, z_t
+
+
+def pixel_losses(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.0) -> torch.Tensor:
+    """Per-pixel Poly-1 loss (Leng et al., 2022) ``CE + epsilon * (1 - p_true)``: ``[N, H, W]``.
+
+    ``logits [N, C, H, W]``, ``labels [N, H, W]`` with ``IGNORE_INDEX`` for void (loss 0 there).
+    ``epsilon = 0`` is plain cross-entropy.
     """
     ce = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, reduction="none")
-    valid = labels != IGNORE_INDEX
     if epsilon:
         p_true = torch.softmax(logits, dim=1).gather(1, labels.clamp(min=0).unsqueeze(1)).squeeze(1)
-        ce = ce + epsilon * (1 - p_true)
-    return (ce * valid).sum() / valid.sum().clamp(min=1)
+        ce = ce + epsilon * (1 - p_true) * (labels != IGNORE_INDEX)
+    return ce
 
 
-def segmentation_loss(output: ClipOutput, labels: torch.Tensor, epsilon: float = 0.0) -> dict[str, torch.Tensor]:
+def poly1_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 1.0) -> torch.Tensor:
+    """Mean Poly-1 loss over labelled pixels (see :func:`pixel_losses`)."""
+    valid = labels != IGNORE_INDEX
+    return pixel_losses(logits, labels, epsilon).sum() / valid.sum().clamp(min=1)
+
+
+def bootstrapped(losses: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Mean of the hardest ``fraction`` of the pixel losses of each image (STCN's bootstrapped CE).
+
+    ``losses [N, H, W]``; ``fraction = 1`` is the plain mean. Small objects are a few percent of
+    a frame, so the plain mean is dominated by easy background pixels.
+    """
+    flat = losses.flatten(1)
+    count = max(1, int(round(fraction * flat.shape[1])))
+    return flat.topk(count, dim=1, sorted=False).values.mean()
+
+
+def segmentation_loss(output: ClipOutput, labels: torch.Tensor, epsilon: float = 0.0, top_fraction: float = 1.0) -> dict[str, torch.Tensor]:
     """Named loss terms and ``total`` for frames 1..T-1 of ``labels [B, T, H, W]``."""
     logits = output.class_logits.flatten(0, 1)
     target = labels[:, 1:].flatten(0, 1)
-    seg = poly1_cross_entropy(logits, target, epsilon)
+    if top_fraction < 1.0:
+        seg = bootstrapped(pixel_losses(logits, target, epsilon), top_fraction)
+    else:
+        seg = poly1_cross_entropy(logits, target, epsilon)
     return {"seg": seg, "total": seg}

@@ -104,7 +104,7 @@ def test_runtime_eval_reproduces_checkpoint_jf(exported: dict[str, object], trai
 def test_readme_example_runs_without_mobileseg(exported: dict[str, object], tmp_path: Path) -> None:
     text = (ROOT / "README.md").read_text()
     code = re.search(r"<!-- example:litert -->\n```python\n(.*?)```\n<!-- /example:litert -->", text, re.S).group(1)  # type: ignore[union-attr]
-    assert "mobileseg" not in code and len(code.strip().splitlines()) <= 16
+    assert "mobileseg" not in code and len(code.strip().splitlines()) <= 15
     (tmp_path / "export").mkdir()
     os.symlink(exported["out"], tmp_path / "export" / "out")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -126,6 +126,25 @@ def test_cli_export_verify_eval_and_clear_errors(exported: dict[str, object], tr
     odd = runner.invoke(cli, ["export", "--checkpoint", str(trained["student"]), "--target", "onnx", "--size", "65x96", "--out", str(tmp_path)])
     assert odd.exit_code == 1 and "multiples of 16" in odd.output
     assert "Traceback" not in teacher.output + odd.output
+
+
+def test_parity_miss_fails_the_export_and_writes_nothing(trained: dict[str, Path], tmp_path: Path) -> None:
+    from mobileseg.export.parity import Tolerance
+    from mobileseg.export.pipeline import ExportError
+
+    impossible = Tolerance(max_abs_prob=0.0, min_iou=1.0)  # fp32 runtimes never match to the last bit
+    with pytest.raises(ExportError, match="parity FAILED.*not written"):
+        export_checkpoint(ExportRequest(checkpoint=trained["student"], targets=["onnx"], out=tmp_path / "o", size=SIZE,
+                                        tolerance=impossible))
+    assert not any((tmp_path / "o").glob("student*")) and not any((tmp_path / "o").glob(".student*"))
+
+
+def test_cli_recipe_with_override(trained: dict[str, Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["export", "--checkpoint", str(trained["student"]), "--recipe", str(ROOT / "export" / "recipes" / "executorch.yaml"),
+                                      "--size", "64x96", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "executorch" in result.output and "outside XNNPACK" in result.output
+    assert load_contract(tmp_path / "student.pte").size == SIZE  # the command line beats the recipe's 480x864
 
 
 def test_missing_toolchain_names_the_extra(trained: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
