@@ -36,9 +36,14 @@ class ClipConfig:
 
     frames: int = 3  # frames per clip (3-5)
     max_skip: int = 5  # largest gap between consecutive clip frames
+    skip_ramp: int = 0  # clips over which the largest gap grows from 1 to max_skip (0: no ramp)
     crop: tuple[int, int] = (192, 192)  # output size (H, W)
     max_objects: int = 2
-    scale: tuple[float, float] = (0.8, 1.25)  # zoom relative to covering the crop
+    scale: tuple[float, float] = (0.8, 1.25)  # random zoom around the reference below
+    # "native": zoom around the frame's own scale (objects as large as at inference; zoomed in only
+    # when the frame is smaller than the crop); "cover": around the scale at which the frame just
+    # covers the crop (small crops of large frames then show shrunken objects)
+    scale_reference: str = "cover"
     rotate: float = 15.0  # degrees, clip-level
     shear: float = 0.1
     jitter: float = 0.05  # per-frame extra scale/shift/rotation (fraction / radians)
@@ -83,7 +88,8 @@ def _affine(rng: np.random.Generator, cfg: ClipConfig, src: tuple[int, int], cen
     """3x3 map from crop pixels to source pixels: zoom, rotation, shear, flip around ``centre``."""
     ch, cw = cfg.crop
     cover = max(ch / src[0], cw / src[1])  # scale at which the frame just covers the crop
-    zoom = cover * rng.uniform(*cfg.scale)
+    reference = max(cover, 1.0) if cfg.scale_reference == "native" else cover
+    zoom = reference * rng.uniform(*cfg.scale)
     angle = math.radians(rng.uniform(-cfg.rotate, cfg.rotate))
     shear = rng.uniform(-cfg.shear, cfg.shear)
     flip = -1.0 if cfg.flip and rng.random() < 0.5 else 1.0
@@ -151,16 +157,24 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(index)])
+        skip = self.max_skip_at(int(index))
         for _ in range(20):
-            sample = self._try(rng)
+            sample = self._try(rng, skip)
             if sample is not None:
                 return sample
-        return self._try(rng, allow_empty=True)  # type: ignore[return-value]
+        return self._try(rng, skip, allow_empty=True)  # type: ignore[return-value]
 
-    def _try(self, rng: np.random.Generator, allow_empty: bool = False) -> dict[str, torch.Tensor] | None:
+    def max_skip_at(self, index: int) -> int:
+        """The largest frame gap for clip ``index``: a curriculum from 1 when ``skip_ramp`` is set."""
+        cfg = self.config
+        if cfg.skip_ramp <= 0:
+            return cfg.max_skip
+        return 1 + int(round((cfg.max_skip - 1) * min(1.0, index / cfg.skip_ramp)))
+
+    def _try(self, rng: np.random.Generator, max_skip: int, allow_empty: bool = False) -> dict[str, torch.Tensor] | None:
         cfg = self.config
         sequence = self.sequences[int(rng.integers(len(self.sequences)))]
-        picks = _pick_frames(rng, sequence.annotated, cfg.frames, cfg.max_skip)
+        picks = _pick_frames(rng, sequence.annotated, cfg.frames, max_skip)
         if cfg.reverse and rng.random() < 0.5:
             picks = picks[::-1]
         labels0 = self.cache.get(sequence, picks[0], "mask")

@@ -41,7 +41,9 @@ class TrainConfig:
     device: str = "cpu"
     clip_frames: int = 3
     max_skip: int = 5
+    skip_ramp: int = 0  # steps over which the largest frame gap grows from 1 to max_skip
     crop: tuple[int, int] = (192, 192)
+    crop_scale: str = "cover"  # zoom reference of the crops: "native" or "cover" (see ClipConfig)
     max_objects: int = 2
     val_every: int = 500
     val_size: tuple[int, int] | None = None
@@ -56,10 +58,11 @@ class TrainConfig:
     freeze_bn: bool | None = None  # None: frozen when pretrained (STCN), trained otherwise
     bn_batches: int = 20  # batches that re-estimate batch-norm statistics before validation
 
-    def clip_config(self) -> "ClipConfig":
+    def clip_config(self, world: int = 1) -> "ClipConfig":
         from mobileseg.data.clips import ClipConfig
 
-        return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, crop=tuple(self.crop), max_objects=self.max_objects)  # type: ignore[arg-type]
+        return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, skip_ramp=self.skip_ramp * self.batch_size * world,
+                          crop=tuple(self.crop), max_objects=self.max_objects, scale_reference=self.crop_scale)  # type: ignore[arg-type]
 
     def check(self) -> None:
         """ConfigError naming the first setting outside what is allowed."""
@@ -82,6 +85,7 @@ class TrainConfig:
             (self.val_size is None or all(c % 16 == 0 for c in self.val_size), f"val size sides must be multiples of 16, got {self.val_size}"),
             (1 <= self.max_objects <= 8, f"max objects must be in 1..8, got {self.max_objects}"),
             (0 < self.bootstrap <= 1, f"bootstrap must be a fraction in (0, 1], got {self.bootstrap}"),
+            (self.crop_scale in ("native", "cover"), f"crop scale must be native or cover, got {self.crop_scale!r}"),
             (not self.amp or self.device.startswith("cuda"), "--amp needs a CUDA device (--device cuda)"),
         ]
         for ok, message in rules:

@@ -187,7 +187,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
                                          find_unused_parameters=True)
     train_set = open_dataset(config.data, split=config.train_split)
     val_set = open_dataset(config.data, split=config.val_split) if config.val_every > 0 else None
-    clips = ClipDataset(train_set, config.clip_config(), seed=config.seed)
+    clips = ClipDataset(train_set, config.clip_config(env.world), seed=config.seed)
     loader = DataLoader(clips, batch_size=config.batch_size, sampler=StepSampler(state.step, config.steps, config.batch_size, env),
                         num_workers=config.workers, pin_memory=device.type == "cuda")
     if env.main:

@@ -63,3 +63,21 @@ def test_void_pixels_are_ignored_and_short_videos_refused(tmp_path: Path) -> Non
     assert (sample["labels"] == IGNORE_INDEX).any() and (sample["labels"] == 1).any()
     with pytest.raises(DatasetError, match="annotated frames"):
         ClipDataset(data, ClipConfig(frames=4), seed=0)
+
+
+def test_skip_ramp_grows_the_largest_gap_from_one() -> None:
+    clips = ClipDataset.__new__(ClipDataset)
+    clips.config = ClipConfig(max_skip=5, skip_ramp=100)
+    assert [clips.max_skip_at(i) for i in (0, 24, 50, 100, 10_000)] == [1, 2, 3, 5, 5]
+    clips.config = ClipConfig(max_skip=5)
+    assert clips.max_skip_at(0) == 5
+
+
+def test_native_crop_scale_keeps_object_size_while_cover_shrinks_it() -> None:
+    from mobileseg.data.clips import _affine
+
+    fixed = dict(crop=(64, 64), scale=(1.0, 1.0), rotate=0, shear=0, flip=False)
+    src = (256, 384)  # a frame four times the crop: "cover" zooms out by 4, "native" keeps pixels 1:1
+    cover = _affine(np.random.default_rng(0), ClipConfig(**fixed), src, (128.0, 192.0))
+    native = _affine(np.random.default_rng(0), ClipConfig(scale_reference="native", **fixed), src, (128.0, 192.0))
+    assert np.allclose(np.abs(np.linalg.det(cover[:2, :2])), 4.0**2) and np.allclose(np.abs(np.linalg.det(native[:2, :2])), 1.0)
