@@ -24,8 +24,8 @@ from mobileseg.errors import ConfigError
 @click.option("--dilation", default=1, show_default=True, type=click.IntRange(min=0), help="Grow the boundary by this many pixels (stride-4 map) before sampling.")
 @click.option("--sampling", default="boundary", show_default=True, type=click.Choice(["boundary", "random"]),
               help="boundary: pixels on the object boundary, topped up at random; random: anywhere (ablation).")
-@click.option("--repr-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the representation loss.")
-@click.option("--logit-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the boundary logit distillation.")
+@click.option("--repr-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the representation loss (the paper's formula has a 1/N; from scratch at small budgets --repr-weight 256 = N worked better, see benchmarks/README.md).")
+@click.option("--logit-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the boundary logit distillation (at tau 0.1 its gradient is ~9x the Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, see benchmarks/README.md).")
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
