@@ -1,11 +1,12 @@
-"""``mobileseg quickstart``: every stage that exists, on a small generated dataset, one table.
+"""``mobileseg quickstart``: every stage on a small generated dataset, one table.
 
 The pipeline: generate SynthVOS -> train a small teacher (unbounded memory) -> train a small
-student (two memory slots, no distillation yet) -> export the student to every target whose
-toolchain is installed, each verified over a whole video -> segment the val split with the
-copy-first-mask baseline, the teacher, the student and each exported file in its runtime ->
-score with J&F -> one table (model, params, J&F, ms/frame on this host, file size). A second run
-reuses finished training runs and resumes killed ones.
+two-slot student twice with the same data, steps and seed: without distillation and distilled
+from the teacher (MobileVOS) -> export the distilled student to every target whose toolchain is
+installed, each verified over a whole video -> segment the val split with the copy-first-mask
+baseline, the teacher, both students and each exported file in its runtime -> score with J&F ->
+one table (model, params, J&F, ms/frame on this host, file size). A second run reuses finished
+training runs and exports and resumes killed runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
@@ -25,6 +27,9 @@ from mobileseg.eval.predict import aligned_size, predict_dataset
 from mobileseg.eval.sources import TrackerSource, artifact_source, baseline_source, checkpoint_source
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.table import format_table
+
+if TYPE_CHECKING:
+    from mobileseg.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,15 @@ class Budget:
     lr: float
     val_every: int
     val_videos: int | None
+    crop_scale: str = "cover"
 
 
 BUDGETS = {
-    # ~6 minutes on 2 CPU cores
+    # ~9 minutes on 2 CPU cores
     "standard": Budget(
         data=SynthConfig(videos=64, frames=24, height=192, width=320, objects=(1, 2), distractors=(1, 2), seed=0),
-        teacher="stcn_r50_r18_small", student="mobilevos_r18_mv2_small", teacher_steps=800, student_steps=600,
-        crop=(128, 128), batch_size=4, lr=1e-3, val_every=200, val_videos=8,
+        teacher="stcn_r50_r18_small", student="mobilevos_r18_mv2_small", teacher_steps=700, student_steps=500,
+        crop=(128, 128), batch_size=4, lr=1e-3, val_every=700, val_videos=8,
     ),
     # the same pipeline in about a minute: for tests
     "tiny": Budget(
@@ -61,6 +67,12 @@ BUDGETS = {
         crop=(48, 64), batch_size=2, lr=1e-3, val_every=4, val_videos=1,
     ),
 }
+
+
+# MobileVOS with the loss scale that benchmarks/distill_ablation.py found to work at small budgets:
+# the boundary KL times tau^2 and the representation loss without its 1/N (at the paper's unit
+# weights the KL's gradient is ~9x Poly-1's and the student trains worse than without KD)
+KD_OPTIONS = {"omega": 0.95, "tau": 0.1, "samples": 256, "logit_weight": 0.01, "repr_weight": 256.0}
 
 
 @dataclass
@@ -87,15 +99,20 @@ def _dataset(out: Path, config: SynthConfig) -> Path:
     return generate_synthvos(data, config, overwrite=True)
 
 
-def _train(out: Path, role: str, model: str, steps: int, data: Path, budget: Budget) -> Path:
+def _config(run: Path, model: str, steps: int, data: Path, budget: Budget, **extra: Any) -> "TrainConfig":
+    from mobileseg.train.config import TrainConfig
+
+    return TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=budget.lr,
+                       crop=budget.crop, crop_scale=budget.crop_scale, val_every=budget.val_every, val_videos=budget.val_videos,
+                       save_every=50, **extra)
+
+
+def _train(role: str, config: "TrainConfig") -> Path:
     """Train (or reuse / resume) one network; returns its best checkpoint."""
     from mobileseg.train.checkpoint import load_checkpoint
-    from mobileseg.train.config import TrainConfig
     from mobileseg.train.loop import train
 
-    run = out / "runs" / role
-    config = TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=budget.lr,
-                         crop=budget.crop, val_every=budget.val_every, val_videos=budget.val_videos, save_every=50)
+    run, steps, model = Path(config.out), config.steps, config.model
     resume = False
     if (run / "last.pt").is_file():
         stored = load_checkpoint(run / "last.pt")["train"]
@@ -110,8 +127,8 @@ def _train(out: Path, role: str, model: str, steps: int, data: Path, budget: Bud
     return train(config, resume=resume).best
 
 
-def _row(source: TrackerSource, role: str, val, results: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    folder = results / source.name.replace(" ", "").replace("(", "-").replace(")", "")
+def _row(source: TrackerSource, role: str, val, results: Path, tag: str = "") -> dict[str, object]:  # type: ignore[no-untyped-def]
+    folder = results / f"{source.name} {tag}".strip().replace(" ", "-").replace("(", "").replace(")", "")
     run = predict_dataset(source.make, val, folder, size=source.size, multiple=source.multiple, desc=source.name)
     assert run.report is not None
     summary = run.report.summary()
@@ -159,17 +176,22 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> Qui
     out.mkdir(parents=True, exist_ok=True)
     data = _dataset(out, plan.data)
     result = QuickstartResult(out=out, data=data)
-    result.runs["teacher"] = _train(out, "teacher", plan.teacher, plan.teacher_steps, data, plan)
-    result.runs["student"] = _train(out, "student", plan.student, plan.student_steps, data, plan)
+    runs = out / "runs"
+    result.runs["teacher"] = _train("teacher", _config(runs / "teacher", plan.teacher, plan.teacher_steps, data, plan))
+    # the two students differ only in the distillation (same data, steps, Poly-1 loss and seed)
+    student = dict(model=plan.student, steps=plan.student_steps, data=data, budget=plan, poly_epsilon=1.0)
+    result.runs["student (no KD)"] = _train("student (no KD)", _config(runs / "student-nokd", distiller="none", **student))  # type: ignore[arg-type]
+    result.runs["student (KD)"] = _train("student (KD)", _config(runs / "student-kd", distiller="mobilevos", teacher=str(result.runs["teacher"]),
+                                                                   distill_options=KD_OPTIONS, **student))  # type: ignore[arg-type]
     val = open_davis2017(data, split="val")
-    artifacts = _export(out, result.runs["student"], aligned_size(val[0].size(), 16))
+    artifacts = _export(out, result.runs["student (KD)"], aligned_size(val[0].size(), 16))
     log.info("evaluating on %d val videos", len(val))
     results = out / "results"
     result.rows.append(_row(baseline_source(), "baseline", val, results))
-    result.rows.append(_row(checkpoint_source(result.runs["teacher"]), "teacher", val, results))
-    result.rows.append(_row(checkpoint_source(result.runs["student"]), "student (no KD)", val, results))
+    for role in ("teacher", "student (no KD)", "student (KD)"):
+        result.rows.append(_row(checkpoint_source(result.runs[role]), role, val, results, tag=role))
     for artifact in artifacts:
-        result.rows.append(_row(artifact_source(artifact), "exported student", val, results))
+        result.rows.append(_row(artifact_source(artifact), "exported student (KD)", val, results))
     result.seconds = time.perf_counter() - began
     write_json_atomic(out / "summary.json", {"budget": budget, "data": str(data), "runs": {k: str(v) for k, v in result.runs.items()},
                                              "rows": result.rows, "seconds": result.seconds})

@@ -12,13 +12,16 @@ import click
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the data, results and summary (reused by a second run).")
 @click.option("--budget", default="standard", show_default=True, type=click.Choice(["standard", "tiny"]),
-              help="standard: ~6 min on 2 CPU cores; tiny: the same pipeline with toy sizes (about a minute, for tests).")
+              help="standard: ~9 min on 2 CPU cores; tiny: the same pipeline with toy sizes (about a minute, for tests).")
 def quickstart(out: Path, budget: str) -> None:
     """Run every stage on a small SynthVOS dataset and print one table.
 
-    Generates the data, trains a small teacher (unbounded memory) and a small student (two
-    memory slots), segments the val videos with both and with the copy-first-mask baseline,
-    scores them with J&F and prints model, parameters, J&F and ms/frame on this host. A second
+    Generates the data, trains a small teacher (unbounded memory) and a small two-slot student
+    twice with the same data, steps and seed: without distillation and distilled from the
+    teacher (MobileVOS). Exports the distilled student to every installed target (each checked
+    against PyTorch over a whole video), segments the val videos with the copy-first-mask
+    baseline, the teacher, both students and every exported file in its runtime, scores them
+    with J&F and prints model, parameters, J&F, ms/frame on this host and file size. A second
     run reuses what is done and resumes a killed training run.
     """
     from mobileseg.quickstart import run_quickstart  # imports torch: keep `--help` fast
@@ -27,9 +30,9 @@ def quickstart(out: Path, budget: str) -> None:
     click.echo("")
     click.echo(result.table())
     click.echo("")
-    click.echo(f"data:    {result.data}")
+    click.echo(f"{'data:':17} {result.data}")
     for role, path in result.runs.items():
-        click.echo(f"{role + ':':8} {path}")
-    click.echo(f"results: {result.out / 'results'}")
-    click.echo(f"summary: {result.out / 'summary.json'} and {result.out / 'summary.md'}")
+        click.echo(f"{role + ':':17} {path}")
+    click.echo(f"{'results:':17} {result.out / 'results'}")
+    click.echo(f"{'summary:':17} {result.out / 'summary.json'} and {result.out / 'summary.md'}")
     click.echo(f"done in {result.seconds:.0f} s")

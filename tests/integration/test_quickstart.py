@@ -19,20 +19,23 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert "copy-first-mask" in result.output and "J&F" in result.output
     summary = json.loads((out / "summary.json").read_text())
     roles = [row["role"] for row in summary["rows"]]
-    assert roles == ["baseline", "teacher", "student (no KD)"] + ["exported student"] * 3
+    assert roles == ["baseline", "teacher", "student (no KD)", "student (KD)"] + ["exported student (KD)"] * 3
     for row in summary["rows"]:
         assert 0.0 <= row["J&F"] <= 1.0 and row["ms/frame"] > 0
-    assert summary["rows"][1]["params"] > 0 and summary["rows"][2]["params"] > 0
-    student = summary["rows"][2]["J&F"]
-    for row in summary["rows"][3:]:  # each runtime reproduces the checkpoint's J&F
+    assert all(row["params"] > 0 for row in summary["rows"][1:4])
+    assert summary["rows"][2]["params"] == summary["rows"][3]["params"]  # the same student, with and without KD
+    assert set(summary["runs"]) == {"teacher", "student (no KD)", "student (KD)"}
+    student = summary["rows"][3]["J&F"]
+    for row in summary["rows"][4:]:  # each runtime reproduces the distilled checkpoint's J&F
         assert abs(row["J&F"] - student) <= 0.002 and row["MB"] > 0
     assert sorted(p.name for p in (out / "export").glob("*.json")) == [
         "student.mlpackage.json", "student.onnx.json", "student.pte.json", "student.tflite.json"]
     assert (out / "summary.md").read_text().startswith("| model")
-    for name in ("copy-first-mask", "stcn_r50_r18_tiny", "mobilevos_r18_mv2_tiny", "mobilevos_r18_mv2_tiny-tflite"):
+    for name in ("copy-first-mask", "stcn_r50_r18_tiny-teacher", "mobilevos_r18_mv2_tiny-student-no-KD",
+                 "mobilevos_r18_mv2_tiny-student-KD", "mobilevos_r18_mv2_tiny-tflite"):
         assert any((out / "results" / name).iterdir())
     # a second run reuses the dataset, the finished training runs and the verified exports
-    kept = (out / "data" / "synthvos" / "synthvos.json", out / "runs" / "student" / "best.pt", out / "export" / "student.tflite.json")
+    kept = (out / "data" / "synthvos" / "synthvos.json", out / "runs" / "student-kd" / "best.pt", out / "export" / "student.tflite.json")
     stamps = [p.stat().st_mtime_ns for p in kept]
     again = CliRunner().invoke(cli, ["quickstart", "--out", str(out), "--budget", "tiny"])
     assert again.exit_code == 0, again.output
