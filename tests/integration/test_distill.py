@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,9 @@ def test_distill_help_documents_every_option_with_its_default() -> None:
     text = " ".join(CliRunner().invoke(cli, ["distill", "--help"]).output.split())
     for option, default in (("--omega", "0.95"), ("--tau", "0.1"), ("--samples", "256"), ("--dilation", "1"),
                             ("--sampling", "boundary"), ("--repr-weight", "1.0"), ("--logit-weight", "1.0"), ("--poly-epsilon", "1.0")):
-        assert option in text and f"[default: {default}]" in text.split(option, 1)[1][:400], option
+        assert f" {option} " in text, option
+        block = text.split(f" {option} ", 1)[1][:500]  # the option's type, help and [default: ...; range]
+        assert re.search(rf"\[default: {re.escape(default)}[;\]]", block), (option, block)
 
 
 def test_official_stcn_file_as_teacher_is_accepted_by_name(tmp_path: Path) -> None:
