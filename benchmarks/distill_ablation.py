@@ -1,6 +1,6 @@
 """Does MobileVOS distillation help the two-slot student? An ablation on SynthVOS.
 
-    .venv/bin/python benchmarks/distill_ablation.py            # the table in benchmarks/README.md (~70 min, 2 CPU cores)
+    .venv/bin/python benchmarks/distill_ablation.py            # the table in benchmarks/README.md (~80 min, 2 CPU cores)
     .venv/bin/python benchmarks/distill_ablation.py --quick    # a smoke run of the whole script (minutes)
 
 One teacher is trained first (unbounded memory, the STCN layout); then students with identical
@@ -12,7 +12,7 @@ Each row is trained with several seeds and scored on the whole val split (J&F, D
 Runs are kept in --work and reused, so an interrupted ablation continues where it stopped.
 
 On a GPU, scale it up with e.g. ``--device cuda --student mobilevos_r18_mv2 --teacher-model
-stcn_r50_r18 --teacher-steps 20000 --steps 20000 --crop 384x384 --videos 400 --seeds 5``.
+stcn_r50_r18 --teacher-steps 20000 --steps 20000 --crop 384x384 --videos 400 --seeds 10``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("runs/distill_ablation"), help="runs and data (reused)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny models, few steps, one seed")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of the main rows")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the main rows")
     parser.add_argument("--ablation-seeds", type=int, default=2, help="seeds of the other rows")
     parser.add_argument("--student", default="mobilevos_r18_mv2_small")
     parser.add_argument("--teacher-model", default="stcn_r50_r18_small")
