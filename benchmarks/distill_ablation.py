@@ -26,17 +26,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import update_readme  # noqa: E402
+from report import publish  # noqa: E402
 
 from mobileseg.data.davis import open_davis2017  # noqa: E402
 from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.eval.predict import predict_dataset  # noqa: E402
 from mobileseg.eval.sources import checkpoint_source  # noqa: E402
-from mobileseg.train.checkpoint import load_checkpoint  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
-from mobileseg.train.loop import train  # noqa: E402
+from mobileseg.train.loop import prepare_run, train  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "distill_ablation.json"
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "none (no KD)": ("none", {}),
     "mobilevos (omega 0.95, boundary)": ("mobilevos", {"omega": 0.95}),
@@ -75,13 +73,12 @@ def config(args: argparse.Namespace, data: Path, out: Path, model: str, steps: i
 
 def run(cfg: TrainConfig) -> None:
     """Train ``cfg`` unless its run already finished (a killed run is resumed); records its seconds."""
-    last = Path(cfg.out) / "last.pt"
-    resume = last.is_file()
-    if resume and load_checkpoint(last)["train"]["step"] >= cfg.steps:
+    status = prepare_run(cfg)
+    if status == "finished":
         return
     began = time.perf_counter()
-    train(cfg, resume=resume)
-    if not resume:  # a resumed run's time would only be its second half
+    train(cfg, resume=status == "resume")
+    if status == "new":  # a resumed run's time would only be its second half
         (Path(cfg.out) / "seconds.json").write_text(json.dumps({"seconds": time.perf_counter() - began}))
 
 
@@ -130,12 +127,7 @@ def main() -> None:
             result["runs"].append({"row": row, "seed": seed, "jf": score(out / "best.pt", val), "seconds": seconds_of(out)})
             print(json.dumps(result["runs"][-1]), flush=True)
     result["rows"] = summarise(result["runs"])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    target = RESULTS.with_name("distill_ablation_quick.json") if args.quick else RESULTS
-    target.write_text(json.dumps(result, indent=2) + "\n")
-    if not args.quick:
-        update_readme("distill_ablation", table(result))
-    print(table(result))
+    publish("distill_ablation", result, table(result), quick=args.quick)
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

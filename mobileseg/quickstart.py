@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -109,22 +108,14 @@ def _config(run: Path, model: str, steps: int, data: Path, budget: Budget, **ext
 
 def _train(role: str, config: "TrainConfig") -> Path:
     """Train (or reuse / resume) one network; returns its best checkpoint."""
-    from mobileseg.train.checkpoint import load_checkpoint
-    from mobileseg.train.loop import train
+    from mobileseg.train.loop import prepare_run, train
 
-    run, steps, model = Path(config.out), config.steps, config.model
-    resume = False
-    if (run / "last.pt").is_file():
-        stored = load_checkpoint(run / "last.pt")["train"]
-        if stored["config"] == config.to_dict() and stored["step"] == steps and (run / "best.pt").is_file():
-            log.info("%s: reusing the finished run in %s", role, run)
-            return run / "best.pt"
-        resume = stored["config"] == config.to_dict()
-        if not resume:
-            log.info("%s: %s was trained with other settings; training again", role, run)
-            shutil.rmtree(run)
-    log.info("%s: %s %s for %d steps", role, "resuming" if resume else "training", model, steps)
-    return train(config, resume=resume).best
+    status = prepare_run(config)
+    if status == "finished":
+        log.info("%s: reusing the finished run in %s", role, config.out)
+        return Path(config.out) / "best.pt"
+    log.info("%s: %s %s for %d steps", role, "resuming" if status == "resume" else "training", config.model, config.steps)
+    return train(config, resume=status == "resume").best
 
 
 def _row(source: TrackerSource, role: str, val, results: Path, tag: str = "") -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import torch
 from torch import nn
@@ -151,6 +152,21 @@ def _prepare(config: TrainConfig, resume: bool, steps: int | None) -> tuple[Trai
     if last.exists():
         raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
     return config, None
+
+
+def prepare_run(config: TrainConfig) -> Literal["finished", "resume", "new"]:
+    """What to do with ``config.out`` before training ``config`` again (the quickstart, benchmarks):
+    ``finished`` (reuse its best.pt), ``resume`` (a killed run with the same settings) or ``new``.
+    A run trained with other settings is removed."""
+    run = Path(config.out)
+    if not (run / "last.pt").is_file():
+        return "new"
+    stored = load_checkpoint(run / "last.pt")["train"]
+    if stored["config"] != config.to_dict():
+        log.info("%s was trained with other settings; training again", run)
+        shutil.rmtree(run)
+        return "new"
+    return "finished" if stored["step"] == config.steps and (run / "best.pt").is_file() else "resume"
 
 
 def train(config: TrainConfig, resume: bool = False, steps: int | None = None) -> TrainResult:
