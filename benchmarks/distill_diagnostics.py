@@ -19,7 +19,6 @@ Writes ``benchmarks/results/distill_diagnostics.json`` and a table in ``benchmar
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import update_readme  # noqa: E402
+from report import publish  # noqa: E402
 
 from mobileseg.data.clips import IGNORE_INDEX, ClipDataset  # noqa: E402
 from mobileseg.data.davis import open_davis2017  # noqa: E402
@@ -37,8 +36,6 @@ from mobileseg.models import build_model  # noqa: E402
 from mobileseg.train.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.objective import Objective  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results" / "distill_diagnostics.json"
 
 
 def arguments() -> argparse.Namespace:
@@ -96,10 +93,7 @@ def main() -> None:
         "student at initialisation": measure(build_model(config.model), objective, teacher_runner, batches),
         "student trained without KD": measure(trained, objective, teacher_runner, batches),
     }}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    update_readme("distill_diagnostics", table(result))
-    print(table(result))
+    publish("distill_diagnostics", result, table(result))
 
 
 def table(result: dict[str, Any]) -> str:

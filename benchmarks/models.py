@@ -25,12 +25,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import update_readme  # noqa: E402
+from report import publish  # noqa: E402
 
 from mobileseg.models import build_model, count_parameters  # noqa: E402
 
 FRAMES = (10, 100, 500)
-RESULTS = Path(__file__).resolve().parent / "results" / "models.json"
 
 
 def teacher_state(model: torch.nn.Module, frame: torch.Tensor, at: int) -> tuple[torch.Tensor, ...]:
@@ -117,13 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     size = (240, 432) if args.quick else (480, 864)
     result = measure(size, 2 if args.quick else args.repeats)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    out = RESULTS.with_name("models_quick.json") if args.quick else RESULTS
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    if not args.quick:
-        update_readme("models", table(result))
-    print(table(result))
-    print(f"wrote {out}")
+    print(f"wrote {publish('models', result, table(result), quick=args.quick)}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@ suite replaces it, and leaves everything else in the README as written.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 README = Path(__file__).resolve().parent / "README.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def update_readme(suite: str, body: str) -> None:
@@ -22,3 +25,15 @@ def update_readme(suite: str, body: str) -> None:
     else:
         text = text.rstrip() + f"\n\n## {suite}\n\n{block}\n"
     README.write_text(text)
+
+
+def publish(suite: str, result: dict[str, Any], table: str, quick: bool = False) -> Path:
+    """Write ``results/SUITE.json`` and the suite's README table (a ``--quick`` smoke run writes
+    ``results/SUITE_quick.json`` and leaves the README alone); prints the table."""
+    path = RESULTS / (f"{suite}_quick.json" if quick else f"{suite}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    if not quick:
+        update_readme(suite, table)
+    print(table)
+    return path
