@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mobileseg.cli.train import ModelOption, build_config, model_kwargs, training_options
+from mobileseg.cli.train import ModelOption, build_config, given_options, model_kwargs, require_for_new_run, training_options
 from mobileseg.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mobileseg.train.loop import TrainResult
+
+DISTILL_OPTIONS = ("omega", "tau", "samples", "dilation", "sampling", "repr_weight", "logit_weight")
 
 
 @click.command("distill")
 @click.option("--teacher", type=click.Path(path_type=Path, dir_okay=False),
               help="Frozen teacher: a teacher checkpoint from `mobileseg train` or the STCN authors' stcn.pth.")
-@click.option("--student", required=True, cls=ModelOption, help="Registered student network.")
+@click.option("--student", cls=ModelOption, help="Registered student network. Required unless --resume.")
 @click.option("--distiller", default="mobilevos", show_default=True, type=click.Choice(["mobilevos", "none"]),
               help="mobilevos: representation + boundary logit distillation; none: the supervised baseline with identical settings.")
 @click.option("--omega", default=0.95, show_default=True, type=click.FloatRange(0, 1),
@@ -30,7 +35,8 @@ from mobileseg.errors import ConfigError
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
 @training_options(poly_epsilon=1.0)
-def distill_command(teacher: Path | None, student: str, distiller: str, omega: float, tau: float, samples: int, dilation: int,
+@click.pass_context
+def distill_command(ctx: click.Context, teacher: Path | None, student: str | None, distiller: str, omega: float, tau: float, samples: int, dilation: int,
                     sampling: str, repr_weight: float, logit_weight: float, pretrained: str | None, slots: int | None,
                     pin_first: bool | None, **options: Any) -> None:
     """Train a student with a fixed two-slot memory, taught by a frozen unbounded-memory teacher.
@@ -41,17 +47,26 @@ def distill_command(teacher: Path | None, student: str, distiller: str, omega: f
     logits at the same pixels and Poly-1 cross-entropy. Same checkpoints, --resume, torchrun and
     progress as `mobileseg train`.
     """
-    from mobileseg.train.loop import train
+    from mobileseg.train.loop import resume_run, train
 
+    if options["resume"]:
+        renamed = {name: f"distill_options.{name}" for name in DISTILL_OPTIONS}
+        _report(resume_run(options["out"], given_options(ctx, ctx.params, renamed)))
+        return
+    require_for_new_run(student=student, data=options["data"])
+    assert student is not None
     if distiller != "none" and teacher is None:
         raise ConfigError(f"--distiller {distiller} needs --teacher (a teacher checkpoint or STCN's stcn.pth); "
                           "or use --distiller none for the baseline.")
-    options_of = {"mobilevos": dict(omega=omega, tau=tau, samples=samples, dilation=dilation, sampling=sampling,
-                                    repr_weight=repr_weight, logit_weight=logit_weight), "none": {}}[distiller]
+    values = dict(omega=omega, tau=tau, samples=samples, dilation=dilation, sampling=sampling, repr_weight=repr_weight, logit_weight=logit_weight)
+    options_of = {"mobilevos": {name: values[name] for name in DISTILL_OPTIONS}, "none": {}}[distiller]
     config = build_config(student, model_kwargs(student, slots, pin_first, None), pretrained, options,
                           teacher=str(teacher) if teacher is not None and distiller != "none" else None,
                           distiller=distiller, distill_options=options_of)
-    result = train(config, resume=options["resume"], steps=options["steps"])
+    _report(train(config))
+
+
+def _report(result: "TrainResult") -> None:
     best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
-    click.echo(f"{'distilled' if distiller != 'none' else 'trained'} {student} for {result.step} steps in {result.seconds:.0f} s; "
+    click.echo(f"{'distilled' if result.config.distiller != 'none' else 'trained'} {result.config.model} for {result.step} steps in {result.seconds:.0f} s; "
                f"best val J&F {best}\nbest: {result.best}\nlast: {result.last}")

@@ -6,12 +6,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from click.core import ParameterSource
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
 from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
 _D = TrainConfig(model="", data="", out="")
+DETERMINISTIC_HELP = ("Bit-identical runs on this machine at a given thread count: the same command gives the same weights, and "
+                      "a killed run resumed with --resume ends like an uninterrupted one (see README, Reproducibility). "
+                      "Costs no measurable speed (benchmarks/README.md).")
 
 
 def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_every: int | None) -> dict[str, Any]:
@@ -43,9 +47,11 @@ def training_options(poly_epsilon: float = _D.poly_epsilon) -> Callable[[Callabl
 
 def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Callable[..., Any]:
     options = [
-        click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset folder (DAVIS 2017 layout, e.g. SynthVOS; YouTube-VOS and DAVIS 2016 work too)."),
+        click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (DAVIS 2017 layout, e.g. SynthVOS; YouTube-VOS and DAVIS 2016 work too). Required unless --resume."),
         click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Run folder: config.json, log.jsonl, last.pt, best.pt."),
-        click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt exactly where it stopped (its stored settings are used; --steps may extend it)."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt exactly where it stopped, with its stored settings: "
+                     "no other option is needed. --steps may extend the run; --lr, --grad-clip, --device and --threads may change "
+                     "(the result then differs from an uninterrupted run); any other option must agree with the stored one."),
         click.option("--steps", type=click.IntRange(min=1), default=None, help=f"Optimiser steps.  [default: {_D.steps}]"),
         click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1), help="Clips per step (per process under torchrun)."),
         click.option("--lr", default=_D.lr, show_default=True, type=float, help="Peak learning rate."),
@@ -73,6 +79,11 @@ def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Call
         click.option("--seed", default=_D.seed, show_default=True, type=int, help="Seed of the initial weights and of the clip stream."),
         click.option("--workers", default=_D.workers, show_default=True, type=click.IntRange(min=0), help="DataLoader worker processes."),
         click.option("--device", default=_D.device, show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for training (default: torch's default here, "
+                     "usually the number of cores). Stored in the checkpoint and used again by --resume: results are bit-identical "
+                     "only at the same thread count."),
+        click.option("--deterministic/--no-deterministic", default=_D.deterministic, show_default=True,
+                     help=DETERMINISTIC_HELP),
         click.option("--amp", is_flag=True, help="bfloat16 autocast (CUDA only)."),
     ]
     for option in reversed(options):
@@ -89,7 +100,34 @@ def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, opt
         crop=options["crop"], crop_scale=options["crop_scale"], max_objects=options["max_objects"], val_split=options["val_split"], train_split=options["train_split"],
         val_every=options["val_every"], val_size=options["val_size"], val_videos=options["val_videos"],
         bn_batches=options["bn_batches"], save_every=options["save_every"], seed=options["seed"], workers=options["workers"], device=options["device"], amp=options["amp"],
+        threads=options["threads"], deterministic=options["deterministic"],
     )
+
+
+# options whose TrainConfig field has another name; the rest map to the field of the same name
+RENAMED = {"model": "model", "student": "model", "slots": "model_kwargs.slots", "pin_first": "model_kwargs.pin_first",
+           "memory_every": "model_kwargs.memory_every"}
+NOT_SETTINGS = frozenset({"out", "resume"})
+
+
+def given_options(ctx: click.Context, options: dict[str, Any], renamed: dict[str, str] | None = None) -> dict[str, tuple[str, Any]]:
+    """The options typed on the command line (not defaults), as ``{--flag: (TrainConfig path, value)}`` for --resume."""
+    names = {**RENAMED, **(renamed or {})}
+    given = {}
+    for param in ctx.command.params:
+        name = param.name
+        if name is None or name in NOT_SETTINGS or ctx.get_parameter_source(name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = options[name]
+        given[param.opts[0]] = (names.get(name, name), str(value) if isinstance(value, Path) else value)
+    return given
+
+
+def require_for_new_run(**values: Any) -> None:
+    """A new run (no --resume) needs these options; say which are missing."""
+    missing = [f"--{name.replace('_', '-')}" for name, value in values.items() if value is None]
+    if missing:
+        raise click.UsageError(f"Missing option {' and '.join(missing)} (needed to start a run; with --resume the stored settings are used).")
 
 
 class ModelOption(click.Option):
@@ -103,25 +141,33 @@ class ModelOption(click.Option):
 
 
 @click.command("train")
-@click.option("--model", required=True, cls=ModelOption, help="Registered network.")
+@click.option("--model", cls=ModelOption, help="Registered network.")
 @click.option("--pretrained", default=None, help="Backbone weights: 'imagenet' (torchvision, needs the network or its hub cache) or a folder holding torchvision's .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Student: keep the first frame in slot 0 (default) or use a pure FIFO.")
 @click.option("--memory-every", type=click.IntRange(min=1), default=None, help="Teacher tracker: add every N-th frame to memory (default 5).")
 @training_options()
-def train_command(model: str, pretrained: str | None, slots: int | None, pin_first: bool | None, memory_every: int | None, **options: Any) -> None:
+@click.pass_context
+def train_command(ctx: click.Context, model: str | None, pretrained: str | None, slots: int | None, pin_first: bool | None,
+                  memory_every: int | None, **options: Any) -> None:
     """Train a network on video clips, frame by frame through its own memory.
 
     Each clip is a few frames of one video (random crops, flips, affine and colour jitter);
     frame 0 gives the masks and every later frame is segmented from the memory the network
     built so far. Validation J&F on a held-out split picks best.pt; last.pt allows --resume.
 
+    Resume a killed run with only its folder: mobileseg train --out RUN --resume
+
     Distributed: torchrun --nproc_per_node N -m mobileseg train ...
     """
-    from mobileseg.train.loop import train
+    from mobileseg.train.loop import resume_run, train
 
-    config = build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options)
-    result = train(config, resume=options["resume"], steps=options["steps"])
+    if options["resume"]:
+        result = resume_run(options["out"], given_options(ctx, ctx.params))
+    else:
+        require_for_new_run(model=model, data=options["data"])
+        assert model is not None
+        result = train(build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options))
     best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
-    click.echo(f"trained {model} for {result.step} steps in {result.seconds:.0f} s; best val J&F {best}\n"
+    click.echo(f"trained {result.config.model} for {result.step} steps in {result.seconds:.0f} s; best val J&F {best}\n"
                f"best: {result.best}\nlast: {result.last}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobileseg.errors import ConfigError
@@ -57,6 +58,8 @@ class TrainConfig:
     distill_options: dict[str, Any] = field(default_factory=dict)  # its keyword arguments
     freeze_bn: bool | None = None  # None: frozen when pretrained (STCN), trained otherwise
     bn_batches: int = 20  # batches that re-estimate batch-norm statistics before validation
+    threads: int | None = None  # CPU threads (None: torch's default here, recorded when the run starts)
+    deterministic: bool = True  # bit-identical runs at a given thread count (mobileseg.train.reproducible)
 
     def clip_config(self, world: int = 1) -> "ClipConfig":
         from mobileseg.data.clips import ClipConfig
@@ -87,10 +90,23 @@ class TrainConfig:
             (0 < self.bootstrap <= 1, f"bootstrap must be a fraction in (0, 1], got {self.bootstrap}"),
             (self.crop_scale in ("native", "cover"), f"crop scale must be native or cover, got {self.crop_scale!r}"),
             (not self.amp or self.device.startswith("cuda"), "--amp needs a CUDA device (--device cuda)"),
+            (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
         ]
         for ok, message in rules:
             if not ok:
                 raise ConfigError(message)
+
+    def resolved(self) -> "TrainConfig":
+        """A copy as it is stored: data and teacher paths absolute, the thread count filled in."""
+        import torch
+
+        config = self.from_dict(self.to_dict())
+        config.data = str(Path(config.data).resolve())
+        if config.teacher is not None:
+            config.teacher = str(Path(config.teacher).resolve())
+        if config.threads is None:
+            config.threads = torch.get_num_threads()
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

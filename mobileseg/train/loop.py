@@ -29,10 +29,12 @@ from mobileseg.errors import MobilesegError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
-from mobileseg.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mobileseg.train.checkpoint import load_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig, learning_rate
 from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
 from mobileseg.train.objective import Objective
+from mobileseg.train.reproducible import Reproducibility, reproducible
+from mobileseg.train.resume import Given, given_from_config, merge, stored_run
 from mobileseg.train.runner import ClipRunner
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.progress import progress
@@ -68,6 +70,7 @@ class RunState:
 
 @dataclass
 class TrainResult:
+    config: TrainConfig
     out: Path
     best: Path
     last: Path
@@ -122,36 +125,13 @@ def validate(model: MemoryNetwork, dataset: VideoDataset, config: TrainConfig) -
 
 
 def _payload(model: MemoryNetwork, config: TrainConfig, state: RunState, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
-    train: dict[str, Any] = {"config": config.to_dict(), "step": state.step, "best": state.best, "history": state.history}
+    train: dict[str, Any] = {"config": config.to_dict(), "step": state.step, "best": state.best, "history": state.history,
+                             "reproducibility": Reproducibility(config.threads or torch.get_num_threads(), config.deterministic).record()}
     if optimizer is not None:
         train.update(optimizer=optimizer.state_dict(), rng=torch.get_rng_state())
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"model": config.model, "role": ROLES[config.model], "model_kwargs": config.model_kwargs,
             "model_state": state_dict, "train": train}
-
-
-def _resume(config: TrainConfig, steps: int | None) -> tuple[TrainConfig, dict[str, Any]]:
-    last = Path(config.out) / "last.pt"
-    if not last.is_file():
-        raise TrainingError(f"nothing to resume: {last} does not exist. Start the run without --resume.")
-    payload = load_checkpoint(last)
-    stored = TrainConfig.from_dict(payload["train"]["config"])
-    if stored.model != config.model:
-        raise CheckpointError(f"{last} trains model {stored.model!r}, but --model {config.model!r} was given; "
-                              f"resume with --model {stored.model} or choose another --out.")
-    stored.out, stored.data, stored.workers = config.out, config.data, config.workers
-    if steps is not None:
-        stored.steps = steps
-    return stored, payload
-
-
-def _prepare(config: TrainConfig, resume: bool, steps: int | None) -> tuple[TrainConfig, dict[str, Any] | None]:
-    if resume:
-        return _resume(config, steps)
-    last = Path(config.out) / "last.pt"
-    if last.exists():
-        raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
-    return config, None
 
 
 def prepare_run(config: TrainConfig) -> Literal["finished", "resume", "new"]:
@@ -162,20 +142,44 @@ def prepare_run(config: TrainConfig) -> Literal["finished", "resume", "new"]:
     if not (run / "last.pt").is_file():
         return "new"
     stored = load_checkpoint(run / "last.pt")["train"]
-    if stored["config"] != config.to_dict():
+    if stored["config"] != config.resolved().to_dict():
         log.info("%s was trained with other settings; training again", run)
         shutil.rmtree(run)
         return "new"
     return "finished" if stored["step"] == config.steps and (run / "best.pt").is_file() else "resume"
 
 
-def train(config: TrainConfig, resume: bool = False, steps: int | None = None) -> TrainResult:
-    """Train ``config.model``; with ``resume`` continue RUN_DIR/last.pt (``steps`` may extend it)."""
+def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+    """Train ``config.model`` into ``config.out``; with ``resume`` continue the run there.
+
+    A resumed run keeps its stored settings; ``config`` must agree with them except where
+    :mod:`mobileseg.train.resume` allows a change (``steps`` may extend the run). Training runs
+    at ``config.threads`` threads and, with ``config.deterministic``, bit-identically
+    (:mod:`mobileseg.train.reproducible`).
+    """
+    if resume:
+        return resume_run(config.out, given_from_config(config))
     config.check()
-    config, payload = _prepare(config, resume, steps)
+    config = config.resolved()
+    last = Path(config.out) / "last.pt"
+    if last.exists():
+        raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
+    return _run(config, None)
+
+
+def resume_run(out: str | Path, given: Given | None = None) -> TrainResult:
+    """Continue the run in ``out`` from its last.pt with its stored settings and the allowed ``given`` options."""
+    stored, payload = stored_run(out)
+    config = merge(stored, given or {}, out, payload["train"]["step"])
+    config.check()
+    return _run(config, payload)
+
+
+def _run(config: TrainConfig, payload: dict[str, Any] | None) -> TrainResult:
     env = setup(config.device)
     try:
-        return _train(config, payload, env)
+        with reproducible(Reproducibility(config.threads or torch.get_num_threads(), config.deterministic)):
+            return _train(config, payload, env)
     finally:
         teardown(env)
 
@@ -194,7 +198,8 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
         optimizer.load_state_dict(payload["train"]["optimizer"])
         torch.set_rng_state(payload["train"]["rng"])
         state = RunState(payload["train"]["step"], payload["train"]["best"], payload["train"]["history"])
-        log.info("resuming %s at step %d of %d", out, state.step, config.steps)
+        log.info("resuming %s at step %d of %d (%d threads%s)", out, state.step, config.steps, torch.get_num_threads(),
+                 ", deterministic" if config.deterministic else "")
     objective = Objective(config)
     runner: nn.Module = objective.runner(model, device)
     if env.enabled:
@@ -210,12 +215,13 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "config.json", config.to_dict())
         teacher = f", distilled ({config.distiller}) from {config.teacher}" if config.distiller != "none" else ""
-        log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d%s -> %s",
-                 config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world, teacher, out)
+        log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d, %d threads%s%s -> %s",
+                 config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world,
+                 torch.get_num_threads(), ", deterministic" if config.deterministic else "", teacher, out)
     freeze_bn = config.freeze_bn if config.freeze_bn is not None else config.pretrained is not None
     _set_train_mode(model, freeze_bn)
     _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device)
-    return TrainResult(out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
+    return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
 
 
 def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
@@ -231,8 +237,9 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
             outputs = runner(batch["frames"], batch["masks"], batch["selector"])
         losses = objective(outputs, batch, state.step, env.rank)
         if not torch.isfinite(losses["total"]):
-            raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}; lower --lr (now {config.lr}) "
-                                f"or --grad-clip, and --resume from {config.out}/last.pt.")
+            raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}. Resume from the last checkpoint "
+                                f"with a lower learning rate or gradient clip (now --lr {config.lr:g}, --grad-clip {config.grad_clip:g}), "
+                                f"e.g. --out {config.out} --resume --lr {config.lr / 10:g}.")
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

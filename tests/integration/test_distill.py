@@ -45,10 +45,13 @@ def test_mobilevos_distillation_logs_every_term_and_resumes(setup: dict[str, Pat
     config = checkpoint["train"]["config"]
     assert checkpoint["model"] == "mobilevos_r18_mv2_tiny" and config["distiller"] == "mobilevos"
     assert config["distill_options"]["omega"] == 0.95 and config["poly_epsilon"] == 1.0 and config["teacher"]
-    more = CliRunner().invoke(cli, ["distill", "--teacher", str(setup["teacher"]), "--student", "mobilevos_r18_mv2_tiny",
-                                    "--data", str(setup["data"]), "--out", str(setup["root"] / "kd"), "--resume", "--steps", "5"])
+    assert Path(config["teacher"]).is_absolute() and Path(config["data"]).is_absolute()
+    conflict = CliRunner().invoke(cli, ["distill", "--out", str(setup["root"] / "kd"), "--resume", "--omega", "0.5", "--distiller", "none"])
+    assert conflict.exit_code == 1 and "--omega 0.5 (the run has 0.95)" in conflict.output and "--distiller 'none'" in conflict.output
+    more = CliRunner().invoke(cli, ["distill", "--out", str(setup["root"] / "kd"), "--resume", "--steps", "5", "--omega", "0.95"])
     assert more.exit_code == 0, more.output
-    assert load_checkpoint(setup["root"] / "kd" / "last.pt")["train"]["step"] == 5
+    resumed = load_checkpoint(setup["root"] / "kd" / "last.pt")["train"]
+    assert resumed["step"] == 5 and resumed["config"] == {**config, "steps": 5}
 
 
 def test_baseline_needs_no_teacher_and_options_are_checked(setup: dict[str, Path]) -> None:
