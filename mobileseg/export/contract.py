@@ -82,6 +82,7 @@ class Contract:
     export: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
     toolchain: dict[str, str] = field(default_factory=toolchain_versions)
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> digest, to tell an edited contract from a replaced file
 
     def to_dict(self) -> dict[str, Any]:
         sig = self.signature
@@ -104,6 +105,7 @@ class Contract:
             "toolchain": self.toolchain,
             "export": self.export,
             "parity": self.parity,
+            "sha256": self.sha256,
         }
 
     def write(self, path: str | os.PathLike[str]) -> Path:
@@ -141,6 +143,31 @@ class LoadedContract:
     def size(self) -> tuple[int, int]:
         return int(self.data["input"]["height"]), int(self.data["input"]["width"])
 
+    def blame(self, entry: str) -> str:
+        """Which side changed when the file of ``entry`` and this contract disagree, judged by the
+        digest the export recorded."""
+        path = self.file(entry)
+        recorded = self.data.get("sha256", {}).get(path.name)
+        if recorded is None or not path.is_file():
+            return "the contract or the model file was changed after the export"
+        if sha256(path) == recorded:
+            return f"{path.name} is the file exported with this contract, so the contract was edited"
+        return f"{path.name} is not the file this contract was exported with (its sha256 differs), so the model file was replaced"
+
+    def check_consistent(self) -> None:
+        """The contract's input section agrees with its own entry points (an edited height does not)."""
+        height, width = self.size
+        objects = int(self.data["input"].get("objects", 1))
+        expected = {"frame": (1, 3, height, width), "mask": (objects, 1, height, width)}
+        for entry in self.data["entry_points"]:
+            for spec in self.inputs(entry):
+                want = expected.get(spec["name"])
+                if want is not None and tuple(spec["shape"]) != want:
+                    raise ContractError(
+                        f"{self.path} contradicts itself: its input section says {height}x{width} with {objects} object(s), "
+                        f"so {entry!r} input {spec['name']!r} should be {list(want)}, but the entry point lists {spec['shape']}. "
+                        "The contract was edited by hand; export again (or restore it).")
+
 
 def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
     """Read the contract of ``artifact`` (the artifact itself or its ``.json``)."""
@@ -163,4 +190,5 @@ def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
     for entry in data["files"]:
         if not loaded.file(entry).exists():
             raise ContractError(f"contract {path} names {loaded.file(entry)} for {entry!r}, which does not exist.")
+    loaded.check_consistent()
     return loaded

@@ -138,7 +138,8 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
         written = fmt.write(InitEntry(model).eval(), StepEntry(model).eval(), signature, staging, request.stem,
                             request.options.get(fmt.name, {}))
         contract = Contract(fmt.name, written.files, signature, _model_info(model, payload, request.checkpoint),
-                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **written.info})
+                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **written.info},
+                            sha256={name: sha256(staging / name) for name in set(written.files.values()) if (staging / name).is_file()})
         contract_file = contract.write(staging / f"{request.stem}{fmt.suffix}.json")
         contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
         if contract.parity.get("passed") is False:

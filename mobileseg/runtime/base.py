@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError, MobilesegError
-from mobileseg.export.contract import LoadedContract, load_contract
+from mobileseg.export.contract import ContractError, LoadedContract, load_contract
 from mobileseg.export.signature import FEEDBACK, INIT, STATE, STEP
 from mobileseg.registry import Registry
 from mobileseg.tracker import State
@@ -53,6 +53,31 @@ class RuntimeModel:
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Execute ``entry`` with inputs by name; outputs by name (contract names)."""
         raise NotImplementedError
+
+    def check_file(self, entry: str, inputs: list[tuple[str | None, tuple[int, ...]]], outputs: list[tuple[str | None, tuple[int, ...]]]) -> None:
+        """Compare the runtime's own view of ``entry`` (names where the format keeps them, else None;
+        shapes) with the contract; a ContractError says which tensor differs and which side changed.
+
+        Names are compared as a set and shapes by name where the file has names (a TFLite
+        signature is unordered); in order where it has none (ExecuTorch).
+        """
+        for kind, found, listed in (("input", inputs, self.contract.inputs(entry)), ("output", outputs, self.contract.outputs(entry))):
+            expected = [(spec["name"], tuple(spec["shape"])) for spec in listed]
+            named = all(name is not None for name, _ in found)
+            if named:
+                file_view, contract_view = dict(found), dict(expected)
+                problems = [f"{kind} {name!r}: the contract says {list(contract_view[name]) if name in contract_view else 'nothing'}, "
+                            f"the file has {list(file_view[name]) if name in file_view else 'nothing'}"
+                            for name in sorted(set(file_view) | set(contract_view)) if file_view.get(name) != contract_view.get(name)]
+            else:
+                problems = [f"{kind} {i} ({name}): the contract says {list(shape)}, the file has {list(found[i][1]) if i < len(found) else 'nothing'}"
+                            for i, (name, shape) in enumerate(expected) if i >= len(found) or tuple(found[i][1]) != shape]
+                if len(found) > len(expected):
+                    problems.append(f"the file has {len(found)} {kind}s, the contract lists {len(expected)}")
+            if problems:
+                raise ContractError(f"{self.contract.path.name} does not describe {self.contract.file(entry).name}, entry point {entry!r}: "
+                                    f"{'; '.join(problems)}. Which side changed: {self.contract.blame(entry)}. Export again "
+                                    "(`mobileseg export`) so that the file and its contract belong together.")
 
     def check(self, entry: str, name: str, value: torch.Tensor) -> np.ndarray:
         expected = self.contract.shape(entry, name)

@@ -50,12 +50,11 @@ class ExecuTorchModel(RuntimeModel):
         self.methods, self.order = {}, {}
         for entry in ENTRY_POINTS:
             if entry.name not in program.method_names:
-                raise ContractError(f"{path.name} has methods {sorted(program.method_names)}; its contract needs {entry.name!r}. Export again.")
+                raise ContractError(f"{path.name} has methods {sorted(program.method_names)}; its contract needs {entry.name!r}. "
+                                    f"Which side changed: {contract.blame(entry.name)}. Export again.")
             meta = program.metadata(entry.name)
-            shapes = [tuple(meta.input_tensor_meta(i).sizes()) for i in range(meta.num_inputs())]
-            expected = [tuple(t["shape"]) for t in contract.inputs(entry.name)]
-            if shapes != expected:
-                raise ContractError(f"{path.name} method {entry.name!r} takes {shapes} but its contract says {expected}. Export again.")
+            self.check_file(entry.name, [(None, tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())],
+                            [(None, tuple(meta.output_tensor_meta(i).sizes())) for i in range(meta.num_outputs())])
             with quiet():
                 self.methods[entry.name] = program.load_method(entry.name)
             self.order[entry.name] = ([t["name"] for t in contract.inputs(entry.name)], [t["name"] for t in contract.outputs(entry.name)])

@@ -28,12 +28,13 @@ class LiteRTModel(RuntimeModel):
         signatures = self.interpreter.get_signature_list()
         self.runners = {}
         for entry in ENTRY_POINTS:
-            found = signatures.get(entry.name)
-            expected = {t["name"] for t in contract.inputs(entry.name)}, {t["name"] for t in contract.outputs(entry.name)}
-            if found is None or (set(found["inputs"]), set(found["outputs"])) != expected:
-                raise ContractError(f"{path.name} has signatures {signatures}, but its contract expects {entry.name!r} with "
-                                    f"inputs {sorted(expected[0])} and outputs {sorted(expected[1])}. Export again.")
-            self.runners[entry.name] = self.interpreter.get_signature_runner(entry.name)
+            if entry.name not in signatures:
+                raise ContractError(f"{path.name} has the signatures {sorted(signatures)}; its contract needs {entry.name!r}. "
+                                    f"Which side changed: {contract.blame(entry.name)}. Export again.")
+            runner = self.interpreter.get_signature_runner(entry.name)
+            self.check_file(entry.name, [(name, tuple(int(d) for d in spec["shape"])) for name, spec in runner.get_input_details().items()],
+                            [(name, tuple(int(d) for d in spec["shape"])) for name, spec in runner.get_output_details().items()])
+            self.runners[entry.name] = runner
 
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(self.runners[entry](**feeds))

@@ -29,11 +29,8 @@ class OnnxRuntimeModel(RuntimeModel):
                 session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
                 raise ContractError(f"onnxruntime cannot load {path}: {exc}") from None
-            names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
-            expected = ([t["name"] for t in contract.inputs(entry.name)], [t["name"] for t in contract.outputs(entry.name)])
-            if names != expected:
-                raise ContractError(f"{path.name} has inputs/outputs {names} but its contract says {expected}; the file does "
-                                    "not belong to this contract. Export again.")
+            self.check_file(entry.name, [(i.name, tuple(i.shape)) for i in session.get_inputs()],
+                            [(o.name, tuple(o.shape)) for o in session.get_outputs()])
             self.sessions[entry.name] = session
 
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from mobileseg.cli import cli
 from mobileseg.data.davis import open_davis2017
-from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.errors import ConfigError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.eval.sources import artifact_source, checkpoint_source
@@ -29,29 +28,10 @@ from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 from mobileseg.runtime import open_runtime
 from mobileseg.runtime.base import RuntimeInputError, ToolchainError
 from mobileseg.train.checkpoint import CheckpointError
-from mobileseg.train.config import TrainConfig
-from mobileseg.train.loop import train
 
 pytestmark = pytest.mark.slow
 SIZE = (64, 96)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("export")
-    data = generate_synthvos(root / "synth", SynthConfig(videos=4, frames=8, height=64, width=96, objects=(1, 2), seed=6))
-    common = dict(data=str(data), steps=8, batch_size=2, crop=(48, 64), val_every=0, bn_batches=2, lr=1e-3)
-    student = train(TrainConfig(model="mobilevos_r18_mv2_tiny", out=str(root / "student"), **common)).best  # type: ignore[arg-type]
-    teacher = train(TrainConfig(model="stcn_r50_r18_tiny", out=str(root / "teacher"), **{**common, "steps": 1})).best  # type: ignore[arg-type]
-    return {"root": root, "data": data, "student": student, "teacher": teacher}
-
-
-@pytest.fixture(scope="module")
-def exported(trained: dict[str, Path]) -> dict[str, object]:
-    out = trained["root"] / "export" / "out"
-    results = export_checkpoint(ExportRequest(checkpoint=trained["student"], targets=["all"], out=out, size=SIZE))
-    return {"out": out, "results": {r.target: r for r in results}}
 
 
 def test_every_target_is_written_with_a_passing_contract(exported: dict[str, object]) -> None:
@@ -164,15 +144,40 @@ def test_wrong_input_size_and_mismatched_files(exported: dict[str, object], tmp_
     runtime = open_runtime(exported["out"] / "student.tflite")  # type: ignore[operator]
     with pytest.raises(RuntimeInputError, match=r"exported for \(1, 3, 64, 96\)"):
         runtime.tracker().init(torch.zeros(1, 3, 128, 96), torch.zeros(1, 1, 128, 96))
-    # a contract whose shapes do not describe the file next to it
-    contract = json.loads((exported["out"] / "student.pte.json").read_text())  # type: ignore[operator]
-    contract["entry_points"]["step"]["inputs"][0]["shape"] = [1, 3, 32, 32]
-    (tmp_path / "student.pte").symlink_to(exported["out"] / "student.pte")  # type: ignore[operator]
-    (tmp_path / "student.pte.json").write_text(json.dumps(contract))
-    with pytest.raises(ContractError, match="does not|its contract"):
-        open_runtime(tmp_path / "student.pte")
     with pytest.raises(ContractError, match="no contract"):
         open_runtime(tmp_path / "missing.tflite")
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".pte", ".onnx"])
+def test_contract_that_does_not_match_its_file_says_which_side_changed(exported: dict[str, object], trained: dict[str, Path],
+                                                                        tmp_path: Path, suffix: str) -> None:
+    out: Path = exported["out"]  # type: ignore[assignment]
+    original = json.loads((out / f"student{suffix}.json").read_text())
+    files = sorted(set(original["files"].values()))
+
+    def place(folder: Path, contract: dict[str, object], source: Path = out) -> Path:
+        folder.mkdir()
+        for name in files:
+            (folder / name).symlink_to(source / name)
+        (folder / f"student{suffix}.json").write_text(json.dumps(contract))
+        return folder / f"student{suffix}"
+
+    # 1. the input section edited by hand: the contract contradicts its own entry points
+    edited = json.loads(json.dumps(original))
+    edited["input"]["height"] = 32
+    with pytest.raises(ContractError, match=r"contradicts itself: its input section says 32x96.*edited by hand"):
+        open_runtime(place(tmp_path / "height", edited))
+    # 2. edited consistently (every frame/mask/prob shape at 32 rows): the file's own view disagrees
+    for entry in edited["entry_points"].values():
+        for spec in entry["inputs"] + entry["outputs"]:
+            if spec["name"] in ("frame", "mask", "prob"):
+                spec["shape"][2] = 32
+    with pytest.raises(ContractError, match=r"frame.*the contract says \[1, 3, 32, 96\], the file has \[1, 3, 64, 96\].*so the contract was edited"):
+        open_runtime(place(tmp_path / "shapes", edited))
+    # 3. the model file replaced by one exported at another size: the file is to blame
+    other = export_checkpoint(ExportRequest(checkpoint=trained["student"], targets=[original["target"]], out=tmp_path / "other", size=(32, 96)))
+    with pytest.raises(ContractError, match=r"the file has \[1, 3, 32, 96\].*so the model file was replaced"):
+        open_runtime(place(tmp_path / "replaced", original, source=other[0].artifact.parent))
 
 
 def test_tflite_at_a_second_size_and_two_objects_in_onnx(trained: dict[str, Path], tmp_path: Path) -> None:

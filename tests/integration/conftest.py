@@ -1,0 +1,32 @@
+"""Shared by the integration tests: one tiny trained student and teacher, and the student exported
+to every target (trained and exported once per session: the export and bench tests use them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mobileseg.data.synth import SynthConfig, generate_synthvos
+from mobileseg.export.pipeline import ExportRequest, export_checkpoint
+from mobileseg.train.config import TrainConfig
+from mobileseg.train.loop import train
+
+SIZE = (64, 96)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("export")
+    data = generate_synthvos(root / "synth", SynthConfig(videos=4, frames=8, height=64, width=96, objects=(1, 2), seed=6))
+    common = dict(data=str(data), steps=8, batch_size=2, crop=(48, 64), val_every=0, bn_batches=2, lr=1e-3)
+    student = train(TrainConfig(model="mobilevos_r18_mv2_tiny", out=str(root / "student"), **common)).best  # type: ignore[arg-type]
+    teacher = train(TrainConfig(model="stcn_r50_r18_tiny", out=str(root / "teacher"), **{**common, "steps": 1})).best  # type: ignore[arg-type]
+    return {"root": root, "data": data, "student": student, "teacher": teacher}
+
+
+@pytest.fixture(scope="session")
+def exported(trained: dict[str, Path]) -> dict[str, object]:
+    out = trained["root"] / "export" / "out"
+    results = export_checkpoint(ExportRequest(checkpoint=trained["student"], targets=["all"], out=out, size=SIZE))
+    return {"out": out, "results": {r.target: r for r in results}}
