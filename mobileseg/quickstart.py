@@ -5,7 +5,9 @@ two-slot student twice with the same data, steps and seed: without distillation 
 from the teacher (MobileVOS) -> export the distilled student to every target whose toolchain is
 installed, each verified over a whole video -> segment the val split with the copy-first-mask
 baseline, the teacher, both students and each exported file in its runtime -> score with J&F ->
-one table (model, params, J&F, ms/frame on this host, file size). A second run reuses finished
+one table (model, params, J&F, file size), the same every run on one machine (training is
+deterministic) -> time the teacher, the student and each exported file with ``mobileseg bench``'s
+harness early and late in a long video (frames 10 and 500). A second run reuses finished
 training runs and exports and resumes killed runs.
 """
 
@@ -32,7 +34,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS = ("model", "role", "params", "J&F", "J", "F", "ms/frame", "MB")
+TABLE_COLUMNS = ("model", "role", "params", "J&F", "J", "F", "MB")  # identical run to run on one machine
+TIMING_FRAMES = (10, 500)  # the teacher's memory grows along a video; the student's two slots do not
+TIMING_COLUMNS = ("model", "role", "format", *(f"ms @ frame {f}" for f in TIMING_FRAMES))  # measured: varies run to run
+TIMING_CAPTION = ("ms per frame (p50 of 5 steps) on this host, timed like `mobileseg bench` at frames 10 and 500 of a video: "
+                  "the teacher's memory grows with the video, the student's two slots do not. Timings vary run to run.")
+CAPTION = ("Each network is one training run with one seed. In the 5-seed ablation (benchmarks/README.md) the val J&F of "
+           "one student recipe spread by +-0.078 between seeds, so a difference between the two students smaller than "
+           "that is no evidence that distillation helps or hurts.")
 
 
 @dataclass(frozen=True)
@@ -50,14 +59,15 @@ class Budget:
     val_every: int
     val_videos: int | None
     crop_scale: str = "cover"
+    student_crop: tuple[int, int] | None = None  # the students' crop when it differs from the teacher's
 
 
 BUDGETS = {
-    # ~9 minutes on 2 CPU cores
+    # ~8 minutes on 2 CPU cores (measured phase by phase: README, "The quickstart's budget")
     "standard": Budget(
-        data=SynthConfig(videos=64, frames=24, height=192, width=320, objects=(1, 2), distractors=(1, 2), seed=0),
-        teacher="stcn_r50_r18_small", student="mobilevos_r18_mv2_small", teacher_steps=700, student_steps=500,
-        crop=(128, 128), batch_size=4, lr=1e-3, val_every=700, val_videos=8,
+        data=SynthConfig(videos=48, frames=20, height=192, width=320, objects=(1, 2), distractors=(1, 2), seed=0, val_fraction=1 / 6),
+        teacher="stcn_r50_r18_small", student="mobilevos_r18_mv2_small", teacher_steps=400, student_steps=300,
+        crop=(128, 128), batch_size=4, lr=1e-3, val_every=400, val_videos=8, student_crop=(112, 112),
     ),
     # the same pipeline in about a minute: for tests
     "tiny": Budget(
@@ -79,11 +89,17 @@ class QuickstartResult:
     out: Path
     data: Path
     rows: list[dict[str, object]] = field(default_factory=list)
+    timing_rows: list[dict[str, object]] = field(default_factory=list)
     runs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
 
     def table(self, markdown: bool = False) -> str:
+        """J&F and sizes: the same every run on one machine (training is deterministic)."""
         return format_table(self.rows, TABLE_COLUMNS, markdown=markdown)
+
+    def timings(self, markdown: bool = False) -> str:
+        """p50 ms of one ``step`` at frames 10 and 500 (``mobileseg bench``'s harness): varies run to run."""
+        return format_table(self.timing_rows, TIMING_COLUMNS, digits=1, markdown=markdown)
 
 
 def _dataset(out: Path, config: SynthConfig) -> Path:
@@ -98,11 +114,12 @@ def _dataset(out: Path, config: SynthConfig) -> Path:
     return generate_synthvos(data, config, overwrite=True)
 
 
-def _config(run: Path, model: str, steps: int, data: Path, budget: Budget, **extra: Any) -> "TrainConfig":
+def _config(run: Path, model: str, steps: int, data: Path, budget: Budget, crop: tuple[int, int] | None = None,
+            **extra: Any) -> "TrainConfig":
     from mobileseg.train.config import TrainConfig
 
     return TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=budget.lr,
-                       crop=budget.crop, crop_scale=budget.crop_scale, val_every=budget.val_every, val_videos=budget.val_videos,
+                       crop=crop or budget.crop, crop_scale=budget.crop_scale, val_every=budget.val_every, val_videos=budget.val_videos,
                        save_every=50, **extra)
 
 
@@ -125,7 +142,21 @@ def _row(source: TrackerSource, role: str, val, results: Path, tag: str = "") ->
     summary = run.report.summary()
     size = None if source.file_bytes is None else round(source.file_bytes / 1e6, 2)
     return {"model": source.name, "role": role, "params": source.params, "J&F": summary["J&F-Mean"],
-            "J": summary["J-Mean"], "F": summary["F-Mean"], "ms/frame": run.tracker_ms_per_frame, "MB": size}
+            "J": summary["J-Mean"], "F": summary["F-Mean"], "MB": size}
+
+
+def _timing_row(path: Path, role: str, size: tuple[int, int]) -> dict[str, object]:
+    """p50 ms of ``step`` at each of TIMING_FRAMES, timed by ``mobileseg bench``'s harness in this process."""
+    import torch
+
+    from mobileseg.bench.host import HostRequest, time_model
+
+    row: dict[str, object] = {"role": role}
+    for frame in TIMING_FRAMES:
+        entry = time_model(HostRequest(str(path), frames=5, warmup=1, threads=torch.get_num_threads(), size=size, start_frame=frame))
+        row.update(model=entry["name"], format=entry["format"])
+        row[f"ms @ frame {frame}"] = entry["entries"]["step"]["p50"]
+    return row
 
 
 def _reusable(folder: Path, student: Path, size: tuple[int, int]) -> list[Path] | None:
@@ -170,7 +201,7 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> Qui
     runs = out / "runs"
     result.runs["teacher"] = _train("teacher", _config(runs / "teacher", plan.teacher, plan.teacher_steps, data, plan))
     # the two students differ only in the distillation (same data, steps, Poly-1 loss and seed)
-    student = dict(model=plan.student, steps=plan.student_steps, data=data, budget=plan, poly_epsilon=1.0)
+    student = dict(model=plan.student, steps=plan.student_steps, data=data, budget=plan, poly_epsilon=1.0, crop=plan.student_crop or plan.crop)
     result.runs["student (no KD)"] = _train("student (no KD)", _config(runs / "student-nokd", distiller="none", **student))  # type: ignore[arg-type]
     result.runs["student (KD)"] = _train("student (KD)", _config(runs / "student-kd", distiller="mobilevos", teacher=str(result.runs["teacher"]),
                                                                    distill_options=KD_OPTIONS, **student))  # type: ignore[arg-type]
@@ -183,8 +214,13 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard") -> Qui
         result.rows.append(_row(checkpoint_source(result.runs[role]), role, val, results, tag=role))
     for artifact in artifacts:
         result.rows.append(_row(artifact_source(artifact), "exported student (KD)", val, results))
+    size = aligned_size(val[0].size(), 16)
+    log.info("timing the teacher and the student at frames %s of a video (mobileseg bench's harness)", " and ".join(map(str, TIMING_FRAMES)))
+    for role, path in [("teacher", result.runs["teacher"]), ("student (KD)", result.runs["student (KD)"]),
+                       *[("exported student (KD)", a) for a in artifacts]]:
+        result.timing_rows.append(_timing_row(path, role, size))
     result.seconds = time.perf_counter() - began
     write_json_atomic(out / "summary.json", {"budget": budget, "data": str(data), "runs": {k: str(v) for k, v in result.runs.items()},
-                                             "rows": result.rows, "seconds": result.seconds})
-    (out / "summary.md").write_text(result.table(markdown=True) + "\n")
+                                             "rows": result.rows, "timings": result.timing_rows, "seconds": result.seconds})
+    (out / "summary.md").write_text(f"{result.table(markdown=True)}\n\n{CAPTION}\n\n{TIMING_CAPTION}\n\n{result.timings(markdown=True)}\n")
     return result

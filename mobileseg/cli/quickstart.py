@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ import click
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the data, results and summary (reused by a second run).")
 @click.option("--budget", default="standard", show_default=True, type=click.Choice(["standard", "tiny"]),
-              help="standard: ~9 min on 2 CPU cores; tiny: the same pipeline with toy sizes (about a minute, for tests).")
+              help="standard: ~8 min on 2 CPU cores; tiny: the same pipeline with toy sizes (about a minute, for tests).")
 def quickstart(out: Path, budget: str) -> None:
     """Run every stage on a small SynthVOS dataset and print one table.
 
@@ -21,14 +22,21 @@ def quickstart(out: Path, budget: str) -> None:
     teacher (MobileVOS). Exports the distilled student to every installed target (each checked
     against PyTorch over a whole video), segments the val videos with the copy-first-mask
     baseline, the teacher, both students and every exported file in its runtime, scores them
-    with J&F and prints model, parameters, J&F, ms/frame on this host and file size. A second
-    run reuses what is done and resumes a killed training run.
+    with J&F and prints model, parameters, J&F and file size (the same table every run: training
+    is deterministic), then the ms/frame of the teacher, the student and each exported file at
+    frames 10 and 500 of a video on this host. A second run reuses what is done and resumes a
+    killed training run.
     """
-    from mobileseg.quickstart import run_quickstart  # imports torch: keep `--help` fast
+    from mobileseg.quickstart import CAPTION, TIMING_CAPTION, run_quickstart  # imports torch: keep `--help` fast
 
     result = run_quickstart(out, budget)
     click.echo("")
     click.echo(result.table())
+    click.echo("")
+    click.echo(textwrap.fill(CAPTION, width=100))
+    click.echo("")
+    click.echo(textwrap.fill(TIMING_CAPTION, width=100))
+    click.echo(result.timings())
     click.echo("")
     click.echo(f"{'data:':17} {result.data}")
     for role, path in result.runs.items():

@@ -21,7 +21,10 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     roles = [row["role"] for row in summary["rows"]]
     assert roles == ["baseline", "teacher", "student (no KD)", "student (KD)"] + ["exported student (KD)"] * 3
     for row in summary["rows"]:
-        assert 0.0 <= row["J&F"] <= 1.0 and row["ms/frame"] > 0
+        assert 0.0 <= row["J&F"] <= 1.0
+    timings = summary["timings"]
+    assert [t["role"] for t in timings] == ["teacher", "student (KD)"] + ["exported student (KD)"] * 3
+    assert [t["format"] for t in timings][:2] == ["pytorch", "pytorch"] and all(t["ms @ frame 500"] > 0 for t in timings)
     assert all(row["params"] > 0 for row in summary["rows"][1:4])
     assert summary["rows"][2]["params"] == summary["rows"][3]["params"]  # the same student, with and without KD
     assert set(summary["runs"]) == {"teacher", "student (no KD)", "student (KD)"}
