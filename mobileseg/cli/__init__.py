@@ -38,6 +38,7 @@ def cli(quiet: bool) -> None:
       eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
       export       ONNX / TFLite / ExecuTorch / Core ML with explicit memory state
       verify       re-check an exported file against PyTorch over a whole video
+      bench        per-frame latency on this host or on an Android phone over adb
       run          segment a video from its first-frame mask; masks + overlay
       quickstart   every stage above on a small generated dataset, one table
 
@@ -47,6 +48,7 @@ def cli(quiet: bool) -> None:
 
 
 def _register() -> None:
+    from mobileseg.cli.bench import bench_command
     from mobileseg.cli.data import data
     from mobileseg.cli.distill import distill_command
     from mobileseg.cli.eval import eval_command
@@ -61,6 +63,7 @@ def _register() -> None:
     cli.add_command(eval_command)
     cli.add_command(export_command)
     cli.add_command(verify_command)
+    cli.add_command(bench_command)
     cli.add_command(run_command)
     cli.add_command(quickstart)
 

@@ -100,6 +100,23 @@ class STCNTeacher(MemoryNetwork):
                 last_key, last_value = key, values.unsqueeze(1)
         return prob.transpose(0, 1), mem_key, mem_value, index, last_key, last_value
 
+    def fast_forward(self, state: tuple[torch.Tensor, ...], frame: int) -> tuple[torch.Tensor, ...]:
+        """The state with the *size* it has just before ``frame`` of a video, to time late frames
+        without running the earlier ones (``mobileseg bench --start-frame``).
+
+        The permanent memory gets ``1 + (frame - 1) // memory_every`` entries, copies of the
+        entries ``state`` holds (cycled), the temporary entry is present when a real run would
+        have one, and the frame index is ``frame - 1``. A step's cost depends on the memory's
+        size, not on what it holds; its output is not a prediction of that frame.
+        """
+        mem_key, mem_value, _, _, _ = state
+        before = max(frame - 1, 0)
+        order = torch.arange(1 + before // self.memory_every) % mem_key.shape[1]
+        mem_key, mem_value = mem_key[:, order], mem_value[:, order]
+        temporary = self.include_last and before % self.memory_every != 0
+        last = slice(0, 1) if temporary else slice(0, 0)
+        return mem_key, mem_value, torch.tensor(before, dtype=torch.int64), mem_key[:, last], mem_value[:, last]
+
 
 @register_model("stcn_r50_r18", role="teacher")
 def stcn_r50_r18(**kwargs: object) -> STCNTeacher:

@@ -123,3 +123,27 @@ def test_student_size_budget() -> None:
 
     assert count_parameters(build_model("mobilevos_r18_mv2")) <= 10_000_000
     assert count_parameters(build_model("stcn_r50_r18")) > 40_000_000  # STCN-class
+
+
+@pytest.mark.parametrize("frames", [1, 6, 7])
+def test_fast_forward_gives_the_state_size_of_a_real_run(frames: int) -> None:
+    """`bench --start-frame`: a teacher's state grown to frame N has exactly the shapes of a real run
+    of N-1 steps; a student's fixed state is returned as it is."""
+    torch.manual_seed(0)
+    video = torch.rand(frames, 1, 3, *SIZE)
+    mask = torch.zeros(1, 1, *SIZE)
+    mask[..., 10:30, 10:40] = 1
+    for name in ("stcn_r50_r18_tiny", "mobilevos_r18_mv2_tiny"):
+        tracker = NetworkTracker(build_model(name))
+        with torch.no_grad():
+            start = tracker.init(video[0], mask)
+            state = start
+            for frame in video[1:]:
+                _, state = tracker.step(frame, state)
+            grown = tracker.fast_forward(start, frames)
+            assert [tuple(t.shape) for t in grown] == [tuple(t.shape) for t in state], name
+            if ROLES[name] == "teacher":
+                assert int(grown[2]) == int(state[2]) == frames - 1
+            else:
+                assert grown is start
+            tracker.step(video[-1], grown)  # the grown state is a valid input

@@ -1,0 +1,170 @@
+"""``mobileseg bench --device adb``: time ``init`` and ``step`` of an exported file on an Android phone.
+
+The user supplies the on-device runner (TFLite's ``benchmark_model`` for ``.tflite``,
+ExecuTorch's ``executor_runner`` for ``.pte``; README says where to get them). The flow:
+
+1. compute **real state inputs** on the host with the file's own runtime: the state after
+   ``state_frames`` frames of a generated video (random memory would make the attention
+   readout unrealistically flat), saved as raw float32 files, one per input;
+2. choose the one usable device, record its identity and thermal status;
+3. push the model, the runner and the inputs into a fresh folder under ``/data/local/tmp/``;
+4. run ``init`` and ``step`` separately (``--signature_to_run_for`` / ``--method_name``), pinned to
+   the big cores with ``taskset`` when asked, with a cooldown between runs;
+5. parse the tools' output into the host bench's JSON and table;
+6. remove the folder, also after an error, and record the thermal status again.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mobileseg.bench.adb import Adb, AdbError
+from mobileseg.bench.parsers import ToolOutputError, ToolRun, parse_benchmark_model, parse_executor_runner
+from mobileseg.errors import ConfigError
+
+REMOTE_ROOT = "/data/local/tmp"
+RUNNERS = {"tflite": "benchmark_model", "executorch": "executor_runner"}
+DELEGATES = {"xnnpack": "--use_xnnpack=true", "gpu": "--use_gpu=true", "nnapi": "--use_nnapi=true"}
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    model: Path
+    runner: Path
+    serial: str | None = None
+    threads: int = 4
+    delegate: str = "xnnpack"
+    big_cores: bool = False
+    runs: int = 50
+    warmup: int = 5
+    cooldown: float = 5.0
+    state_frames: int = 5
+
+
+def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[str, Path]]:
+    """Raw float32 input files per entry point: ``init`` on frame 0, ``step`` on the frame after
+    ``state_frames`` steps with the state those steps produced (the file's own runtime)."""
+    import torch
+
+    from mobileseg.export.parity import parity_video
+    from mobileseg.export.signature import STATE
+    from mobileseg.runtime import open_runtime
+
+    runtime = open_runtime(model)
+    objects = int(runtime.contract.data["input"]["objects"])
+    video, first = parity_video(*runtime.contract.size, objects=objects, frames=state_frames + 2)
+    tracker = runtime.tracker()
+    with torch.inference_mode():
+        state = tracker.init(video[0], first)
+        for frame in video[1 : state_frames + 1]:
+            _, state = tracker.step(frame, state)
+    values = {"init": {"frame": video[0], "mask": first}, "step": {"frame": video[state_frames + 1], **dict(zip(STATE, state))}}
+    files: dict[str, dict[str, Path]] = {}
+    for entry, tensors in values.items():
+        files[entry] = {}
+        for spec in runtime.contract.inputs(entry):  # contract order: executor_runner takes inputs by position
+            path = folder / f"{entry}.{spec['name']}.raw"
+            np.ascontiguousarray(tensors[spec["name"]].numpy(), dtype="<f4").tofile(path)
+            files[entry][spec["name"]] = path
+    return files
+
+
+def big_core_mask(adb: Adb) -> str:
+    """``taskset`` mask of every core faster than the slowest cluster (all cores when they are alike)."""
+    listing = adb.shell(["sh", "-c", "for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq; do echo $f $(cat $f); done"],
+                        check=False).stdout
+    freqs = {int(core): int(freq) for core, freq in re.findall(r"/cpu(\d+)/cpufreq/cpuinfo_max_freq (\d+)", listing)}
+    if not freqs:
+        raise AdbError("--big-cores: the phone does not list /sys/devices/system/cpu/cpu*/cpufreq/cpuinfo_max_freq; run without --big-cores.")
+    slowest = min(freqs.values())
+    big = [core for core, freq in freqs.items() if freq > slowest] or list(freqs)
+    return format(sum(1 << core for core in big), "x")
+
+
+def runner_command(target: str, entry: str, work: str, model: str, runner: str, inputs: dict[str, Path], request: DeviceRequest) -> list[str]:
+    if target == "tflite":
+        values = ",".join(f"{name}:{work}/{path.name}" for name, path in inputs.items())
+        return [f"{work}/{runner}", f"--graph={work}/{model}", f"--signature_to_run_for={entry}", f"--num_threads={request.threads}",
+                f"--num_runs={request.runs}", f"--warmup_runs={request.warmup}", "--report_peak_memory_footprint=true",
+                f"--input_layer_value_files={values}", DELEGATES[request.delegate]]
+    return [f"{work}/{runner}", f"--model_path={work}/{model}", f"--method_name={entry}", f"--num_executions={request.warmup + request.runs}",
+            f"--inputs={','.join(f'{work}/{path.name}' for path in inputs.values())}", f"--cpu_threads={request.threads}"]
+
+
+def _parse(target: str, text: str, warmup: int) -> ToolRun:
+    if target == "tflite":
+        return parse_benchmark_model(text)
+    return parse_executor_runner(text, skip=warmup)  # executor_runner has no warm-up flag: its first runs are the warm-up
+
+
+def check_request(request: DeviceRequest) -> str:
+    """The model's target (``tflite`` or ``executorch``); ConfigError for what a phone run cannot take."""
+    from mobileseg.export.contract import load_contract
+
+    target = load_contract(request.model).target
+    if target not in RUNNERS:
+        raise ConfigError(f"--device adb times .tflite files (with benchmark_model) and .pte files (with executor_runner); "
+                          f"{request.model.name} is a {target} export: time it with --device host.")
+    if not request.runner.is_file():
+        raise ConfigError(f"--runner {request.runner}: no such file. Give the Android arm64 {RUNNERS[target]} binary (README, "
+                          "'Benchmarking on a phone', says where to get it).")
+    if target == "executorch" and request.delegate != "xnnpack":
+        raise ConfigError(f"--delegate {request.delegate}: a .pte carries its backend (XNNPACK) from the export; --delegate applies to .tflite files.")
+    return target
+
+
+def bench_adb(request: DeviceRequest) -> dict[str, Any]:
+    """Run the flow of the module docstring; returns the report (same schema as the host bench)."""
+    from mobileseg.bench.report import make_report
+    from mobileseg.export.contract import load_contract
+
+    target = check_request(request)
+    contract = load_contract(request.model)
+    adb = Adb(request.serial)
+    device = adb.info()
+    device["thermal_before"] = adb.thermal()
+    work = f"{REMOTE_ROOT}/mobileseg-bench-{uuid.uuid4().hex[:8]}"
+    entries: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="mobileseg-adb-") as tmp:
+        inputs = real_inputs(request.model, Path(tmp), request.state_frames)
+        adb.shell(["mkdir", "-p", work])
+        try:
+            for local in [request.model, request.runner, *[p for files in inputs.values() for p in files.values()]]:
+                adb.push(local, f"{work}/{local.name}")
+            adb.shell(["chmod", "755", f"{work}/{request.runner.name}"])
+            mask = big_core_mask(adb) if request.big_cores else None
+            for number, entry in enumerate(("init", "step")):
+                if number and request.cooldown > 0:
+                    time.sleep(request.cooldown)
+                command = runner_command(target, entry, work, request.model.name, request.runner.name, inputs[entry], request)
+                if mask is not None:
+                    command = ["taskset", mask, *command]
+                done = adb.shell(command, check=False)
+                try:
+                    run = _parse(target, done.stdout + done.stderr, request.warmup)
+                except ToolOutputError as exc:
+                    raise ToolOutputError(f"{request.runner.name} {entry} (status {done.returncode}): {exc}") from None
+                entries[entry] = run.stats.to_dict()
+                extra[entry] = {**run.to_dict(), "command": " ".join(command)}
+        finally:
+            adb.shell(["rm", "-rf", work], check=False)
+    device["thermal_after"] = adb.thermal()
+    step = extra["step"]
+    model = {"model": str(request.model), "name": contract.data.get("model", {}).get("name", "student"), "format": target,
+             "role": "student", "size": list(contract.size), "file_mb": round(request.model.stat().st_size / 1e6, 3),
+             "params": contract.data.get("model", {}).get("params"), "threads": request.threads, "entries": entries,
+             "runner": request.runner.name, "delegate": step["delegate"] or ({"name": request.delegate} if target == "tflite" else {"name": "xnnpack (from the export)"}),
+             "memory_mb": step["memory_mb"], "load_ms": step["init_ms"], "commands": {e: extra[e]["command"] for e in extra},
+             "curve": None, "peak_rss_mb": None, "jf": None}
+    settings = {"runs": request.runs, "warmup": request.warmup, "threads": request.threads, "delegate": request.delegate,
+                "big_cores": request.big_cores, "cooldown_s": request.cooldown, "state_after_frames": request.state_frames}
+    return make_report(device, settings, [model])
