@@ -178,7 +178,7 @@ def resume_run(out: str | Path, given: Given | None = None) -> TrainResult:
 def _run(config: TrainConfig, payload: dict[str, Any] | None) -> TrainResult:
     env = setup(config.device)
     try:
-        with reproducible(Reproducibility(config.threads or torch.get_num_threads(), config.deterministic)):
+        with reproducible(Reproducibility(config.threads or torch.get_num_threads(), config.deterministic), config.device.startswith("cuda")):
             return _train(config, payload, env)
     finally:
         teardown(env)

@@ -18,7 +18,9 @@ run at a fixed thread count.
 gives other rounding), turns on ``torch.use_deterministic_algorithms`` (an error, not a silent
 difference, if a non-deterministic kernel is ever reached) and oneDNN's deterministic mode.
 What stays irreproducible: another thread count, another CPU type or instruction set, another
-torch/MKL build, and GPUs beyond what cuDNN's deterministic mode covers.
+torch/MKL build, and GPUs beyond what cuDNN's deterministic mode covers: on CUDA some kernels the
+networks need have no deterministic version (bilinear upsampling's backward pass), so there
+``use_deterministic_algorithms`` only warns, and CUDA runs are close, not bit-identical.
 """
 
 from __future__ import annotations
@@ -76,11 +78,12 @@ def warm_up_vector_math() -> None:
 
 
 @contextmanager
-def reproducible(settings: Reproducibility) -> Iterator[None]:
+def reproducible(settings: Reproducibility, cuda: bool = False) -> Iterator[None]:
     """Train with ``settings`` inside the block (threads always; the rest when deterministic).
 
-    The process-wide switches are restored afterwards, so a library caller (the quickstart, a
-    test) gets its own settings back.
+    ``cuda``: training runs on a GPU, where a kernel without a deterministic version warns
+    instead of stopping the run (see the module docstring). The process-wide switches are
+    restored afterwards, so a library caller (the quickstart, a test) gets its own settings back.
     """
     saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
              torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.mkldnn.deterministic,
@@ -90,7 +93,7 @@ def reproducible(settings: Reproducibility) -> Iterator[None]:
         warm_up_vector_math()
         # cuBLAS needs a fixed workspace for deterministic matmuls; harmless on CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
+        torch.use_deterministic_algorithms(True, warn_only=cuda)
         torch.backends.mkldnn.deterministic = True
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
