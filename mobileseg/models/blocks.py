@@ -32,22 +32,23 @@ class ResBlock(nn.Module):
 class FeatureFusionBlock(nn.Module):
     """Fuses value-encoder features with the key encoder's f16: ``cat -> ResBlock -> ResBlock``."""
 
-    def __init__(self, in_dim: int, out_dim: int) -> None:
+    def __init__(self, in_dim: int, out_dim: int, block: type[nn.Module] | None = None) -> None:
         super().__init__()
-        self.block1 = ResBlock(in_dim, out_dim)
-        self.block2 = ResBlock(out_dim, out_dim)
+        block = block or ResBlock
+        self.block1 = block(in_dim, out_dim)
+        self.block2 = block(out_dim, out_dim)
 
     def forward(self, x: torch.Tensor, key_f16: torch.Tensor) -> torch.Tensor:
         return self.block2(self.block1(torch.cat([x, key_f16], dim=1)))
 
 
 class UpsampleBlock(nn.Module):
-    """Decoder step: ``ResBlock(skip_conv(skip) + upsample(x, 2))``."""
+    """Decoder step: ``ResBlock(skip_conv(skip) + upsample(x, 2))``; ``lite``: 1x1 skip conv, separable block."""
 
-    def __init__(self, skip_dim: int, up_dim: int, out_dim: int) -> None:
+    def __init__(self, skip_dim: int, up_dim: int, out_dim: int, lite: bool = False) -> None:
         super().__init__()
-        self.skip_conv = nn.Conv2d(skip_dim, up_dim, 3, padding=1)
-        self.out_conv = ResBlock(up_dim, out_dim)
+        self.skip_conv = nn.Conv2d(skip_dim, up_dim, 1) if lite else nn.Conv2d(skip_dim, up_dim, 3, padding=1)
+        self.out_conv = SeparableResBlock(up_dim, out_dim) if lite else ResBlock(up_dim, out_dim)
 
     def forward(self, skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         x = self.skip_conv(skip) + F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -67,19 +68,46 @@ class KeyProjection(nn.Module):
         return self.key_proj(x)
 
 
+class SeparableConv(nn.Sequential):
+    """Depthwise ``k x k`` (optionally dilated) then pointwise 1x1: ~k*k times fewer multiply-adds than a full conv."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel: int = 3, dilation: int = 1) -> None:
+        padding = dilation * (kernel // 2)
+        super().__init__(nn.Conv2d(in_dim, in_dim, kernel, padding=padding, dilation=dilation, groups=in_dim),
+                         nn.Conv2d(in_dim, out_dim, 1))
+
+
+class SeparableResBlock(nn.Module):
+    """:class:`ResBlock` with depthwise-separable convolutions and a 1x1 projection (the lite student)."""
+
+    def __init__(self, in_dim: int, out_dim: int | None = None) -> None:
+        super().__init__()
+        out_dim = out_dim or in_dim
+        self.downsample = None if in_dim == out_dim else nn.Conv2d(in_dim, out_dim, 1)
+        self.conv1 = SeparableConv(in_dim, out_dim)
+        self.conv2 = SeparableConv(out_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.conv2(F.relu(self.conv1(F.relu(x))))
+        return (x if self.downsample is None else self.downsample(x)) + r
+
+
 class ASPP(nn.Module):
     """Atrous spatial pyramid pooling (DeepLabv3) before the decoder, as in the MobileVOS student.
 
-    Branches: a 1x1 conv, one 3x3 conv per dilation rate and global average pooling; their
-    concatenation is projected to ``out_dim``. No normalisation layers: the decoder family has
-    none, and batch statistics of a 1x1 pooled map are meaningless at the small batch sizes of
-    video training.
+    Branches: a 1x1 conv, one 3x3 conv per dilation rate (depthwise-separable with ``separable``)
+    and global average pooling; their concatenation is projected to ``out_dim``. No
+    normalisation layers: the decoder family has none, and batch statistics of a 1x1 pooled map
+    are meaningless at the small batch sizes of video training.
     """
 
-    def __init__(self, in_dim: int, branch_dim: int, out_dim: int, rates: Sequence[int] = (3, 6, 9)) -> None:
+    def __init__(self, in_dim: int, branch_dim: int, out_dim: int, rates: Sequence[int] = (3, 6, 9), separable: bool = False) -> None:
         super().__init__()
         self.branches = nn.ModuleList([nn.Conv2d(in_dim, branch_dim, 1)])
-        self.branches.extend(nn.Conv2d(in_dim, branch_dim, 3, padding=r, dilation=r) for r in rates)
+        if separable:  # DeepLabv3+'s separable ASPP
+            self.branches.extend(SeparableConv(in_dim, branch_dim, 3, r) for r in rates)
+        else:
+            self.branches.extend(nn.Conv2d(in_dim, branch_dim, 3, padding=r, dilation=r) for r in rates)
         self.pool = nn.Conv2d(in_dim, branch_dim, 1)
         self.project = nn.Conv2d(branch_dim * (len(rates) + 2), out_dim, 1)
 

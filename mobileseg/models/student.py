@@ -23,20 +23,26 @@ from torch import nn
 
 from mobileseg.models.backbones import mobilenet_v2_trunk, resnet_trunk
 from mobileseg.models.base import Memory, MemoryNetwork
-from mobileseg.models.blocks import ASPP, FeatureFusionBlock, KeyProjection, UpsampleBlock
+from mobileseg.models.blocks import ASPP, FeatureFusionBlock, KeyProjection, SeparableResBlock, UpsampleBlock
 from mobileseg.models.memory import fill_slots, push_slot
 from mobileseg.models.registry import register_model
 
 
 class StudentDecoder(nn.Module):
-    """ASPP at stride 16, then two upsampling steps with skips; returns (logits/4, features/4)."""
+    """ASPP at stride 16, then two upsampling steps with skips; returns (logits/4, features/4).
 
-    def __init__(self, in_dim: int, skip8: int, skip4: int, dims: Sequence[int], branch_dim: int, rates: Sequence[int]) -> None:
+    ``lite``: separable ASPP branches, 1x1 skip convolutions and depthwise-separable residual
+    blocks (the full decoder spends ~30 of the student's ~65 GFLOPs at 480x864 in its 3x3 convs
+    at strides 8 and 4).
+    """
+
+    def __init__(self, in_dim: int, skip8: int, skip4: int, dims: Sequence[int], branch_dim: int, rates: Sequence[int],
+                 lite: bool = False) -> None:
         super().__init__()
         d16, d8, d4 = dims
-        self.aspp = ASPP(in_dim, branch_dim, d16, rates)
-        self.up_16_8 = UpsampleBlock(skip8, d16, d8)
-        self.up_8_4 = UpsampleBlock(skip4, d8, d4)
+        self.aspp = ASPP(in_dim, branch_dim, d16, rates, separable=lite)
+        self.up_16_8 = UpsampleBlock(skip8, d16, d8, lite)
+        self.up_8_4 = UpsampleBlock(skip4, d8, d4, lite)
         self.pred = nn.Conv2d(d4, 1, 3, padding=1)
         self.out_dim = d4
 
@@ -47,13 +53,17 @@ class StudentDecoder(nn.Module):
 
 
 class MobileVOSStudent(MemoryNetwork):
-    """The student; see the module docstring. Widths scale the backbones for small variants."""
+    """The student; see the module docstring. Widths scale the backbones for small variants.
+
+    ``lite`` keeps the encoders, memory, state and distillation hooks and makes everything after
+    the encoders cheap: a 1x1 query compression, a depthwise-separable fuser and the lite decoder.
+    """
 
     def __init__(
         self, *, key_width: float = 1.0, key_layers: Sequence[int] = (2, 2, 2), value_width: float = 1.0,
         key_dim: int = 64, query_dim: int = 128, value_dim: int = 128, decoder_dims: Sequence[int] = (256, 128, 64),
         aspp_branch_dim: int = 128, aspp_rates: Sequence[int] = (3, 6, 9), embed_dim: int = 64,
-        slots: int = 2, pin_first: bool = True, pretrained: str | None = None,
+        slots: int = 2, pin_first: bool = True, pretrained: str | None = None, lite: bool = False,
     ) -> None:
         super().__init__()
         if slots < 1 or (pin_first and slots < 2):
@@ -62,10 +72,10 @@ class MobileVOSStudent(MemoryNetwork):
         self.key_encoder = resnet_trunk("resnet18", key_width, key_layers, pretrained=pretrained)
         c4, c8, c16 = self.key_encoder.channels
         self.key_proj = KeyProjection(c16, key_dim)
-        self.key_comp = nn.Conv2d(c16, query_dim, 3, padding=1)
+        self.key_comp = nn.Conv2d(c16, query_dim, 1) if lite else nn.Conv2d(c16, query_dim, 3, padding=1)
         self.value_encoder = mobilenet_v2_trunk(value_width, in_channels=5, pretrained=pretrained)
-        self.fuser = FeatureFusionBlock(self.value_encoder.channels + c16, value_dim)
-        self.decoder = StudentDecoder(value_dim + query_dim, c8, c4, decoder_dims, aspp_branch_dim, aspp_rates)
+        self.fuser = FeatureFusionBlock(self.value_encoder.channels + c16, value_dim, SeparableResBlock if lite else None)
+        self.decoder = StudentDecoder(value_dim + query_dim, c8, c4, decoder_dims, aspp_branch_dim, aspp_rates, lite)
         self.embed = nn.Conv2d(self.decoder.out_dim, embed_dim, 1)
 
     # --- memory policy: fixed slots -------------------------------------------------------------
@@ -110,4 +120,21 @@ def mobilevos_r18_mv2_tiny(**kwargs: object) -> MobileVOSStudent:
     """Quarter-width, one block per stage: for tests."""
     settings = dict(key_width=0.25, key_layers=(1, 1, 1), value_width=0.25, key_dim=16, query_dim=16,
                     value_dim=16, decoder_dims=(32, 16, 16), aspp_branch_dim=16, aspp_rates=(1, 2, 3), embed_dim=16)
+    return MobileVOSStudent(**{**settings, **kwargs})  # type: ignore[arg-type]
+
+
+LITE_DECODER = dict(lite=True, decoder_dims=(128, 64, 32))
+
+
+@register_model("mobilevos_r18_mv2_lite", role="student")
+def mobilevos_r18_mv2_lite(**kwargs: object) -> MobileVOSStudent:
+    """Full-size encoders and memory, lite decoder: ~2x fewer FLOPs per frame (benchmarks/README.md, "fast")."""
+    return MobileVOSStudent(**{**LITE_DECODER, **kwargs})  # type: ignore[arg-type]
+
+
+@register_model("mobilevos_r18_mv2_lite_tiny", role="student")
+def mobilevos_r18_mv2_lite_tiny(**kwargs: object) -> MobileVOSStudent:
+    """The tiny student with the lite decoder: for tests."""
+    settings = dict(key_width=0.25, key_layers=(1, 1, 1), value_width=0.25, key_dim=16, query_dim=16,
+                    value_dim=16, decoder_dims=(16, 16, 8), aspp_branch_dim=16, aspp_rates=(1, 2, 3), embed_dim=16, lite=True)
     return MobileVOSStudent(**{**settings, **kwargs})  # type: ignore[arg-type]

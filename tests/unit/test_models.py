@@ -147,3 +147,21 @@ def test_fast_forward_gives_the_state_size_of_a_real_run(frames: int) -> None:
             else:
                 assert grown is start
             tracker.step(video[-1], grown)  # the grown state is a valid input
+
+
+def test_profile_parts_add_up_and_the_lite_student_halves_the_flops() -> None:
+    from mobileseg.models.profile import profile_step
+
+    torch.manual_seed(0)
+    rows = {name: profile_step(build_model(name), 128, 224, repeats=1) for name in ("mobilevos_r18_mv2", "mobilevos_r18_mv2_lite")}
+    for parts in rows.values():
+        total = parts[-1]
+        assert total.name == "step total" and sum(p.gflops for p in parts[:-1]) == pytest.approx(total.gflops)
+        assert sum(p.params for p in parts[:-1]) == total.params and all(p.ms >= 0 for p in parts[:-2])
+    full, lite = (parts[-1].gflops for parts in rows.values())
+    assert lite <= 0.5 * full
+
+    def decoder(parts: list) -> float:
+        return sum(p.gflops for p in parts if p.name.startswith("decoder"))
+
+    assert decoder(rows["mobilevos_r18_mv2_lite"]) <= 0.1 * decoder(rows["mobilevos_r18_mv2"])
