@@ -25,9 +25,23 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 @click.option("--max-abs-prob", type=float, default=None, help="Parity tolerance: largest |prob difference| on any frame.  [default: 1e-3]")
 @click.option("--min-iou", type=float, default=None, help="Parity tolerance: smallest mask IoU on any frame.  [default: 0.999]")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Runtime threads for the parity check.  [default: 2]")
+@click.option("--quantize", type=click.Choice(["fp16", "dynamic-int8", "int8"]), default=None,
+              help="Write student-<precision>.<suffix>: fp16 weights, int8 weights (dynamic-int8) or int8 weights and "
+                   "activations calibrated on real state (int8). Its accuracy is measured in its runtime against fp32 "
+                   "and gated by --max-jf-drop. export/README.md lists the pairs each target offers.  [default: fp32]")
+@click.option("--calibration-data", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="int8: a dataset folder (DAVIS / YouTube-VOS / SynthVOS layout) whose videos calibrate the activations, "
+                   "the tracker running with its state fed back.  [default: generated SynthVOS videos]")
+@click.option("--calibration-frames", type=click.IntRange(min=1), default=64, show_default=True, help="int8: step frames to calibrate on.")
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Quantised exports: measure J&F on this dataset's val split, beside the fp32 J&F.  [default: a generated SynthVOS set]")
+@click.option("--max-jf-drop", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Quantised exports: J&F points (0-100 scale) the file may lose against the fp32 checkpoint.")
+@click.option("--allow-accuracy-drop", is_flag=True, help="Write a quantised file even when it loses more than --max-jf-drop (or cannot be measured here).")
 def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, int] | None, objects: int | None,
                    out: Path, recipe: Path | None, parity_frames: int | None, max_abs_prob: float | None, min_iou: float | None,
-                   threads: int | None) -> None:
+                   threads: int | None, quantize: str | None, calibration_data: Path | None, calibration_frames: int,
+                   data: Path | None, max_jf_drop: float, allow_accuracy_drop: bool) -> None:
     """Export a student with its memory as explicit state: init(frame, mask) and step(frame, *state).
 
     Every file is loaded into its real runtime and checked against PyTorch over a whole generated
@@ -47,15 +61,20 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         tolerance=Tolerance(max_abs_prob if max_abs_prob is not None else plan.max_abs_prob or defaults.max_abs_prob,
                             min_iou if min_iou is not None else plan.min_iou or defaults.min_iou),
         parity_frames=parity_frames or plan.parity_frames or PARITY_FRAMES, threads=threads or plan.threads or 2,
-        options=plan.options,
+        options=plan.options, precision=quantize or "fp32", calibration_data=calibration_data,
+        calibration_frames=calibration_frames, data=data, max_jf_drop=max_jf_drop, allow_accuracy_drop=allow_accuracy_drop,
     )
     results = export_checkpoint(request)
     if not results:
         raise ConfigError("no target could be exported: none of their toolchains is installed (pip install 'mobileseg[all]').")
     for result in results:
         figures = result.parity
-        check = (f"max |dprob| {figures['max_abs_prob']:.1e}, IoU min {figures['iou_min']:.4f} over {figures['frames']} frames"
-                 if figures.get("kind") == "video" else "spec checked (no Core ML runtime on this OS)")
+        if figures.get("kind") == "agreement":
+            check = figures["summary"] + ("" if figures["gate"]["passed"] else " (above --max-jf-drop, kept by --allow-accuracy-drop)")
+        elif figures.get("kind") == "video":
+            check = f"max |dprob| {figures['max_abs_prob']:.1e}, IoU min {figures['iou_min']:.4f} over {figures['frames']} frames"
+        else:
+            check = "spec checked (no Core ML runtime on this OS)" + ("; accuracy NOT measured" if figures.get("measured") is False else "")
         click.echo(f"{result.target:<10} {result.artifact}  {result.bytes / 1e6:.2f} MB  {result.seconds:.1f} s  {check}")
         outside = result.info.get("outside_delegate")
         if outside:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from mobileseg.export.contract import LoadedContract
-from mobileseg.export.formats import ExportFormat, Written, register_format
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
 from mobileseg.export.signature import ENTRY_POINTS, InitEntry, Signature, StepEntry
 from mobileseg.runtime.base import require
@@ -39,7 +39,9 @@ def _register_alias() -> None:
     register_torch_op(alias)
 
 
-def write_coreml(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any]) -> Written:
+def write_coreml(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+                  quant: Quantization | None = None) -> Written:
+    half = quant is not None and quant.precision == "fp16"
     with quiet():
         ct = require("coremltools", "coreml", "Core ML export")
         _register_alias()
@@ -48,7 +50,8 @@ def write_coreml(init: InitEntry, step: StepEntry, signature: Signature, folder:
         for entry, module in zip(ENTRY_POINTS, (init, step)):
             program = torch.export.export(module, signature.example(entry), strict=False).run_decompositions({})
             model = ct.convert(program, outputs=[ct.TensorType(name=name) for name in entry.outputs], convert_to="mlprogram",
-                               minimum_deployment_target=ct.target.iOS18, compute_precision=ct.precision.FLOAT32)
+                               minimum_deployment_target=ct.target.iOS18,
+                               compute_precision=ct.precision.FLOAT16 if half else ct.precision.FLOAT32)
             part = folder / f".{entry.name}.mlpackage"
             model.save(str(part))
             parts.append(part)
@@ -59,7 +62,7 @@ def write_coreml(init: InitEntry, step: StepEntry, signature: Signature, folder:
     for part in parts:
         shutil.rmtree(part)
     return Written({entry.name: path.name for entry in ENTRY_POINTS},
-                   {"program": "mlprogram", "minimum_deployment_target": "iOS18", "precision": "float32"})
+                   {"program": "mlprogram", "minimum_deployment_target": "iOS18", "compute_precision": "float16" if half else "float32"})
 
 
 def _features(features: Any) -> dict[str, list[int]]:
@@ -99,4 +102,5 @@ COREML = register_format(ExportFormat(
     name="coreml", title="Core ML", suffix=".mlpackage", extra="coreml", modules=("coremltools",),
     runtime=None, entry_points="`student.mlpackage` (multifunction), functions `init` and `step`", write=write_coreml,
     check_spec=check_spec, notes="ML program, float32, iOS 18+; predictions need macOS/iOS, Linux checks the spec",
+    precisions=("fp16",),
 ))

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mobileseg.export.formats import ExportFormat, Written, register_format
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
 from mobileseg.export.signature import ENTRY_POINTS, InitEntry, Signature, StepEntry
 from mobileseg.runtime.base import require
@@ -29,23 +29,53 @@ def outside_delegate(graph_module: torch.fx.GraphModule) -> dict[str, int]:
     return dict(sorted(Counter(name for name in names if name not in _PLUMBING).items()))
 
 
-def write_executorch(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any]) -> Written:
+def write_executorch(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+                  quant: Quantization | None = None) -> Written:
     with quiet():
         exir = require("executorch.exir", "executorch", "ExecuTorch export")
         partitioner = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch", "ExecuTorch export")
         programs = {entry.name: torch.export.export(module, signature.example(entry), strict=False)
                     for entry, module in zip(ENTRY_POINTS, (init, step))}
+        if quant is not None:
+            programs = quantize_programs(programs, signature, quant)
         edge = exir.to_edge_transform_and_lower(programs, partitioner=[partitioner.XnnpackPartitioner()])
         left = {name: outside_delegate(edge.exported_program(name).graph_module) for name in programs}
         program = edge.to_executorch()
     path = folder / f"{stem}.pte"
     with open(path, "wb") as fh:
         program.write_to_file(fh)
-    return Written({name: path.name for name in programs}, {"delegate": "XNNPACK", "outside_delegate": left})
+    info: dict[str, Any] = {"delegate": "XNNPACK", "outside_delegate": left}
+    if quant is not None:
+        info["quantizer"] = {"tool": "PT2E (torchao) with XNNPACKQuantizer", "precision": quant.precision,
+                             "scheme": "symmetric, per-channel int8 weights, int8 activations"}
+    return Written({name: path.name for name in programs}, info)
+
+
+def quantize_programs(programs: dict[str, Any], signature: Signature, quant: Quantization) -> dict[str, Any]:
+    """Static int8 for XNNPACK through PT2E: each entry point is prepared with the XNNPACK quantizer,
+    run over its recorded calibration inputs (the real state fed back), converted and exported again.
+    Inputs and outputs stay float32; XNNPACK runs the quantised convolutions."""
+    quantizer_module = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch", "ExecuTorch int8")
+    pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch", "ExecuTorch int8 (torchao)")
+    if quant.precision != "int8" or quant.calibration is None:
+        raise ValueError(f"ExecuTorch writes int8 with calibration only, not {quant.precision}")
+    samples = {"init": quant.calibration.init, "step": quant.calibration.step}
+    quantised = {}
+    for entry in ENTRY_POINTS:
+        config = quantizer_module.get_symmetric_quantization_config(is_per_channel=True)
+        quantizer = quantizer_module.XNNPACKQuantizer().set_global(config)
+        prepared = pt2e.prepare_pt2e(programs[entry.name].module(), quantizer)
+        with torch.no_grad():
+            for sample in samples[entry.name]:
+                prepared(*sample)
+        converted = pt2e.convert_pt2e(prepared)
+        quantised[entry.name] = torch.export.export(converted, signature.example(entry), strict=False)
+    return quantised
 
 
 EXECUTORCH = register_format(ExportFormat(
     name="executorch", title="ExecuTorch", suffix=".pte", extra="executorch", modules=("executorch",),
     runtime="executorch", entry_points="`student.pte`, methods `init` and `step`", write=write_executorch,
     notes="XNNPACK delegate; ops left outside it are listed in the contract",
+    precisions=("int8",),
 ))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mobileseg.export.contract import LoadedContract
+from mobileseg.export.quantize import Calibration
 from mobileseg.export.signature import InitEntry, Signature, StepEntry
 from mobileseg.registry import Registry
 
@@ -26,8 +27,17 @@ class Written:
 
 
 @dataclass(frozen=True)
+class Quantization:
+    """What a quantised export asks of a format: the precision and, for ``int8``, the recorded inputs."""
+
+    precision: str  # fp16 | dynamic-int8 | int8 (mobileseg.export.quantize.PRECISIONS)
+    calibration: Calibration | None = None
+
+
+@dataclass(frozen=True)
 class ExportFormat:
-    """A registered target. ``write(init, step, signature, folder, stem, options)`` makes the files."""
+    """A registered target. ``write(init, step, signature, folder, stem, options, quant)`` makes the files
+    (``quant`` None: fp32); ``precisions`` lists the quantised precisions it can write."""
 
     name: str
     title: str
@@ -36,10 +46,11 @@ class ExportFormat:
     modules: tuple[str, ...]  # importable modules the converter needs
     runtime: str | None  # runtime package that runs it here, or None (spec check only)
     entry_points: str  # how init and step are packaged
-    write: Callable[[InitEntry, StepEntry, Signature, Path, str, dict[str, Any]], Written]
+    write: Callable[[InitEntry, StepEntry, Signature, Path, str, dict[str, Any], Quantization | None], Written]
     # formats without a runtime here (Core ML on Linux) validate the saved file against its contract
     check_spec: Callable[[LoadedContract], dict[str, Any]] | None = None
     notes: str = ""
+    precisions: tuple[str, ...] = ()
 
     def missing(self) -> list[str]:
         """Modules of the toolchain that are not importable here."""
@@ -62,4 +73,18 @@ def support_table() -> str:
         fmt = FORMATS.get(name)
         lines.append(f"| `{name}` ({fmt.title}) | {fmt.entry_points} | `student{fmt.suffix}.json` | "
                      f"{', '.join(fmt.modules)} (`[{fmt.extra}]`) | {fmt.runtime or 'nothing on Linux: spec check'} | {fmt.notes} |")
+    return "\n".join(lines)
+
+
+def precision_table() -> str:
+    """Which ``--quantize`` precisions each target writes, generated from the registered formats."""
+    from mobileseg.export.quantize import PRECISIONS
+
+    quantised = PRECISIONS[1:]
+    lines = ["| target | " + " | ".join(quantised) + " | accuracy measured here |", "|---|" + "---|" * (len(quantised) + 1)]
+    for name in FORMATS.names():
+        fmt = FORMATS.get(name)
+        cells = [f"yes: `student-{p}{fmt.suffix}`" if p in fmt.precisions else "no" for p in quantised]
+        measured = "yes, in its runtime (agreement + J&F)" if fmt.runtime else "no (no runtime on Linux): needs --allow-accuracy-drop"
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {measured} |")
     return "\n".join(lines)

@@ -20,7 +20,9 @@ from typing import Any
 from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.export.contract import Contract, load_contract, sha256
 from mobileseg.export.formats import FORMATS, ExportFormat
+from mobileseg.export.formats import Quantization
 from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, parity_video
+from mobileseg.export.quantize import CALIBRATION_FRAMES, check_precision, measure_accuracy, record_calibration, stem_for
 from mobileseg.export.signature import InitEntry, StepEntry, signature_of
 from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE, MemoryNetwork
@@ -49,6 +51,13 @@ class ExportRequest:
     threads: int = 2
     stem: str = "student"
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per target
+    precision: str = "fp32"  # or fp16 | dynamic-int8 | int8 (mobileseg.export.quantize)
+    calibration_data: Path | None = None  # int8: a dataset folder; None: generated videos
+    calibration_frames: int = CALIBRATION_FRAMES
+    data: Path | None = None  # quantised: J&F on this dataset's val split; None: a generated set
+    max_jf_drop: float = 1.0  # J&F points (0-100) a quantised file may lose against fp32
+    allow_accuracy_drop: bool = False
+    measure_jf: bool = True  # False (benchmarks of random weights): agreement only, no J&F, no gate; needs allow_accuracy_drop
 
 
 @dataclass
@@ -128,33 +137,66 @@ def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, thre
     return {"kind": "video", **report.to_dict(), "summary": report.describe()}
 
 
-def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any], request: ExportRequest) -> ExportResult:
+def _check_quantised(fmt: ExportFormat, contract_file: Path, model: MemoryNetwork, request: ExportRequest) -> dict[str, Any]:
+    """A quantised file's measured accuracy and the J&F gate; raises ExportError when it fails the gate."""
+    gate = {"max_jf_drop": request.max_jf_drop, "allowed_drop": request.allow_accuracy_drop}
+    if fmt.runtime is None:
+        if not request.allow_accuracy_drop:
+            raise ExportError(f"{fmt.name} {request.precision}: its accuracy cannot be measured here (no {fmt.title} runtime on "
+                              "this OS), and mobileseg never assumes it. Nothing is written; pass --allow-accuracy-drop to write "
+                              "it unmeasured, then measure it where it runs.")
+        figures = verify_artifact(contract_file, model, request.threads)  # the spec check
+        return {**figures, "measured": False, "gate": {**gate, "passed": None}, "summary": "accuracy not measured (no runtime here)"}
+    figures = measure_accuracy(contract_file, model, threads=request.threads, parity_frames=request.parity_frames, data=request.data,
+                               jf=request.measure_jf)
+    if not request.measure_jf:
+        if not request.allow_accuracy_drop:
+            raise ExportError("measure_jf=False leaves the J&F gate unchecked; it needs allow_accuracy_drop=True")
+        return {**figures, "gate": {**gate, "passed": None}}
+    passed = figures["jf_drop"] <= request.max_jf_drop
+    figures["gate"] = {**gate, "passed": passed}
+    if not passed and not request.allow_accuracy_drop:
+        raise ExportError(f"{fmt.name} {request.precision}: {figures['summary']}, more than --max-jf-drop {request.max_jf_drop}. "
+                          "Nothing is written. Calibrate on your own data (--calibration-data, more --calibration-frames), "
+                          "try another precision, or pass --allow-accuracy-drop to keep it anyway.")
+    return figures
+
+
+def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any], request: ExportRequest,
+               quant: Quantization | None = None) -> ExportResult:
     began = time.perf_counter()
     signature = signature_of(model, *request.size, objects=request.objects)
-    staging = request.out / f".{request.stem}{fmt.suffix}.staging-{os.getpid()}"
+    stem = stem_for(request.stem, request.precision)
+    staging = request.out / f".{stem}{fmt.suffix}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        written = fmt.write(InitEntry(model).eval(), StepEntry(model).eval(), signature, staging, request.stem,
-                            request.options.get(fmt.name, {}))
+        written = fmt.write(InitEntry(model).eval(), StepEntry(model).eval(), signature, staging, stem,
+                            request.options.get(fmt.name, {}), quant)
+        precision = {"precision": request.precision}
+        if quant is not None and quant.calibration is not None:
+            precision["calibration"] = quant.calibration.describe()
         contract = Contract(fmt.name, written.files, signature, _model_info(model, payload, request.checkpoint),
-                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **written.info},
+                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **precision, **written.info},
                             sha256={name: sha256(staging / name) for name in set(written.files.values()) if (staging / name).is_file()})
-        contract_file = contract.write(staging / f"{request.stem}{fmt.suffix}.json")
-        contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
-        if contract.parity.get("passed") is False:
-            raise ExportError(f"{fmt.name}: {contract.parity['summary']}. The file is not written; lower the tolerance only "
-                              "if you accept the difference (--tolerance / recipe), or report the mismatch.")
+        contract_file = contract.write(staging / f"{stem}{fmt.suffix}.json")
+        if quant is None:
+            contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
+            if contract.parity.get("passed") is False:
+                raise ExportError(f"{fmt.name}: {contract.parity['summary']}. The file is not written; lower the tolerance only "
+                                  "if you accept the difference (--tolerance / recipe), or report the mismatch.")
+        else:
+            contract.parity = _check_quantised(fmt, contract_file, model, request)
         contract.write(contract_file)
         _publish(staging, request.out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    artifact = request.out / f"{request.stem}{fmt.suffix}"
+    artifact = request.out / f"{stem}{fmt.suffix}"
     seconds = time.perf_counter() - began
     size = sum(_bytes(request.out / name) for name in set(written.files.values()))
     summary = contract.parity.get("summary", f"spec check passed ({contract.parity.get('checked', 'spec')})")
     log.info("%s: %s (%.2f MB) in %.1f s; %s", fmt.name, artifact, size / 1e6, seconds, summary)
-    return ExportResult(fmt.name, artifact, request.out / f"{request.stem}{fmt.suffix}.json", size, seconds, contract.parity, written.info)
+    return ExportResult(fmt.name, artifact, request.out / f"{stem}{fmt.suffix}.json", size, seconds, contract.parity, written.info)
 
 
 def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
@@ -163,8 +205,20 @@ def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
     if request.objects < 1:
         raise ConfigError(f"--objects must be >= 1, got {request.objects}")
     formats = resolve_targets(request.targets)
+    if request.precision != "fp32":
+        if ALL in request.targets:  # all: every installed target that offers the precision
+            formats = [fmt for fmt in formats if request.precision in fmt.precisions]
+        for fmt in formats:
+            check_precision(request.precision, fmt.name, fmt.precisions)
     model, payload = model_from_checkpoint(request.checkpoint, role="student")
-    return [export_one(fmt, model, payload, request) for fmt in formats]
+    quant = None
+    if request.precision != "fp32":
+        calibration = None
+        if request.precision == "int8":
+            calibration = record_calibration(model, request.size, request.objects, request.calibration_frames, request.calibration_data)
+            log.info("int8 calibration: %d step frames from %s", len(calibration.step), calibration.source)
+        quant = Quantization(request.precision, calibration)
+    return [export_one(fmt, model, payload, request, quant) for fmt in formats]
 
 
 def model_for(artifact: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> MemoryNetwork:

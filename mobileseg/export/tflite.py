@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mobileseg.export.formats import ExportFormat, Written, register_format
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
 from mobileseg.export.signature import INIT, STEP, EntryPoint, InitEntry, Signature, StepEntry
 from mobileseg.runtime.base import require
@@ -31,7 +31,8 @@ class NamedOutputs(nn.Module):
         return dict(zip(self.names, self.inner(**inputs)))
 
 
-def write_tflite(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any]) -> Written:
+def write_tflite(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+                  quant: Quantization | None = None) -> Written:
     with quiet():
         litert_torch = require("litert_torch", "tflite", "TFLite export")
         converter = litert_torch
@@ -40,12 +41,57 @@ def write_tflite(init: InitEntry, step: StepEntry, signature: Signature, folder:
             converter = converter.signature(entry.name, NamedOutputs(module, entry).eval(), sample_kwargs=sample)
         edge = converter.convert()
     path = folder / f"{stem}.tflite"
-    edge.export(str(path))
-    return Written({INIT.name: path.name, STEP.name: path.name}, {"signatures": [INIT.name, STEP.name], "converter": "litert-torch"})
+    info: dict[str, Any] = {"signatures": [INIT.name, STEP.name], "converter": "litert-torch"}
+    if quant is None:
+        edge.export(str(path))
+    else:
+        float_path = folder / f".{stem}.float.tflite"
+        edge.export(str(float_path))
+        info["quantizer"] = quantize_tflite(float_path, path, quant)
+        float_path.unlink()
+    return Written({INIT.name: path.name, STEP.name: path.name}, info)
+
+
+def quantize_tflite(source: Path, target: Path, quant: Quantization) -> dict[str, Any]:
+    """Post-training quantisation of the two-signature file with ai-edge-quantizer.
+
+    fp16: conv / fully-connected weights cast to float16 (compute stays float32). dynamic-int8:
+    per-channel int8 weights, float activations. int8: int8 weights and activations, ranges from
+    the recorded calibration inputs of each signature; the graph inputs and outputs, and the SUM
+    and DIV of the decomposed object softmax, stay float32, so the app's interface and state
+    feedback do not change.
+    """
+    with quiet():
+        aeq = require("ai_edge_quantizer", "tflite", "TFLite quantisation")
+        from ai_edge_quantizer import qtyping, recipe
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+        ops = qtyping.TFLOperationName
+        if quant.precision == "fp16":
+            quantizer = aeq.Quantizer(str(source))
+            quantizer.add_weight_only_config(regex=".*", operation_name=ops.ALL_SUPPORTED, num_bits=16,
+                                             algorithm_key=AlgorithmName.FLOAT_CASTING)
+            result = quantizer.quantize()
+        elif quant.precision == "dynamic-int8":
+            result = aeq.Quantizer(str(source), recipe.dynamic_wi8_afp32()).quantize()
+        else:
+            calibration = quant.calibration
+            if calibration is None:
+                raise ValueError("int8 needs calibration samples")
+            quantizer = aeq.Quantizer(str(source), recipe.static_wi8_ai8())
+            for op in (ops.INPUT, ops.OUTPUT, ops.SUM, ops.DIV):
+                quantizer.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
+            samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in recorded]
+                       for entry, recorded in ((INIT, calibration.init), (STEP, calibration.step))}
+            result = quantizer.quantize(quantizer.calibrate(samples, num_threads=1))
+        result.export_model(str(target), overwrite=True)
+    return {"tool": "ai-edge-quantizer", "precision": quant.precision,
+            "kept_float": ["inputs", "outputs", "SUM", "DIV"] if quant.precision == "int8" else ["activations"]}
 
 
 TFLITE = register_format(ExportFormat(
     name="tflite", title="TFLite / LiteRT", suffix=".tflite", extra="tflite", modules=("litert_torch", "ai_edge_litert"),
     runtime="ai-edge-litert", entry_points="`student.tflite`, signatures `init` and `step`", write=write_tflite,
     notes="litert-torch (no TensorFlow); NCHW as in PyTorch; XNNPACK at run time",
+    precisions=("fp16", "dynamic-int8", "int8"),
 ))

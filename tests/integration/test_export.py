@@ -54,7 +54,7 @@ def test_every_target_is_written_with_a_passing_contract(exported: dict[str, obj
             assert parity["max_abs_prob"] <= 1e-3 and parity["iou_min"] >= 0.999
             assert len(parity["per_frame"]) == parity["frames"] - 1
     onnx = load_contract(results["onnx"].artifact).data  # type: ignore[index]
-    assert onnx["export"]["opset"] == 18 and set(onnx["files"].values()) == {"student.init.onnx", "student.step.onnx"}
+    assert onnx["export"]["opset"] == 18 and set(onnx["files"].values()) == {"student.init.onnx", "student.step.onnx", "student.weights"}
     assert "step" in load_contract(results["executorch"].artifact).data["export"]["outside_delegate"]  # type: ignore[index]
 
 

@@ -1,0 +1,168 @@
+"""Quantised exports: which (target, precision) pairs exist, calibration on real state, measured accuracy.
+
+Precisions: ``fp32`` (the plain export), ``fp16`` (half-precision weights), ``dynamic-int8``
+(int8 weights, activations quantised on the fly) and ``int8`` (int8 weights and activations with
+scales from calibration). Inputs and outputs stay float32 in every file, so the contract, the
+state feedback and the app do not change with the precision.
+
+Calibration (``int8``) records what the graphs really see: the fp32 PyTorch tracker runs over
+videos (``--calibration-data``, or generated SynthVOS videos at the export size) with its own
+state fed back, and every ``init`` and ``step`` call's inputs are kept, so ``mem_key`` and
+``mem_value`` are calibrated on the values they take in use, not on zeros or noise.
+
+Accuracy is measured, never assumed: the quantised file runs in its real runtime (1) against the
+fp32 PyTorch tracker over the parity video (mask IoU min/mean, max |dprob|: the agreement) and
+(2) over a validation set (``--data``'s val split, or a generated one), J&F of the file beside the
+fp32 J&F of the checkpoint on the same videos. The export is refused when the drop exceeds
+``max_jf_drop`` points (0-100 scale) unless the caller allows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from mobileseg.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "dynamic-int8", "int8")
+CALIBRATION_FRAMES = 64
+CALIBRATION_SEED = 1000  # generated calibration videos (the parity video uses seed 0, the J&F set 2000)
+JF_SEED = 2000
+
+
+@dataclass
+class Calibration:
+    """Recorded inputs of each entry point, in call order: ``init`` (frame, mask), ``step`` (frame, mem_key, mem_value)."""
+
+    init: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    step: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    source: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "init_samples": len(self.init), "step_samples": len(self.step)}
+
+
+def stem_for(stem: str, precision: str) -> str:
+    """``student`` -> ``student-int8`` (fp32 keeps the plain name)."""
+    return stem if precision == "fp32" else f"{stem}-{precision}"
+
+
+def check_precision(precision: str, target: str, supported: tuple[str, ...]) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--quantize {precision!r} is not a precision; choose one of {', '.join(PRECISIONS[1:])}.")
+    if precision != "fp32" and precision not in supported:
+        offered = ", ".join(supported) or "none"
+        raise ConfigError(f"target {target!r} has no {precision} export (it offers: {offered}); see export/README.md "
+                          "for the supported (target, precision) pairs, or choose another --target.")
+
+
+def _first_masks(labels: np.ndarray, objects: int, size: tuple[int, int]) -> torch.Tensor | None:
+    """The first ``objects`` objects of a label map as ``[K, 1, H, W]`` masks (None when the frame has none)."""
+    from mobileseg.eval.predict import mask_tensor
+
+    ids = [int(i) for i in np.unique(labels) if i not in (0, 255)][:objects]
+    if not ids:
+        return None
+    masks = [mask_tensor(labels == i, size)[0] for i in ids]
+    masks += [torch.zeros_like(masks[0])] * (objects - len(ids))
+    return torch.stack(masks)
+
+
+def calibration_videos(size: tuple[int, int], objects: int, data: str | os.PathLike[str] | None,
+                       seed: int = CALIBRATION_SEED) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
+    """Videos as (frames ``[1, 3, H, W]`` at ``size``, first masks ``[K, 1, H, W]``): a dataset's train
+    split (its val split when it has no train split), or generated SynthVOS videos without end."""
+    from mobileseg.eval.predict import frame_tensor
+
+    if data is None:
+        from mobileseg.export.parity import parity_video
+
+        index = 0
+        while True:
+            yield parity_video(*size, objects=objects, frames=24, seed=seed + index)
+            index += 1
+    from mobileseg.data.datasets import open_dataset
+    from mobileseg.errors import DatasetError
+
+    try:
+        dataset = open_dataset(data, "train")
+    except DatasetError:
+        dataset = open_dataset(data, "val")
+    for sequence in dataset:
+        first = _first_masks(sequence.mask(0), objects, size) if sequence.masks[0] is not None else None
+        if first is not None:
+            yield [frame_tensor(sequence.frame(t), size) for t in range(len(sequence))], first
+
+
+@torch.no_grad()
+def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: int, frames: int = CALIBRATION_FRAMES,
+                       data: str | os.PathLike[str] | None = None) -> Calibration:
+    """Run the fp32 tracker with its state fed back and keep every entry point's inputs (``frames`` step calls)."""
+    if frames < 1:
+        raise ConfigError(f"--calibration-frames must be >= 1, got {frames}")
+    source = str(data) if data is not None else f"generated SynthVOS videos at {size[0]}x{size[1]}"
+    calibration = Calibration(source=source)
+    model = model.eval()
+    for video, first in calibration_videos(size, objects, data):
+        state = model.init(video[0], first)  # type: ignore[operator]
+        calibration.init.append((video[0], first))
+        for frame in video[1:]:
+            calibration.step.append((frame, *state))
+            _, *state = model.step(frame, *state)  # type: ignore[operator]
+            if len(calibration.step) >= frames:
+                return calibration
+    if not calibration.step:
+        raise ConfigError(f"--calibration-data {data}: no video with an annotated first frame to calibrate on.")
+    log.warning("calibration: only %d step frames in %s (asked for %d)", len(calibration.step), source, frames)
+    return calibration
+
+
+def jf_dataset(data: str | os.PathLike[str] | None, size: tuple[int, int], workdir: Path) -> Any:
+    """The videos J&F is measured on: ``data``'s val split, or a generated SynthVOS set at the export size."""
+    from mobileseg.data.datasets import open_dataset
+
+    if data is not None:
+        return open_dataset(data, "val")
+    from mobileseg.data.synth import SynthConfig, generate_synthvos
+
+    config = SynthConfig(videos=8, frames=24, height=size[0], width=size[1], objects=(1, 2), seed=JF_SEED, val_fraction=0.5)
+    return open_dataset(generate_synthvos(workdir / "jf-set", config), "val")
+
+
+def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, parity_frames: int,
+                     data: str | os.PathLike[str] | None, jf: bool = True) -> dict[str, Any]:
+    """Agreement with the fp32 tracker over the parity video, and (``jf``) J&F of the file vs the fp32 checkpoint."""
+    from mobileseg.eval.predict import predict_dataset
+    from mobileseg.export.parity import Tolerance, compare_trackers, parity_video
+    from mobileseg.models import NetworkTracker
+    from mobileseg.runtime import open_runtime
+
+    runtime = open_runtime(artifact, threads)
+    size = runtime.contract.size
+    objects = int(runtime.contract.data["input"]["objects"])
+    video, first = parity_video(*size, objects=objects, frames=parity_frames)
+    agreement = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, Tolerance(float("inf"), 0.0))
+    figures = {"kind": "agreement", "frames": agreement.frames, "iou_min": agreement.iou_min, "iou_mean": agreement.iou_mean,
+               "max_abs_prob": agreement.worst_prob,
+               "summary": (f"agreement with fp32 over {agreement.frames} frames: mask IoU min {agreement.iou_min:.4f} mean "
+                           f"{agreement.iou_mean:.4f}, max |dprob| {agreement.worst_prob:.2e}")}
+    if not jf:
+        return {**figures, "summary": figures["summary"] + "; J&F not measured"}
+    with tempfile.TemporaryDirectory(prefix="mobileseg-jf-") as work:
+        dataset = jf_dataset(data, size, Path(work))
+        reference = predict_dataset(lambda: NetworkTracker(model), dataset, size=size, desc="J&F fp32")
+        candidate = predict_dataset(runtime.tracker, dataset, size=size, desc="J&F quantised")
+    jf_fp32 = 100 * float(reference.report.summary()["J&F-Mean"])  # type: ignore[union-attr]
+    jf_value = 100 * float(candidate.report.summary()["J&F-Mean"])  # type: ignore[union-attr]
+    return {**figures, "jf_fp32": round(jf_fp32, 3), "jf": round(jf_value, 3), "jf_drop": round(jf_fp32 - jf_value, 3),
+            "jf_videos": len(dataset), "jf_data": str(data) if data is not None else "generated SynthVOS val set (4 videos, seed 2000)",
+            "summary": figures["summary"] + f"; J&F {jf_value:.2f} vs fp32 {jf_fp32:.2f} (drop {jf_fp32 - jf_value:.2f} points)"}
