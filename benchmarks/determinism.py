@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import RESULTS, publish  # noqa: E402
 
 from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.train.checkpoint import load_checkpoint  # noqa: E402
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--cost-runs", type=int, default=3, help="quiet runs per mode for the cost")
     parser.add_argument("--cost-steps", type=int, default=60)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cost-only", action="store_true", help="measure the cost again on a quiet host; keep the "
+                        "reproducibility results of the last run (results/determinism.json)")
     args = parser.parse_args()
     model, crop = "mobilevos_r18_mv2_small", "128x128"
     if args.quick:
@@ -90,7 +92,11 @@ def main() -> None:
     data = generate_synthvos(work / "data", SynthConfig(videos=12, frames=12, height=192, width=320, objects=(1, 2), seed=0))
     rows, result = [], {"host": {"cpu": cpu_name(), "threads": 2, "torch": str(torch.__version__)}, "model": model,
                         "crop": crop, "steps": args.steps, "modes": {}}
-    for mode in MODES:
+    previous = RESULTS / ("determinism_quick.json" if args.quick else "determinism.json")
+    if args.cost_only:
+        result = json.loads(previous.read_text())
+        args.runs, args.steps = result["modes"]["deterministic"]["runs"], result["steps"]
+    for mode in MODES if not args.cost_only else ():
         finals = []
         for i in range(args.runs):
             out = work / f"{mode.replace(' ', '-')}-{i}"
