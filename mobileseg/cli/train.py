@@ -15,7 +15,8 @@ from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 _D = TrainConfig(model="", data="", out="")
 DETERMINISTIC_HELP = ("Bit-identical runs on this machine at a given thread count: the same command gives the same weights, and "
                       "a killed run resumed with --resume ends like an uninterrupted one (see README, Reproducibility). "
-                      "Costs no measurable speed (benchmarks/README.md).")
+                      "Costs about 6% of training speed (0.94x the clips/s of --no-deterministic on a 2-core Xeon; "
+                      "benchmarks/README.md, determinism). On CUDA, kernels without a deterministic version warn instead.")
 
 
 def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_every: int | None) -> dict[str, Any]:
