@@ -90,19 +90,28 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
 @click.option("--max-abs-prob", type=float, default=1e-3, show_default=True, help="Tolerance: largest |prob difference| on any frame.")
 @click.option("--min-iou", type=float, default=0.999, show_default=True, help="Tolerance: smallest mask IoU on any frame.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads.")
-def verify_command(artifact: Path, checkpoint: Path | None, frames: int, max_abs_prob: float, min_iou: float, threads: int) -> None:
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Quantised files: J&F on this dataset's val split.  [default: a generated SynthVOS set]")
+@click.option("--max-jf-drop", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Quantised files: J&F points (0-100) the file may lose against its fp32 checkpoint.")
+def verify_command(artifact: Path, checkpoint: Path | None, frames: int, max_abs_prob: float, min_iou: float, threads: int,
+                   data: Path | None, max_jf_drop: float) -> None:
     """Re-run the whole-video parity check of an exported file (or its Core ML spec check).
 
     ARTIFACT is the exported file (student.tflite, student.pte, student.onnx, student.mlpackage) or its .json.
-    Exits with status 1 when the file misses the tolerance.
+    A quantised file (student-int8.tflite, ...) is checked on its accuracy instead: agreement with
+    the fp32 tracker and its J&F drop against --max-jf-drop. Exits with status 1 when the file
+    misses the tolerance.
     """
     from mobileseg.export.parity import Tolerance
     from mobileseg.export.pipeline import ExportError, model_for, verify_artifact
 
-    figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, Tolerance(max_abs_prob, min_iou))
+    figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, Tolerance(max_abs_prob, min_iou),
+                              data, max_jf_drop)
     if figures.get("kind") == "spec":
         click.echo(f"{artifact}: {figures['checked']}: passed")
         return
     click.echo(f"{artifact}: {figures['summary']}")
     if not figures["passed"]:
-        raise ExportError(f"{artifact} misses the parity tolerance (see above)")
+        what = f"loses more than --max-jf-drop {max_jf_drop} J&F points" if figures.get("kind") == "agreement" else "misses the parity tolerance"
+        raise ExportError(f"{artifact} {what} (see above)")

@@ -121,15 +121,20 @@ def _memory_info(model: MemoryNetwork) -> dict[str, Any]:
 
 
 def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, threads: int = 2, frames: int = PARITY_FRAMES,
-                    tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+                    tolerance: Tolerance = Tolerance(), data: Path | None = None, max_jf_drop: float = 1.0) -> dict[str, Any]:
     """Whole-video parity of ``artifact`` against ``model`` in the artifact's real runtime, or the
-    spec check of a format that cannot run here. Returns the figures (``passed`` among them)."""
+    spec check of a format that cannot run here. A quantised file is held to its accuracy instead:
+    agreement with fp32 and the J&F drop (on ``data``'s val split or a generated set) against
+    ``max_jf_drop``. Returns the figures (``passed`` among them)."""
     contract = load_contract(artifact)
     fmt = FORMATS.get(contract.target)
     if fmt.runtime is None:
         if fmt.check_spec is None:
             raise ExportError(f"{fmt.name} has neither a runtime nor a spec check; nothing would verify it.")
         return {"kind": "spec", **fmt.check_spec(contract)}
+    if contract.data.get("export", {}).get("precision", "fp32") != "fp32":
+        figures = measure_accuracy(contract.path, model, threads=threads, parity_frames=frames, data=data)
+        return {**figures, "passed": figures["jf_drop"] <= max_jf_drop, "max_jf_drop": max_jf_drop}
     runtime = RUNTIMES.get(fmt.name)(contract, threads)
     objects = int(contract.data["input"]["objects"])
     video, first = parity_video(*contract.size, objects=objects, frames=frames)

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from mobileseg.cli import cli
 from mobileseg.data.datasets import open_dataset
 from mobileseg.data.io import save_frame
 from mobileseg.data.synth import SynthConfig, generate_synthvos
@@ -120,6 +122,10 @@ def test_int8_calibrated_on_black_frames_is_refused_and_writes_nothing(lite: Pat
                                          allow_accuracy_drop=True))[0]
     figures = load_contract(allowed.artifact).data["parity"]
     assert figures["jf_drop"] > 1.0 and figures["gate"] == {"max_jf_drop": 1.0, "allowed_drop": True, "passed": False}
+    # verify holds a quantised file to its accuracy, not to the fp32 parity tolerance
+    verdict = CliRunner().invoke(cli, ["verify", str(allowed.artifact), "--data", str(labelled), "--frames", "6"])
+    assert verdict.exit_code == 1 and "loses more than --max-jf-drop 1.0 J&F points" in verdict.output, verdict.output
+    assert "vs fp32 100.00" in verdict.output
 
 
 def test_coreml_fp16_is_written_only_when_the_unmeasured_accuracy_is_allowed(lite: Path, tmp_path: Path) -> None:
