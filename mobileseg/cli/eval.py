@@ -9,7 +9,7 @@ import click
 from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
 from mobileseg.errors import ConfigError
-from mobileseg.eval.davis import EvalReport, evaluate_results
+from mobileseg.eval.davis import FIRST_STARTS, EvalReport, evaluate_results
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.table import format_table
 
@@ -20,6 +20,9 @@ def print_report(report: EvalReport) -> None:
     rows = [{"sequence": name, **scores} for name, scores in report.per_sequence().items()]
     click.echo(format_table(rows, ("sequence", "objects", "J&F-Mean", "J-Mean", "F-Mean")))
     click.echo("")
+    started = report.started_from()
+    if started is not None:
+        click.echo(started)
     click.echo(format_table([report.summary()], SUMMARY_COLUMNS))
 
 
@@ -34,6 +37,10 @@ def print_report(report: EvalReport) -> None:
 @click.option("--model", "artifact", type=click.Path(path_type=Path),
               help="Predict with an exported file in its runtime (student.onnx, .tflite, .pte), then score: the J&F of the deployed file.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads with --model.")
+@click.option("--first", default="mask", show_default=True, type=click.Choice(list(FIRST_STARTS)),
+              help="With --checkpoint or --model: start each object's tracker from its first-frame mask, or from that mask's "
+                   "bounding box (as the app does when the user drags a box). Scoring is the same either way (the first "
+                   "frame is not scored); the summary and --json say which start was used.")
 @click.option("--split", default="val", show_default=True, help="Which list of the dataset to score (ImageSets/<year>/<split>.txt).")
 @click.option("--kind", default=AUTO, show_default=True, type=click.Choice((AUTO, *DATASET_KINDS)),
               help="Dataset layout; auto detects it from the folder.")
@@ -43,8 +50,8 @@ def print_report(report: EvalReport) -> None:
 @click.option("--max-videos", type=click.IntRange(min=1), default=None, help="With --checkpoint: only the first N videos.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write every number (summary, per sequence, per object) to this JSON file.")
-def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, artifact: Path | None, threads: int, split: str,
-                 kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
+def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, artifact: Path | None, threads: int, first: str,
+                 split: str, kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
     """J&F with the DAVIS 2017 semi-supervised protocol, of a results folder or of a checkpoint.
 
     J is the region IoU, F the boundary F-measure (tolerance 0.008 x image diagonal); both are
@@ -55,6 +62,9 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
         raise ConfigError("give --checkpoint (PyTorch) or --model (an exported file), not both.")
     if results is None and checkpoint is None and artifact is None:
         raise ConfigError("give --results DIR (score saved predictions), --checkpoint FILE or --model FILE (predict and score).")
+    if first != "mask" and checkpoint is None and artifact is None:
+        raise ConfigError(f"--first {first} chooses how trackers are started, so it needs --checkpoint FILE or --model FILE; "
+                          "a --results folder alone was predicted already (score it without --first).")
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16.")
     dataset = open_dataset(data_root, split=split, kind=kind, resolution=resolution)
@@ -67,7 +77,8 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
         source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
         if source.size is not None and size is not None and size != source.size:
             raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")
-        run = predict_dataset(source.make, dataset, results, size or source.size, source.multiple, max_videos=max_videos, desc=source.name)
+        run = predict_dataset(source.make, dataset, results, size or source.size, source.multiple, max_videos=max_videos, desc=source.name,
+                              first=first)
         assert run.report is not None
         report = run.report
         click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per object-frame on this host")

@@ -70,6 +70,10 @@ def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Call
         click.option("--crop", default=f"{_D.crop[0]}x{_D.crop[1]}", show_default=True, type=SIZE, help="Training crop HxW (multiples of 16)."),
         click.option("--crop-scale", default=_D.crop_scale, show_default=True, type=click.Choice(["native", "cover"]), help="Zoom crops around the frame's own scale (native: objects as large as at inference) or around the scale that just covers the crop."),
         click.option("--max-objects", default=_D.max_objects, show_default=True, type=click.IntRange(1, 8), help="Objects per clip (soft-aggregated together)."),
+        click.option("--box-init-prob", default=_D.box_init_prob, show_default=True, type=click.FloatRange(0, 1),
+                     help="Chance per clip (all its objects together) that the memory starts from each object's bounding box "
+                          "instead of its frame-0 mask, as when the app starts tracking from a dragged box. The loss still uses the "
+                          "true masks, and a --teacher still starts from them. 0 leaves the clips exactly as without this option."),
         click.option("--val-split", default=_D.val_split, show_default=True, help="Held-out list for periodic J&F."),
         click.option("--train-split", default=_D.train_split, show_default=True, help="List of training sequences."),
         click.option("--val-every", default=_D.val_every, show_default=True, type=click.IntRange(min=0), help="Validate every N steps (and at the end); 0 disables validation (best.pt = final weights)."),
@@ -98,7 +102,7 @@ def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, opt
         steps=options["steps"] or _D.steps, batch_size=options["batch_size"], lr=options["lr"], weight_decay=options["weight_decay"],
         optimizer=options["optimizer"], schedule=options["schedule"], warmup=options["warmup"], grad_clip=options["grad_clip"],
         poly_epsilon=options["poly_epsilon"], bootstrap=options["bootstrap"], bootstrap_warmup=options["bootstrap_warmup"], clip_frames=options["clip_frames"], max_skip=options["max_skip"], skip_ramp=options["skip_ramp"],
-        crop=options["crop"], crop_scale=options["crop_scale"], max_objects=options["max_objects"], val_split=options["val_split"], train_split=options["train_split"],
+        crop=options["crop"], crop_scale=options["crop_scale"], max_objects=options["max_objects"], box_init_prob=options["box_init_prob"], val_split=options["val_split"], train_split=options["train_split"],
         val_every=options["val_every"], val_size=options["val_size"], val_videos=options["val_videos"],
         bn_batches=options["bn_batches"], save_every=options["save_every"], seed=options["seed"], workers=options["workers"], device=options["device"], amp=options["amp"],
         threads=options["threads"], deterministic=options["deterministic"],

@@ -10,6 +10,15 @@ A sample (K = ``max_objects``, padded with empty objects):
     masks    ``float32 [T, K, h, w]`` in {0, 1}
     labels   ``int64 [T, h, w]``: 0 background, k for the k-th chosen object, -100 void
     selector ``float32 [K]``: 1 for real objects, 0 for padding
+    init_masks ``float32 [K, h, w]`` in {0, 1}, only when ``box_init_prob > 0``: the masks that start
+             the network's memory; frame 0's masks, or with probability ``box_init_prob`` per clip
+             each object's bounding box (:func:`mobileseg.data.boxes.box_of_mask`), as when the app
+             starts tracking from a box the user drags. ``masks`` and ``labels`` (the loss targets)
+             stay the true masks.
+
+The box draw is the clip's last draw from its RNG and is skipped when ``box_init_prob`` is 0, so
+every other part of a clip is the same at any ``box_init_prob``, and at 0 the stream is the one
+of a dataset without the option.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from mobileseg.data.boxes import box_of_mask
 from mobileseg.data.io import VOID
 from mobileseg.data.sequence import VideoDataset, VideoSequence
-from mobileseg.errors import DatasetError
+from mobileseg.errors import ConfigError, DatasetError
 
 IGNORE_INDEX = -100  # labels of void pixels (255 in DAVIS masks): no loss there
 
@@ -51,6 +61,7 @@ class ClipConfig:
     reverse: bool = True  # play the clip backwards half of the time
     colour: float = 0.15  # brightness / contrast / saturation jitter
     min_pixels: int = 64  # an object must cover this many pixels of the first cropped frame
+    box_init_prob: float = 0.0  # chance per clip that the memory starts from the objects' boxes
 
 
 class FrameCache:
@@ -143,6 +154,9 @@ class ClipDataset(Dataset):
     """Random training clips from the sequences of ``dataset`` (see the module docstring)."""
 
     def __init__(self, dataset: VideoDataset, config: ClipConfig, seed: int = 0, cache_bytes: int = 1 << 30) -> None:
+        if not 0.0 <= config.box_init_prob <= 1.0:
+            raise ConfigError(f"box_init_prob is a probability in [0, 1], got {config.box_init_prob}; "
+                              "0 starts every clip from its masks, 1 every clip from the objects' boxes.")
         usable = [s for s in dataset if len(s.annotated) >= config.frames]
         if not usable:
             raise DatasetError(
@@ -161,8 +175,18 @@ class ClipDataset(Dataset):
         for _ in range(20):
             sample = self._try(rng, skip)
             if sample is not None:
-                return sample
-        return self._try(rng, skip, allow_empty=True)  # type: ignore[return-value]
+                return self._prompt(rng, sample)
+        return self._prompt(rng, self._try(rng, skip, allow_empty=True))  # type: ignore[arg-type]
+
+    def _prompt(self, rng: np.random.Generator, sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``sample`` with ``init_masks`` added when ``box_init_prob > 0`` (no draw at 0, see the module docstring)."""
+        probability = self.config.box_init_prob
+        if probability <= 0:
+            return sample
+        first = sample["masks"][0]  # [K, h, w]
+        if rng.random() < probability:
+            first = torch.from_numpy(np.stack([box_of_mask(mask) for mask in first.numpy()]))
+        return {**sample, "init_masks": first.clone()}
 
     def max_skip_at(self, index: int) -> int:
         """The largest frame gap for clip ``index``: a curriculum from 1 when ``skip_ramp`` is set."""

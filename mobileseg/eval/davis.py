@@ -38,11 +38,22 @@ class ObjectScore:
         }
 
 
+# how a prediction run starts each object's tracker (``predict_dataset(first=...)``, ``eval --first``)
+FIRST_STARTS = {"mask": "each object's first-frame mask", "box": "the bounding box of each object's first-frame mask"}
+
+
 @dataclass
 class EvalReport:
     """Scores of every object; ``summary()`` gives the DAVIS global table row."""
 
     objects: list[ObjectScore] = field(default_factory=list)
+    first: str | None = None  # what the trackers were started from ("mask" or "box"); None: a scored results folder
+
+    def started_from(self) -> str | None:
+        """One line saying how the trackers were started, or None when unknown (a results folder)."""
+        if self.first is None:
+            return None
+        return f"trackers started from {FIRST_STARTS.get(self.first, self.first)} (--first {self.first})"
 
     def summary(self) -> dict[str, float]:
         if not self.objects:
@@ -65,6 +76,7 @@ class EvalReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "protocol": "DAVIS 2017 semi-supervised (first and last frame excluded)",
+            **({"first": self.first} if self.first is not None else {}),
             "summary": self.summary(),
             "sequences": self.per_sequence(),
             "objects": {f"{s.sequence}_{s.object_id}": s.summary() for s in self.objects},

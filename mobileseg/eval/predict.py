@@ -1,7 +1,9 @@
 """Drive a tracker over videos: one state per object, aggregation, DAVIS result PNGs.
 
 The same driver serves PyTorch checkpoints, exported runtimes and baselines, so the numbers of
-``mobileseg eval`` describe the program that runs on the phone.
+``mobileseg eval`` describe the program that runs on the phone. ``first="box"`` starts every
+object's tracker from the bounding box of its given mask (the app's drag-a-box start) instead of
+the mask; only what ``init`` receives changes, the scoring does not.
 """
 
 from __future__ import annotations
@@ -16,13 +18,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mobileseg.data.boxes import box_of_mask
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
-from mobileseg.eval.davis import EvalReport, score_sequence
+from mobileseg.errors import ConfigError
+from mobileseg.eval.davis import FIRST_STARTS, EvalReport, score_sequence
 from mobileseg.tracker import State, Tracker, aggregate
 from mobileseg.utils.progress import progress
 
 TrackerFactory = Callable[[], Tracker]
+
+
+def check_first(first: str) -> None:
+    """ConfigError unless ``first`` is one of :data:`FIRST_STARTS`."""
+    if first not in FIRST_STARTS:
+        raise ConfigError(f"first must be one of {', '.join(FIRST_STARTS)} (what each object's tracker is started from: "
+                          f"{'; '.join(f'{k}: {v}' for k, v in FIRST_STARTS.items())}), got {first!r}.")
+
+
+def start_mask(mask: np.ndarray, first: str) -> np.ndarray:
+    """The ``[H, W]`` mask an object's tracker is started from: ``mask`` itself, or its bounding box (``box``)."""
+    check_first(first)
+    return box_of_mask(mask) if first == "box" else mask
 
 
 def frame_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -60,14 +77,18 @@ def track_frames(
     first_frame: Mapping[int, int],
     size: tuple[int, int] | None = None,
     timer: Timer | None = None,
+    first: str = "mask",
 ) -> Iterator[np.ndarray]:
     """Yield object ids ``uint8 [H, W]`` for each frame of a stream.
 
     ``given[t]`` is the label map of a frame where objects start; object ``k`` starts at
-    ``first_frame[k]`` with the mask ``given[first_frame[k]] == k``. One tracker (and state) per
+    ``first_frame[k]`` with the mask ``given[first_frame[k]] == k`` (``first="mask"``) or that
+    mask's bounding box (``first="box"``, :func:`start_mask`). One tracker (and state) per
     object; probabilities are combined by soft aggregation. Frames are resized to ``size``
-    (H, W) for the trackers and probabilities resized back.
+    (H, W) for the trackers and probabilities resized back. The labels yielded for a start
+    frame are the given mask either way (the protocols do not score that frame).
     """
+    check_first(first)
     ids = sorted(first_frame)
     lookup = np.array([0, *ids], dtype=np.uint8)
     states: dict[int, tuple[Tracker, State]] = {}
@@ -82,7 +103,7 @@ def track_frames(
             began = time.perf_counter()
             if t == first_frame[object_id]:
                 tracker = make_tracker()
-                states[object_id] = (tracker, tracker.init(x, mask_tensor(given[t] == object_id, size)))
+                states[object_id] = (tracker, tracker.init(x, mask_tensor(start_mask(given[t] == object_id, first), size)))
                 probs[slot] = given[t] == object_id
             else:
                 tracker, state = states[object_id]
@@ -108,14 +129,16 @@ class TrackedVideo:
     tracker_calls: int
 
 
-def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: tuple[int, int] | None = None) -> TrackedVideo:
-    """Segment every frame of a dataset sequence; objects start at their ``first_frame``."""
+def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: tuple[int, int] | None = None,
+                   first: str = "mask") -> TrackedVideo:
+    """Segment every frame of a dataset sequence; objects start at their ``first_frame`` from
+    their mask or its box (``first``, see :func:`track_frames`)."""
     starts = sorted(set(sequence.first_frame[k] for k in sequence.object_ids))
     given = {t: sequence.mask(t) for t in starts}
-    first = {k: sequence.first_frame[k] for k in sequence.object_ids}
+    first_frames = {k: sequence.first_frame[k] for k in sequence.object_ids}
     timer = Timer()
     frames = (sequence.frame(t) for t in range(len(sequence)))
-    labels = list(track_frames(make_tracker, frames, given, first, size, timer))
+    labels = list(track_frames(make_tracker, frames, given, first_frames, size, timer, first))
     return TrackedVideo(labels, timer.seconds, timer.calls)
 
 
@@ -138,18 +161,21 @@ def predict_dataset(
     score: bool = True,
     max_videos: int | None = None,
     desc: str = "predicting",
+    first: str = "mask",
 ) -> PredictionRun:
     """Segment every sequence; write ``results/<sequence>/<frame>.png`` when ``results`` is given
     and score against the ground truth when ``score`` (DAVIS protocol, same code as folders).
 
     ``size`` (H, W) is the tracker's input size; without it frames are resized to the nearest
-    multiple of ``multiple`` (16 for the networks).
+    multiple of ``multiple`` (16 for the networks). ``first`` is ``"mask"`` (trackers start from
+    the given masks) or ``"box"`` (from each object's bounding box); the report records it.
     """
+    check_first(first)
     sequences = list(dataset)[:max_videos]
-    report = EvalReport() if score else None
+    report = EvalReport(first=first) if score else None
     frames, seconds, calls = 0, 0.0, 0
     for sequence in progress(sequences, desc=desc, total=len(sequences), unit="seq"):
-        tracked = track_sequence(make_tracker, sequence, size or aligned_size(sequence.size(), multiple))
+        tracked = track_sequence(make_tracker, sequence, size or aligned_size(sequence.size(), multiple), first)
         if results is not None:
             for name, labels in zip(sequence.frame_names, tracked.labels):
                 save_mask(Path(results) / sequence.name / f"{name}.png", labels)

@@ -46,6 +46,7 @@ class TrainConfig:
     crop: tuple[int, int] = (192, 192)
     crop_scale: str = "cover"  # zoom reference of the crops: "native" or "cover" (see ClipConfig)
     max_objects: int = 2
+    box_init_prob: float = 0.0  # chance per clip that the memory starts from the objects' boxes (see ClipConfig)
     val_every: int = 500
     val_size: tuple[int, int] | None = None
     val_videos: int | None = None
@@ -65,7 +66,8 @@ class TrainConfig:
         from mobileseg.data.clips import ClipConfig
 
         return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, skip_ramp=self.skip_ramp * self.batch_size * world,
-                          crop=tuple(self.crop), max_objects=self.max_objects, scale_reference=self.crop_scale)  # type: ignore[arg-type]
+                          crop=tuple(self.crop), max_objects=self.max_objects, scale_reference=self.crop_scale,
+                          box_init_prob=self.box_init_prob)  # type: ignore[arg-type]
 
     def check(self) -> None:
         """ConfigError naming the first setting outside what is allowed."""
@@ -87,6 +89,8 @@ class TrainConfig:
             (all(c % 16 == 0 and c > 0 for c in self.crop), f"crop sides must be positive multiples of 16, got {self.crop}"),
             (self.val_size is None or all(c % 16 == 0 for c in self.val_size), f"val size sides must be multiples of 16, got {self.val_size}"),
             (1 <= self.max_objects <= 8, f"max objects must be in 1..8, got {self.max_objects}"),
+            (0 <= self.box_init_prob <= 1, (f"box init prob must be a probability in [0, 1] (0: start every clip from its masks, "
+                                            f"1: from the objects' boxes), got {self.box_init_prob}")),
             (0 < self.bootstrap <= 1, f"bootstrap must be a fraction in (0, 1], got {self.bootstrap}"),
             (self.crop_scale in ("native", "cover"), f"crop scale must be native or cover, got {self.crop_scale!r}"),
             (not self.amp or self.device.startswith("cuda"), "--amp needs a CUDA device (--device cuda)"),

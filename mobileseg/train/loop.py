@@ -109,7 +109,7 @@ def recalibrate_batchnorm(runner: nn.Module, clips: ClipDataset, batches: int, b
     for b in range(batches):
         samples = [clips[BN_SEED_OFFSET + b * batch_size + j] for j in range(batch_size)]
         batch = {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0]}
-        runner(batch["frames"], batch["masks"], batch["selector"])
+        runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"))
     for m, (momentum, training) in zip(norms, saved):
         m.momentum = momentum
         m.train(training)
@@ -142,7 +142,8 @@ def prepare_run(config: TrainConfig) -> Literal["finished", "resume", "new"]:
     if not (run / "last.pt").is_file():
         return "new"
     stored = load_checkpoint(run / "last.pt")["train"]
-    if stored["config"] != config.resolved().to_dict():
+    # through from_dict: a run stored before a setting existed has that setting's default
+    if TrainConfig.from_dict(stored["config"]).to_dict() != config.resolved().to_dict():
         log.info("%s was trained with other settings; training again", run)
         shutil.rmtree(run)
         return "new"
@@ -234,7 +235,7 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-            outputs = runner(batch["frames"], batch["masks"], batch["selector"])
+            outputs = runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"))
         losses = objective(outputs, batch, state.step, env.rank)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}. Resume from the last checkpoint "

@@ -1,6 +1,7 @@
 """Running a network over training clips, frame by frame through its own memory, and the losses.
 
-Frame 0 of a clip gives the masks; frames 1..T-1 are segmented from the memory, and each
+Frame 0 of a clip gives the masks (or, for box-started clips, the ``init_masks`` that replace
+them as the memory's input only); frames 1..T-1 are segmented from the memory, and each
 prediction (soft-aggregated probabilities, with gradient) is encoded into the memory before the
 next frame, exactly as the tracker does at inference. The student therefore trains with its
 fixed slots and the teacher with its growing memory.
@@ -35,13 +36,15 @@ class ClipRunner(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor) -> ClipOutput:
-        """``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]`` (frame 0 used), ``selector [B, K]``."""
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor, init_masks: torch.Tensor | None = None) -> ClipOutput:
+        """``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]`` (frame 0 used), ``selector [B, K]``;
+        ``init_masks [B, K, H, W]``, when given, start the memory instead of ``masks[:, 0]``."""
         model = self.model
         batch, length = frames.shape[:2]
         all_feats = model.encode_key(frames.flatten(0, 1))  # keys never depend on memory: one pass
         first = _frame_features(all_feats, batch, 0)
-        memory = model.start_memory(first.key, model.encode_value(frames[:, 0], first.f16, masks[:, 0] * selector[:, :, None, None]))
+        start = masks[:, 0] if init_masks is None else init_masks
+        memory = model.start_memory(first.key, model.encode_value(frames[:, 0], first.f16, start * selector[:, :, None, None]))
         logits, features = [], []
         for t in range(1, length):
             feats = _frame_features(all_feats, batch, t)
@@ -59,6 +62,8 @@ class DistillRunner(nn.Module):
 
     The teacher runs without gradients and in eval mode with its own (unbounded) memory policy;
     the student with its fixed slots. Returns ``(student output, z_s, teacher output, z_t)``.
+    ``init_masks`` (box-started clips) start only the student's memory: the teacher keeps the true
+    masks, so what it passes on is the object, which the student must learn to find from a box.
     """
 
     def __init__(self, student: MemoryNetwork, teacher: MemoryNetwork | None = None) -> None:
@@ -66,8 +71,9 @@ class DistillRunner(nn.Module):
         self.student = ClipRunner(student)
         self.teacher = ClipRunner(teacher) if teacher is not None else None
 
-    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor) -> tuple[ClipOutput, torch.Tensor, ClipOutput | None, torch.Tensor | None]:
-        out = self.student(frames, masks, selector)
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor,
+                init_masks: torch.Tensor | None = None) -> tuple[ClipOutput, torch.Tensor, ClipOutput | None, torch.Tensor | None]:
+        out = self.student(frames, masks, selector, init_masks)
         z_s = self.student.model.represent(out.features.flatten(0, 1)).unflatten(0, out.features.shape[:2])
         if self.teacher is None:
             return out, z_s, None, None
