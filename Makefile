@@ -9,7 +9,7 @@ PIP_ARGS ?=
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test install clean
+.PHONY: quickstart test test-jvm install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mobileseg needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -26,5 +26,13 @@ quickstart: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# The Android app's JVM module alone (make test runs it too, with the cross-language checks).
+JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
+test-jvm:
+	@command -v javac >/dev/null 2>&1 && [ -f /usr/share/java/junit4.jar ] || { echo "test-jvm needs a JDK and junit4 (Debian: apt-get install default-jdk-headless junit4)"; exit 1; }
+	rm -rf .jvm-classes && mkdir -p .jvm-classes
+	javac -Xlint:all -Werror --release 11 -cp $(JUNIT_CP) -d .jvm-classes $$(find android_demo/core/src -name '*.java')
+	java -cp .jvm-classes:$(JUNIT_CP) org.junit.runner.JUnitCore $$(cd android_demo/core/src/test/java && find . -name '*Test.java' | sed 's|^./||; s|.java$$||; s|/|.|g')
+
 clean:
-	rm -rf $(VENV) mobileseg-quickstart .pytest_cache
+	rm -rf $(VENV) mobileseg-quickstart .pytest_cache .jvm-classes

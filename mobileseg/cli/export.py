@@ -38,10 +38,13 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 @click.option("--max-jf-drop", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Quantised exports: J&F points (0-100 scale) the file may lose against the fp32 checkpoint.")
 @click.option("--allow-accuracy-drop", is_flag=True, help="Write a quantised file even when it loses more than --max-jf-drop (or cannot be measured here).")
+@click.option("--android", "android", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also copy the .tflite and its contract into this Android app's assets (android_demo), after checking the "
+                   "contract with the app's own rules (target tflite, one object). Needs --target tflite (or all).")
 def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, int] | None, objects: int | None,
                    out: Path, recipe: Path | None, parity_frames: int | None, max_abs_prob: float | None, min_iou: float | None,
                    threads: int | None, quantize: str | None, calibration_data: Path | None, calibration_frames: int,
-                   data: Path | None, max_jf_drop: float, allow_accuracy_drop: bool) -> None:
+                   data: Path | None, max_jf_drop: float, allow_accuracy_drop: bool, android: Path | None) -> None:
     """Export a student with its memory as explicit state: init(frame, mask) and step(frame, *state).
 
     Every file is loaded into its real runtime and checked against PyTorch over a whole generated
@@ -64,6 +67,14 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         options=plan.options, precision=quantize or "fp32", calibration_data=calibration_data,
         calibration_frames=calibration_frames, data=data, max_jf_drop=max_jf_drop, allow_accuracy_drop=allow_accuracy_drop,
     )
+    if android is not None:
+        from mobileseg.export.android import check_app_dir
+
+        check_app_dir(android)
+        if not {"tflite", "all"} & set(request.targets):
+            raise ConfigError(f"--android copies the TFLite file into the app, but the targets are {', '.join(request.targets)}; add --target tflite.")
+        if request.objects != 1:
+            raise ConfigError(f"--android: the app tracks one object (the box the user draws); --objects {request.objects} is not allowed with it.")
     results = export_checkpoint(request)
     if not results:
         raise ConfigError("no target could be exported: none of their toolchains is installed (pip install 'mobileseg[all]').")
@@ -81,6 +92,15 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
             for method, ops in outside.items():
                 listed = ", ".join(f"{op.split('.')[-2] if op.count('.') >= 2 else op} x{n}" for op, n in ops.items()) or "none"
                 click.echo(f"{'':<10} outside XNNPACK in {method}: {listed}")
+    if android is not None:
+        from mobileseg.export.android import install_into_app
+
+        tflite = [result for result in results if result.target == "tflite"]
+        if not tflite:
+            raise ConfigError("--android: no TFLite file was exported (its toolchain is missing: pip install 'mobileseg[tflite]').")
+        copied = install_into_app(tflite[0].contract, android)
+        click.echo(f"android    copied {', '.join(p.name for p in copied)} into {copied[0].parent}; build the app "
+                   f"(see {android / 'README.md'}).")
 
 
 @click.command("verify")

@@ -1,0 +1,364 @@
+package io.mobileseg.core;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * The export contract ({@code student.tflite.json}) as this app reads it, checked completely at
+ * start-up so that a model the app cannot drive is a message, never a crash mid-video.
+ *
+ * <p>What the app reads (contract version 1, written by {@code mobileseg export}): target
+ * {@code tflite}; one file holding the signatures {@code init(frame, mask)} and
+ * {@code step(frame, state...)}; float32 tensors; one object; the frame {@code [1, 3, H, W]}
+ * RGB in [0, 1]; {@code prob [1, 1, H, W]}. The names {@code frame}, {@code mask} and
+ * {@code prob} are the protocol's; every state tensor's name and shape, and which output feeds
+ * which input on the next frame, come from the contract's {@code feedback} section, never from
+ * this code. The Python exporter applies the same rules before it copies a model into the app
+ * ({@code mobileseg/export/android.py}); a test runs both on the same contracts.
+ */
+public final class Contract {
+    public static final int VERSION = 1;
+    public static final String TARGET = "tflite";
+    public static final String INIT = "init";
+    public static final String STEP = "step";
+    public static final String FRAME = "frame";
+    public static final String MASK = "mask";
+    public static final String PROB = "prob";
+    static final String FIX = " Export the model again with `mobileseg export --checkpoint RUN/best.pt --target tflite --android android_demo`"
+            + " (this app reads contract version " + VERSION + ", target " + TARGET + ", one object).";
+
+    private final String source;
+    private final String modelFile;
+    private final int height;
+    private final int width;
+    private final float maskThreshold;
+    private final Map<String, List<TensorSpec>> inputs = new LinkedHashMap<>();
+    private final Map<String, List<TensorSpec>> outputs = new LinkedHashMap<>();
+    /** step input (state) name -> init output that fills it, and -> step output that refills it. */
+    private final Map<String, String> fromInit = new LinkedHashMap<>();
+    private final Map<String, String> fromStep = new LinkedHashMap<>();
+
+    private Contract(String source, Map<String, Object> root) throws ContractException {
+        this.source = source;
+        Object version = root.get("contract_version");
+        if (!(version instanceof Double) || ((Double) version).intValue() != VERSION) {
+            throw fail("contract_version is " + quote(version) + "; this app reads version " + VERSION + ".");
+        }
+        if (!TARGET.equals(root.get("target"))) {
+            throw fail("target is " + quote(root.get("target")) + "; the app runs LiteRT files (" + TARGET + ").");
+        }
+        Map<String, Object> files = map(root, "files");
+        String initFile = string(files, INIT, "files");
+        modelFile = string(files, STEP, "files");
+        if (!initFile.equals(modelFile) || !modelFile.endsWith(".tflite")) {
+            throw fail("files names " + files + "; the app needs init and step as two signatures of one .tflite file.");
+        }
+        Map<String, Object> input = map(root, "input");
+        height = positive(input, "height");
+        width = positive(input, "width");
+        int objects = input.containsKey("objects") ? positive(input, "objects") : 1;
+        if (objects != 1) {
+            throw fail("the model tracks " + objects + " objects at once; the app tracks the one object of the box you draw (export with --objects 1).");
+        }
+        Object range = input.get("frame_range");
+        if (range != null && !Arrays.asList(0.0, 1.0).equals(range)) {
+            throw fail("input.frame_range is " + range + "; the app feeds RGB scaled to [0, 1].");
+        }
+        Object channels = input.get("channels");
+        if (channels != null && !"RGB".equals(channels)) {
+            throw fail("input.channels is " + quote(channels) + "; the app feeds RGB.");
+        }
+        Object threshold = input.get("mask_threshold");
+        maskThreshold = threshold instanceof Double ? ((Double) threshold).floatValue() : 0.5f;
+        if (!(maskThreshold > 0f && maskThreshold < 1f)) {
+            throw fail("input.mask_threshold is " + threshold + "; it must lie strictly between 0 and 1.");
+        }
+        Map<String, Object> entries = map(root, "entry_points");
+        for (String entry : new String[] {INIT, STEP}) {
+            Map<String, Object> spec = map(entries, entry);
+            inputs.put(entry, tensors(spec, entry, "inputs"));
+            outputs.put(entry, tensors(spec, entry, "outputs"));
+        }
+        Map<String, Object> feedback = map(root, "feedback");
+        readFeedback(map(feedback, INIT), INIT, fromInit);
+        readFeedback(map(feedback, STEP), STEP, fromStep);
+        checkRoles();
+    }
+
+    /** Reads and checks contract JSON text; {@code source} names it in messages (an asset path). */
+    public static Contract parse(String json, String source) throws ContractException {
+        Object root;
+        try {
+            root = Json.parse(json);
+        } catch (IllegalArgumentException ex) {
+            throw new ContractException("contract " + source + " is not valid JSON (" + ex.getMessage() + ")." + FIX);
+        }
+        if (!(root instanceof Map)) {
+            throw new ContractException("contract " + source + " is not a JSON object." + FIX);
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> map = (Map<String, Object>) root;
+        return new Contract(source, map);
+    }
+
+    private ContractException fail(String problem) {
+        return new ContractException("contract " + source + ": " + problem + FIX);
+    }
+
+    /** A JSON value as it was written: strings quoted, whole numbers without ".0". */
+    private static String quote(Object value) {
+        if (value instanceof Double && (Double) value == Math.rint((Double) value) && Math.abs((Double) value) < 1e15) {
+            return String.valueOf(((Double) value).longValue());
+        }
+        return value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> map(Map<String, Object> parent, String key) throws ContractException {
+        Object value = parent.get(key);
+        if (!(value instanceof Map)) {
+            throw fail((value == null ? "has no " : "has a malformed ") + "\"" + key + "\" section.");
+        }
+        return (Map<String, Object>) value;
+    }
+
+    private String string(Map<String, Object> parent, String key, String where) throws ContractException {
+        Object value = parent.get(key);
+        if (!(value instanceof String) || ((String) value).isEmpty()) {
+            throw fail(where + "." + key + " is " + quote(value) + "; expected a file or tensor name.");
+        }
+        return (String) value;
+    }
+
+    private int positive(Map<String, Object> parent, String key) throws ContractException {
+        Object value = parent.get(key);
+        if (!(value instanceof Double) || (Double) value < 1 || (Double) value != Math.floor((Double) value)) {
+            throw fail("input." + key + " is " + value + "; expected a positive whole number.");
+        }
+        return ((Double) value).intValue();
+    }
+
+    private List<TensorSpec> tensors(Map<String, Object> entry, String entryName, String kind) throws ContractException {
+        Object list = entry.get(kind);
+        if (!(list instanceof List) || ((List<?>) list).isEmpty()) {
+            throw fail("entry point " + entryName + " lists no " + kind + ".");
+        }
+        List<TensorSpec> specs = new ArrayList<>();
+        for (Object item : (List<?>) list) {
+            if (!(item instanceof Map)) {
+                throw fail(entryName + " " + kind + " holds " + item + "; expected {name, shape, dtype}.");
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> spec = (Map<String, Object>) item;
+            String name = string(spec, "name", entryName + "." + kind);
+            if (!"float32".equals(spec.get("dtype"))) {
+                throw fail(entryName + " " + kind + " " + name + " has dtype " + quote(spec.get("dtype")) + "; the app feeds and reads float32.");
+            }
+            Object shape = spec.get("shape");
+            if (!(shape instanceof List) || ((List<?>) shape).isEmpty()) {
+                throw fail(entryName + " " + kind + " " + name + " has shape " + shape + "; expected a list of positive sizes.");
+            }
+            List<?> dims = (List<?>) shape;
+            int[] sizes = new int[dims.size()];
+            for (int i = 0; i < sizes.length; i++) {
+                Object d = dims.get(i);
+                if (!(d instanceof Double) || (Double) d < 1 || (Double) d != Math.floor((Double) d)) {
+                    throw fail(entryName + " " + kind + " " + name + " has shape " + shape + "; expected a list of positive sizes.");
+                }
+                sizes[i] = ((Double) d).intValue();
+            }
+            for (TensorSpec seen : specs) {
+                if (seen.name.equals(name)) {
+                    throw fail(entryName + " lists " + kind + " " + name + " twice.");
+                }
+            }
+            specs.add(new TensorSpec(name, sizes));
+        }
+        return specs;
+    }
+
+    private void readFeedback(Map<String, Object> section, String entry, Map<String, String> into) throws ContractException {
+        for (Map.Entry<String, Object> pair : section.entrySet()) {
+            if (!(pair.getValue() instanceof String)) {
+                throw fail("feedback." + entry + "." + pair.getKey() + " is " + pair.getValue() + "; expected the name of a step input.");
+            }
+            String target = (String) pair.getValue();
+            if (into.containsKey(target)) {
+                throw fail("feedback." + entry + " feeds step input " + target + " from both " + into.get(target) + " and " + pair.getKey() + ".");
+            }
+            into.put(target, pair.getKey());
+        }
+    }
+
+    /** The roles the app relies on, and a closed feedback loop: every state input is filled by init and refilled by step. */
+    private void checkRoles() throws ContractException {
+        int[] frame = {1, 3, height, width};
+        int[] single = {1, 1, height, width};
+        expect(INIT, inputs, FRAME, frame);
+        expect(INIT, inputs, MASK, single);
+        expect(STEP, inputs, FRAME, frame);
+        expect(STEP, outputs, PROB, single);
+        if (inputs.get(INIT).size() != 2) {
+            throw fail("init takes " + names(inputs.get(INIT)) + "; the app gives it exactly frame and mask.");
+        }
+        List<String> state = stateNames();
+        if (state.isEmpty()) {
+            throw fail("step takes no state inputs besides frame; the app needs the memory as explicit state.");
+        }
+        for (String name : state) {
+            TensorSpec in = find(inputs.get(STEP), name);
+            checkFeed(INIT, fromInit.get(name), in);
+            checkFeed(STEP, fromStep.get(name), in);
+        }
+        checkAllUsed(INIT, fromInit, Collections.<String>emptyList());
+        checkAllUsed(STEP, fromStep, Collections.singletonList(PROB));
+    }
+
+    private void checkFeed(String entry, String output, TensorSpec input) throws ContractException {
+        if (output == null) {
+            throw fail("no " + entry + " output feeds step input " + input.name + " (feedback." + entry + " is " + (entry.equals(INIT) ? fromInit : fromStep).keySet()
+                    + " -> " + (entry.equals(INIT) ? fromInit : fromStep).values() + ").");
+        }
+        TensorSpec out = find(outputs.get(entry), output);
+        if (out == null) {
+            throw fail("feedback." + entry + " names output " + output + ", which " + entry + " does not have (its outputs: " + names(outputs.get(entry)) + ").");
+        }
+        if (!out.sameShape(input.shape())) {
+            throw fail(entry + " output " + out + " feeds step input " + input + ": the shapes differ.");
+        }
+    }
+
+    private void checkAllUsed(String entry, Map<String, String> feeds, List<String> others) throws ContractException {
+        List<String> inputNames = names(inputs.get(STEP));
+        for (String target : feeds.keySet()) {
+            if (!inputNames.contains(target) || FRAME.equals(target)) {
+                throw fail("feedback." + entry + " feeds " + target + ", which is not a state input of step (step inputs: " + inputNames + ").");
+            }
+        }
+        for (TensorSpec out : outputs.get(entry)) {
+            if (!feeds.containsValue(out.name) && !others.contains(out.name)) {
+                throw fail(entry + " output " + out.name + " feeds nothing: the feedback section does not say where it goes.");
+            }
+        }
+    }
+
+    private void expect(String entry, Map<String, List<TensorSpec>> side, String name, int[] shape) throws ContractException {
+        TensorSpec spec = find(side.get(entry), name);
+        String kind = side == inputs ? "input" : "output";
+        if (spec == null) {
+            throw fail(entry + " has no " + kind + " " + name + " (it has " + names(side.get(entry)) + ").");
+        }
+        if (!spec.sameShape(shape)) {
+            throw fail(entry + " " + kind + " " + spec + " should be " + Arrays.toString(shape) + " for input " + height + "x" + width + ".");
+        }
+    }
+
+    private static TensorSpec find(List<TensorSpec> specs, String name) {
+        for (TensorSpec spec : specs) {
+            if (spec.name.equals(name)) {
+                return spec;
+            }
+        }
+        return null;
+    }
+
+    private static List<String> names(List<TensorSpec> specs) {
+        List<String> names = new ArrayList<>();
+        for (TensorSpec spec : specs) {
+            names.add(spec.name);
+        }
+        return names;
+    }
+
+    /**
+     * Compares the interpreter's view of the model file with this contract; a mismatch names each
+     * differing tensor (a contract from another export beside this file, or an edited one).
+     */
+    public void checkModel(ModelSignatures model) throws ContractException {
+        for (String entry : new String[] {INIT, STEP}) {
+            if (!model.signatures().contains(entry)) {
+                throw fail(modelFile + " has the signatures " + new TreeSet<>(model.signatures()) + "; the contract needs " + entry
+                        + ". The model file and its contract come from different exports.");
+            }
+            compare(entry, "input", inputs.get(entry), model.inputs(entry));
+            compare(entry, "output", outputs.get(entry), model.outputs(entry));
+        }
+    }
+
+    private void compare(String entry, String kind, List<TensorSpec> listed, Map<String, int[]> found) throws ContractException {
+        List<String> problems = new ArrayList<>();
+        TreeSet<String> all = new TreeSet<>(found.keySet());
+        all.addAll(names(listed));
+        for (String name : all) {
+            TensorSpec spec = find(listed, name);
+            int[] shape = found.get(name);
+            if (spec == null || shape == null || !spec.sameShape(shape)) {
+                problems.add(kind + " " + name + ": the contract says " + (spec == null ? "nothing" : Arrays.toString(spec.shape()))
+                        + ", the file has " + (shape == null ? "nothing" : Arrays.toString(shape)));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw fail(modelFile + " does not match its contract in " + entry + ": " + String.join("; ", problems)
+                    + ". The model file and its contract come from different exports.");
+        }
+    }
+
+    public String source() {
+        return source;
+    }
+
+    /** The .tflite file, relative to the contract. */
+    public String modelFile() {
+        return modelFile;
+    }
+
+    public int height() {
+        return height;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    public float maskThreshold() {
+        return maskThreshold;
+    }
+
+    public List<TensorSpec> inputs(String entry) {
+        return Collections.unmodifiableList(inputs.get(entry));
+    }
+
+    public List<TensorSpec> outputs(String entry) {
+        return Collections.unmodifiableList(outputs.get(entry));
+    }
+
+    /** Step inputs other than the frame, in the contract's order: the state the app feeds back. */
+    public List<String> stateNames() {
+        List<String> state = new ArrayList<>();
+        for (TensorSpec spec : inputs.get(STEP)) {
+            if (!spec.name.equals(FRAME)) {
+                state.add(spec.name);
+            }
+        }
+        return state;
+    }
+
+    public TensorSpec stateSpec(String name) {
+        return find(inputs.get(STEP), name);
+    }
+
+    /** The init output that fills state input {@code name}. */
+    public String initOutputFor(String name) {
+        return fromInit.get(name);
+    }
+
+    /** The step output that refills state input {@code name} for the next frame. */
+    public String stepOutputFor(String name) {
+        return fromStep.get(name);
+    }
+}

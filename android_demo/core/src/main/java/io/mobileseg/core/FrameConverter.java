@@ -1,0 +1,190 @@
+package io.mobileseg.core;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Camera image -> the model's {@code frame} input, {@code [1, 3, H, W]} float32 RGB in [0, 1].
+ *
+ * <p>Steps, defined so that the Python side computes the same tensor
+ * ({@code mobileseg.export.android.camera_frame}, which a cross-language test compares with
+ * this class): (1) rotate the sensor image clockwise by the camera's rotation (0, 90, 180 or
+ * 270 degrees) so that it is upright; (2) cut the centred crop with the model's aspect ratio,
+ * in whole pixels ({@link #cropWidth()} = round-half-up of {@code uprightHeight * W / H} when
+ * the upright image is wider than the model, else the full width; likewise for the height);
+ * (3) resize the crop to {@code H x W} bilinearly exactly as PyTorch's
+ * {@code interpolate(mode="bilinear", align_corners=False)} does (half-pixel centres, source
+ * index clamped at 0, float32 arithmetic), which is how {@code mobileseg eval} and
+ * {@code mobileseg run} resize frames.
+ *
+ * <p>Input: RGBA_8888 bytes (CameraX {@code OUTPUT_IMAGE_FORMAT_RGBA_8888}) with a row stride and
+ * a pixel stride. Index tables are built once here; {@link #convert} allocates nothing.
+ */
+public final class FrameConverter {
+    private final int srcWidth;
+    private final int srcHeight;
+    private final int rotation;
+    private final int outHeight;
+    private final int outWidth;
+    private final int uprightWidth;
+    private final int uprightHeight;
+    private final int cropX;
+    private final int cropY;
+    private final int cropWidth;
+    private final int cropHeight;
+    private final int[] col0;
+    private final int[] col1;
+    private final float[] colW0;
+    private final float[] colW1;
+    private final int[] row0;
+    private final int[] row1;
+    private final float[] rowW0;
+    private final float[] rowW1;
+
+    public FrameConverter(int srcWidth, int srcHeight, int rotationDegrees, int outHeight, int outWidth) {
+        if (srcWidth < 1 || srcHeight < 1 || outHeight < 1 || outWidth < 1) {
+            throw new IllegalArgumentException("sizes must be positive: source " + srcWidth + "x" + srcHeight + ", model " + outHeight + "x" + outWidth);
+        }
+        if (rotationDegrees != 0 && rotationDegrees != 90 && rotationDegrees != 180 && rotationDegrees != 270) {
+            throw new IllegalArgumentException("rotation must be 0, 90, 180 or 270 degrees, got " + rotationDegrees);
+        }
+        this.srcWidth = srcWidth;
+        this.srcHeight = srcHeight;
+        this.rotation = rotationDegrees;
+        this.outHeight = outHeight;
+        this.outWidth = outWidth;
+        boolean turned = rotationDegrees == 90 || rotationDegrees == 270;
+        uprightWidth = turned ? srcHeight : srcWidth;
+        uprightHeight = turned ? srcWidth : srcHeight;
+        int[] crop = centreCrop(uprightHeight, uprightWidth, outHeight, outWidth);
+        cropY = crop[0];
+        cropX = crop[1];
+        cropHeight = crop[2];
+        cropWidth = crop[3];
+        col0 = new int[outWidth];
+        col1 = new int[outWidth];
+        colW0 = new float[outWidth];
+        colW1 = new float[outWidth];
+        row0 = new int[outHeight];
+        row1 = new int[outHeight];
+        rowW0 = new float[outHeight];
+        rowW1 = new float[outHeight];
+        linear(cropWidth, outWidth, cropX, col0, col1, colW0, colW1);
+        linear(cropHeight, outHeight, cropY, row0, row1, rowW0, rowW1);
+    }
+
+    /** {y0, x0, height, width} of the centred crop of an {@code height x width} image with the aspect ratio {@code outH : outW}. */
+    public static int[] centreCrop(int height, int width, int outH, int outW) {
+        long h = height;
+        long w = width;
+        int cropH = height;
+        int cropW = width;
+        if (w * outH > h * outW) {
+            cropW = (int) ((2 * h * outW + outH) / (2L * outH)); // round half up, in integers
+        } else if (w * outH < h * outW) {
+            cropH = (int) ((2 * w * outH + outW) / (2L * outW));
+        }
+        return new int[] {(height - cropH) / 2, (width - cropW) / 2, cropH, cropW};
+    }
+
+    /** PyTorch's bilinear source indices and weights (align_corners=False), offset into the crop. */
+    private static void linear(int in, int out, int offset, int[] i0, int[] i1, float[] w0, float[] w1) {
+        float scale = (float) in / out;
+        for (int d = 0; d < out; d++) {
+            float src = scale * (d + 0.5f) - 0.5f;
+            if (src < 0f) {
+                src = 0f;
+            }
+            int index = Math.min((int) Math.floor(src), in - 1);
+            float lambda = Math.min(Math.max(src - index, 0f), 1f);
+            i0[d] = offset + index;
+            i1[d] = offset + (index < in - 1 ? index + 1 : index);
+            w0[d] = 1f - lambda;
+            w1[d] = lambda;
+        }
+    }
+
+    /** Byte offset of upright pixel (ux, uy) in the sensor image. */
+    private int offset(int ux, int uy, int rowStride, int pixelStride) {
+        int x;
+        int y;
+        switch (rotation) {
+            case 90:
+                x = uy;
+                y = srcHeight - 1 - ux;
+                break;
+            case 180:
+                x = srcWidth - 1 - ux;
+                y = srcHeight - 1 - uy;
+                break;
+            case 270:
+                x = srcWidth - 1 - uy;
+                y = ux;
+                break;
+            default:
+                x = ux;
+                y = uy;
+        }
+        return y * rowStride + x * pixelStride;
+    }
+
+    /**
+     * Writes the frame tensor into {@code out} (native-order float32, {@code 3 * H * W} values,
+     * absolute puts: positions are left alone). {@code rgba} is read with absolute gets.
+     */
+    public void convert(ByteBuffer rgba, int rowStride, int pixelStride, ByteBuffer out) {
+        if (rgba.capacity() < (srcHeight - 1) * rowStride + srcWidth * pixelStride) {
+            throw new IllegalArgumentException("image buffer holds " + rgba.capacity() + " bytes; a " + srcWidth + "x" + srcHeight
+                    + " image with row stride " + rowStride + " needs more");
+        }
+        int plane = outHeight * outWidth;
+        for (int y = 0; y < outHeight; y++) {
+            float h0 = rowW0[y];
+            float h1 = rowW1[y];
+            for (int x = 0; x < outWidth; x++) {
+                float w0 = colW0[x];
+                float w1 = colW1[x];
+                int p00 = offset(col0[x], row0[y], rowStride, pixelStride);
+                int p01 = offset(col1[x], row0[y], rowStride, pixelStride);
+                int p10 = offset(col0[x], row1[y], rowStride, pixelStride);
+                int p11 = offset(col1[x], row1[y], rowStride, pixelStride);
+                int at = (y * outWidth + x) * 4;
+                for (int c = 0; c < 3; c++) {
+                    float v00 = (rgba.get(p00 + c) & 0xff) / 255f;
+                    float v01 = (rgba.get(p01 + c) & 0xff) / 255f;
+                    float v10 = (rgba.get(p10 + c) & 0xff) / 255f;
+                    float v11 = (rgba.get(p11 + c) & 0xff) / 255f;
+                    float value = h0 * (w0 * v00 + w1 * v01) + h1 * (w0 * v10 + w1 * v11);
+                    out.putFloat(c * plane * 4 + at, value);
+                }
+            }
+        }
+    }
+
+    public int uprightWidth() {
+        return uprightWidth;
+    }
+
+    public int uprightHeight() {
+        return uprightHeight;
+    }
+
+    public int cropX() {
+        return cropX;
+    }
+
+    public int cropY() {
+        return cropY;
+    }
+
+    public int cropWidth() {
+        return cropWidth;
+    }
+
+    public int cropHeight() {
+        return cropHeight;
+    }
+
+    public boolean matches(int width, int height, int rotationDegrees) {
+        return width == srcWidth && height == srcHeight && rotationDegrees == rotation;
+    }
+}

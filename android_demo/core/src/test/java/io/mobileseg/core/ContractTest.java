@@ -1,0 +1,174 @@
+package io.mobileseg.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.junit.Test;
+
+public class ContractTest {
+    /** A contract as `mobileseg export --target tflite` writes it, small sizes; {@code edits} replace substrings. */
+    static String contract(String... edits) {
+        String text = "{\"contract_version\": 1, \"target\": \"tflite\","
+                + " \"files\": {\"init\": \"student.tflite\", \"step\": \"student.tflite\"},"
+                + " \"entry_points\": {"
+                + "  \"init\": {\"inputs\": [{\"name\": \"frame\", \"shape\": [1, 3, 32, 48], \"dtype\": \"float32\"},"
+                + "                        {\"name\": \"mask\", \"shape\": [1, 1, 32, 48], \"dtype\": \"float32\"}],"
+                + "             \"outputs\": [{\"name\": \"mem_key\", \"shape\": [1, 2, 4, 2, 3], \"dtype\": \"float32\"},"
+                + "                         {\"name\": \"mem_value\", \"shape\": [1, 2, 5, 2, 3], \"dtype\": \"float32\"}]},"
+                + "  \"step\": {\"inputs\": [{\"name\": \"frame\", \"shape\": [1, 3, 32, 48], \"dtype\": \"float32\"},"
+                + "                        {\"name\": \"mem_key\", \"shape\": [1, 2, 4, 2, 3], \"dtype\": \"float32\"},"
+                + "                        {\"name\": \"mem_value\", \"shape\": [1, 2, 5, 2, 3], \"dtype\": \"float32\"}],"
+                + "             \"outputs\": [{\"name\": \"prob\", \"shape\": [1, 1, 32, 48], \"dtype\": \"float32\"},"
+                + "                         {\"name\": \"new_mem_key\", \"shape\": [1, 2, 4, 2, 3], \"dtype\": \"float32\"},"
+                + "                         {\"name\": \"new_mem_value\", \"shape\": [1, 2, 5, 2, 3], \"dtype\": \"float32\"}]}},"
+                + " \"feedback\": {\"init\": {\"mem_key\": \"mem_key\", \"mem_value\": \"mem_value\"},"
+                + "              \"step\": {\"new_mem_key\": \"mem_key\", \"new_mem_value\": \"mem_value\"}},"
+                + " \"input\": {\"height\": 32, \"width\": 48, \"objects\": 1, \"frame_range\": [0.0, 1.0], \"channels\": \"RGB\","
+                + "           \"mask_threshold\": 0.5}}";
+        for (int i = 0; i < edits.length; i += 2) {
+            if (!text.contains(edits[i])) {
+                throw new IllegalArgumentException("test bug: " + edits[i] + " not in the contract");
+            }
+            text = text.replace(edits[i], edits[i + 1]);
+        }
+        return text;
+    }
+
+    static Contract parse(String text) throws ContractException {
+        return Contract.parse(text, "test.json");
+    }
+
+    private static void rejected(String text, String... words) {
+        try {
+            parse(text);
+            fail("accepted a broken contract: " + text);
+        } catch (ContractException ex) {
+            for (String word : words) {
+                assertTrue("message lacks '" + word + "': " + ex.getMessage(), ex.getMessage().contains(word));
+            }
+            assertTrue(ex.getMessage(), ex.getMessage().contains("mobileseg export"));
+        }
+    }
+
+    @Test
+    public void readsTheExportedContract() throws ContractException {
+        Contract c = parse(contract());
+        assertEquals(32, c.height());
+        assertEquals(48, c.width());
+        assertEquals("student.tflite", c.modelFile());
+        assertEquals(Arrays.asList("mem_key", "mem_value"), c.stateNames());
+        assertEquals("mem_key", c.initOutputFor("mem_key"));
+        assertEquals("new_mem_value", c.stepOutputFor("mem_value"));
+        assertArrayEquals(new int[] {1, 2, 5, 2, 3}, c.stateSpec("mem_value").shape());
+        assertEquals(0.5f, c.maskThreshold(), 0f);
+    }
+
+    @Test
+    public void stateNamesComeFromTheContract() throws ContractException {
+        Contract c = parse(contract("\"mem_key\"", "\"keys\"", "\"new_mem_key\"", "\"next_keys\"", "\"mem_value\"", "\"values\"",
+                "\"new_mem_value\"", "\"next_values\""));
+        assertEquals(Arrays.asList("keys", "values"), c.stateNames());
+        assertEquals("next_keys", c.stepOutputFor("keys"));
+    }
+
+    @Test
+    public void rejectsWhatTheAppCannotRun() {
+        rejected(contract("\"contract_version\": 1", "\"contract_version\": 2"), "contract_version is 2;", "reads version 1");
+        rejected(contract("\"target\": \"tflite\"", "\"target\": \"onnx\""), "\"onnx\"", "LiteRT");
+        rejected(contract("\"objects\": 1", "\"objects\": 2"), "2 objects");
+        rejected(contract("\"step\": \"student.tflite\"", "\"step\": \"other.tflite\""), "one .tflite file");
+        rejected(contract("\"name\": \"prob\", \"shape\": [1, 1, 32, 48], \"dtype\": \"float32\"",
+                "\"name\": \"prob\", \"shape\": [1, 1, 32, 48], \"dtype\": \"int8\""), "prob", "int8", "float32");
+        rejected(contract("\"prob\"", "\"probability\""), "step has no output prob");
+        rejected(contract("{\"name\": \"frame\", \"shape\": [1, 3, 32, 48]", "{\"name\": \"frame\", \"shape\": [1, 3, 64, 48]"),
+                "init input frame[1, 3, 64, 48]", "[1, 3, 32, 48]");
+        rejected(contract("\"new_mem_value\": \"mem_value\"", "\"new_mem_value\": \"mem_key\""), "mem_key", "both");
+        rejected(contract("\"mem_value\": \"mem_value\"}", "\"mem_value\": \"mem_valu\"}"), "mem_valu");
+        rejected(contract("\"feedback\"", "\"feedbag\""), "no \"feedback\" section");
+        rejected(contract("\"height\": 32", "\"height\": 32.5"), "height", "whole number");
+        rejected(contract("\"mask_threshold\": 0.5", "\"mask_threshold\": 1.5"), "mask_threshold");
+        rejected("{\"contract_version\": 1,", "not valid JSON");
+        rejected("[1, 2]", "not a JSON object");
+    }
+
+    @Test
+    public void rejectsAStateWithAShapeChange() {
+        rejected(contract("{\"name\": \"new_mem_key\", \"shape\": [1, 2, 4, 2, 3]", "{\"name\": \"new_mem_key\", \"shape\": [1, 3, 4, 2, 3]"),
+                "new_mem_key[1, 3, 4, 2, 3]", "feeds step input mem_key", "shapes differ");
+    }
+
+    static final class Signatures implements ModelSignatures {
+        final Map<String, Map<String, int[]>> in = new HashMap<>();
+        final Map<String, Map<String, int[]>> out = new HashMap<>();
+
+        Signatures(Contract c) {
+            for (String entry : new String[] {Contract.INIT, Contract.STEP}) {
+                in.put(entry, new HashMap<>());
+                out.put(entry, new HashMap<>());
+                for (TensorSpec s : c.inputs(entry)) {
+                    in.get(entry).put(s.name, s.shape());
+                }
+                for (TensorSpec s : c.outputs(entry)) {
+                    out.get(entry).put(s.name, s.shape());
+                }
+            }
+        }
+
+        @Override
+        public Set<String> signatures() {
+            return new HashSet<>(in.keySet());
+        }
+
+        @Override
+        public Map<String, int[]> inputs(String signature) {
+            return in.get(signature);
+        }
+
+        @Override
+        public Map<String, int[]> outputs(String signature) {
+            return out.get(signature);
+        }
+    }
+
+    @Test
+    public void checksTheModelFileAgainstTheContract() throws ContractException {
+        Contract c = parse(contract());
+        Signatures model = new Signatures(c);
+        c.checkModel(model);
+        model.out.get("step").put("new_mem_key", new int[] {1, 2, 8, 2, 3});
+        try {
+            c.checkModel(model);
+            fail("a model whose state differs from its contract was accepted");
+        } catch (ContractException ex) {
+            assertTrue(ex.getMessage(), ex.getMessage().contains("output new_mem_key: the contract says [1, 2, 4, 2, 3], the file has [1, 2, 8, 2, 3]"));
+            assertTrue(ex.getMessage(), ex.getMessage().contains("different exports"));
+        }
+        model.in.remove("init");
+        try {
+            c.checkModel(model);
+            fail("a model without init was accepted");
+        } catch (ContractException ex) {
+            assertTrue(ex.getMessage(), ex.getMessage().contains("has the signatures [step]"));
+        }
+    }
+
+    @Test
+    public void jsonReaderIsStrict() {
+        assertEquals(Arrays.asList(1.0, "a\"b\u00e9", null, true), Json.parse("[1, \"a\\\"b\\u00e9\", null, true]"));
+        for (String bad : new String[] {"{\"a\": }", "[1,]", "{\"a\" 1}", "\"open", "01x", "[1] 2", "{'a': 1}"}) {
+            try {
+                Json.parse(bad);
+                fail("parsed " + bad);
+            } catch (IllegalArgumentException ex) {
+                assertTrue(ex.getMessage(), ex.getMessage().startsWith("invalid JSON at character"));
+            }
+        }
+    }
+}

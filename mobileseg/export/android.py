@@ -1,0 +1,149 @@
+"""The Android demo app's side of the export: what its contract reader accepts, how it turns a
+camera image into the ``frame`` input, and copying a checked model into its assets.
+
+The app's JVM module (``android_demo/core``, Java, no Android imports) implements the same three
+rules; ``tests/integration/test_android.py`` runs both on the same inputs:
+
+- :func:`check_for_app` mirrors ``io.mobileseg.core.Contract`` (version, target, one object,
+  float32, the frame/mask/prob roles, a closed feedback loop), so ``export --android`` refuses a
+  model the app would refuse at start-up;
+- :func:`camera_frame` mirrors ``FrameConverter``: rotate upright, centred crop with the model's
+  aspect ratio in whole pixels, then the bilinear resize of :func:`mobileseg.eval.predict.frame_tensor`;
+- box -> first mask is :func:`mobileseg.data.boxes.box_to_mask` (``BoxMask`` in Java).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mobileseg.errors import ConfigError
+from mobileseg.export.contract import CONTRACT_VERSION, ContractError, load_contract
+
+APP_TARGET = "tflite"
+ASSETS = Path("app/src/main/assets/mobileseg")  # inside the app project; the app loads the one contract there
+MANIFEST = Path("app/src/main/AndroidManifest.xml")
+FIX = (" Export the model again with `mobileseg export --checkpoint RUN/best.pt --target tflite --android android_demo` "
+       f"(this app reads contract version {CONTRACT_VERSION}, target {APP_TARGET}, one object).")
+
+
+def _problem(source: str, text: str) -> ContractError:
+    return ContractError(f"contract {source}: {text}{FIX}")
+
+
+def _shape(spec: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(d) for d in spec["shape"])
+
+
+def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # noqa: C901 - one rule per branch, as in Contract.java
+    """ContractError unless the Android app's reader would accept the contract ``data``."""
+    if data.get("contract_version") != CONTRACT_VERSION:
+        raise _problem(source, f"contract_version is {data.get('contract_version')}; this app reads version {CONTRACT_VERSION}.")
+    if data.get("target") != APP_TARGET:
+        raise _problem(source, f"target is {data.get('target')!r}; the app runs LiteRT files ({APP_TARGET}).")
+    files = data.get("files", {})
+    if files.get("init") != files.get("step") or not str(files.get("step", "")).endswith(".tflite"):
+        raise _problem(source, f"files names {files}; the app needs init and step as two signatures of one .tflite file.")
+    info = data.get("input", {})
+    height, width, objects = info.get("height"), info.get("width"), info.get("objects", 1)
+    if objects != 1:
+        raise _problem(source, f"the model tracks {objects} objects at once; the app tracks the one object of the box you draw (export with --objects 1).")
+    if info.get("frame_range", [0.0, 1.0]) != [0.0, 1.0] or info.get("channels", "RGB") != "RGB":
+        raise _problem(source, "the app feeds RGB frames scaled to [0, 1].")
+    entries = data.get("entry_points", {})
+    specs = {entry: {kind: {s["name"]: s for s in entries.get(entry, {}).get(kind, [])} for kind in ("inputs", "outputs")}
+             for entry in ("init", "step")}
+    for entry, sides in specs.items():
+        for kind, tensors in sides.items():
+            if not tensors:
+                raise _problem(source, f"entry point {entry} lists no {kind}.")
+            for name, spec in tensors.items():
+                if spec.get("dtype") != "float32":
+                    raise _problem(source, f"{entry} {kind} {name} has dtype {spec.get('dtype')!r}; the app feeds and reads float32.")
+    frame, single = (1, 3, height, width), (1, 1, height, width)
+    for entry, kind, name, shape in (("init", "inputs", "frame", frame), ("init", "inputs", "mask", single),
+                                     ("step", "inputs", "frame", frame), ("step", "outputs", "prob", single)):
+        spec = specs[entry][kind].get(name)
+        if spec is None or _shape(spec) != shape:
+            found = list(_shape(spec)) if spec else "nothing"
+            raise _problem(source, f"{entry} {kind[:-1]} {name} should be {list(shape)} for input {height}x{width}; the contract has {found}.")
+    if set(specs["init"]["inputs"]) != {"frame", "mask"}:
+        raise _problem(source, f"init takes {list(specs['init']['inputs'])}; the app gives it exactly frame and mask.")
+    state = [name for name in specs["step"]["inputs"] if name != "frame"]
+    if not state:
+        raise _problem(source, "step takes no state inputs besides frame; the app needs the memory as explicit state.")
+    feedback = data.get("feedback", {})
+    for entry, others in (("init", set()), ("step", {"prob"})):
+        feeds = feedback.get(entry, {})
+        fed = list(feeds.values())
+        if sorted(fed) != sorted(state) or len(set(fed)) != len(fed):
+            raise _problem(source, f"feedback.{entry} feeds {fed}; the state inputs of step are {state}, each fed exactly once.")
+        for output, target in feeds.items():
+            spec = specs[entry]["outputs"].get(output)
+            if spec is None:
+                raise _problem(source, f"feedback.{entry} names output {output}, which {entry} does not have.")
+            if _shape(spec) != _shape(specs["step"]["inputs"][target]):
+                raise _problem(source, f"{entry} output {output} feeds step input {target}: the shapes differ.")
+        unused = set(specs[entry]["outputs"]) - set(feeds) - others
+        if unused:
+            raise _problem(source, f"{entry} output {sorted(unused)[0]} feeds nothing: the feedback section does not say where it goes.")
+
+
+def centre_crop(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int, int, int]:
+    """``(y0, x0, crop_h, crop_w)``: the centred crop with aspect ``out_h : out_w``, rounded half up in whole pixels."""
+    crop_h, crop_w = height, width
+    if width * out_h > height * out_w:
+        crop_w = (2 * height * out_w + out_h) // (2 * out_h)
+    elif width * out_h < height * out_w:
+        crop_h = (2 * width * out_h + out_w) // (2 * out_w)
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
+def camera_frame(rgba: np.ndarray, rotation: int, size: tuple[int, int]) -> torch.Tensor:
+    """``uint8 [h, w, 4]`` sensor image, clockwise ``rotation`` in degrees -> ``float32 [1, 3, H, W]`` in [0, 1]."""
+    from mobileseg.eval.predict import frame_tensor
+
+    if rotation not in (0, 90, 180, 270):
+        raise ConfigError(f"rotation must be 0, 90, 180 or 270 degrees, got {rotation}")
+    upright = np.rot90(rgba[..., :3], k=-rotation // 90)
+    y0, x0, crop_h, crop_w = centre_crop(upright.shape[0], upright.shape[1], *size)
+    return frame_tensor(np.ascontiguousarray(upright[y0:y0 + crop_h, x0:x0 + crop_w]), size)
+
+
+def check_app_dir(app: str | os.PathLike[str]) -> Path:
+    """The app project folder, or a ConfigError saying what was expected there."""
+    root = Path(app)
+    if not (root / MANIFEST).is_file():
+        raise ConfigError(f"--android {root}: no {MANIFEST} there; pass the demo app's project folder (android_demo in this repository).")
+    return root
+
+
+def install_into_app(contract_file: str | os.PathLike[str], app: str | os.PathLike[str]) -> list[Path]:
+    """Copy a TFLite export and its contract into the app's assets (``app/src/main/assets/mobileseg``).
+
+    The contract is checked first with the app's rules; the files are copied atomically (the
+    model before its contract), and older ``*.tflite`` / ``*.tflite.json`` files in that asset
+    folder, which the app would find instead, are removed. Nothing else there is touched.
+    """
+    root = check_app_dir(app)
+    contract = load_contract(contract_file)
+    check_for_app(contract.data, str(contract.path))
+    assets = root / ASSETS
+    assets.mkdir(parents=True, exist_ok=True)
+    model = contract.file("step")
+    written = []
+    for source in (model, contract.path):
+        target = assets / source.name
+        tmp = assets / f".{source.name}.tmp"
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        written.append(target)
+    for old in assets.iterdir():
+        if old not in written and (old.name.endswith(".tflite") or old.name.endswith(".tflite.json")):
+            old.unlink()
+    return written
