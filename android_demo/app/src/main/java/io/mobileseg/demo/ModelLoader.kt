@@ -1,0 +1,81 @@
+package io.mobileseg.demo
+
+import android.content.res.AssetManager
+import io.mobileseg.core.Contract
+import io.mobileseg.core.ContractException
+import java.io.IOException
+import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
+
+/** A problem the user can fix (no model, a rejected contract, …): its message is shown as is. */
+class ModelException(message: String, cause: Throwable? = null) : Exception(message, cause)
+
+/** The app's model: its checked contract and the .tflite file memory-mapped from the APK. */
+class ModelFiles(val contract: Contract, val buffer: MappedByteBuffer, val contractAsset: String) {
+    val modelName: String get() = contract.modelFile()
+}
+
+/**
+ * Finds the one model in the APK's `assets/mobileseg/` folder, where
+ * `mobileseg export --target tflite --android android_demo` copies `student.tflite` and its
+ * contract `student.tflite.json`, reads the contract with the core module's rules and maps the
+ * model file it names. Called on the background thread.
+ */
+object ModelLoader {
+    const val FOLDER = "mobileseg"
+    private const val SUFFIX = ".tflite.json"
+    private const val EXPORT = "run `mobileseg export --checkpoint RUN/best.pt --target tflite --android android_demo` and rebuild"
+
+    fun load(assets: AssetManager): ModelFiles {
+        val names: Array<String> = try {
+            assets.list(FOLDER) ?: emptyArray()
+        } catch (e: IOException) {
+            emptyArray()
+        }
+        val contracts = names.filter { it.endsWith(SUFFIX) }.sorted()
+        if (contracts.isEmpty()) {
+            throw ModelException("No model in the app: $EXPORT.")
+        }
+        if (contracts.size > 1) {
+            throw ModelException(
+                "Several models in assets/$FOLDER: ${contracts.joinToString()}. The app runs one: " +
+                    "keep one .tflite with its .tflite.json there (`mobileseg export --android` removes the others) and rebuild."
+            )
+        }
+        val source = "assets/$FOLDER/${contracts[0]}"
+        val text = try {
+            assets.open("$FOLDER/${contracts[0]}").use { it.readBytes().toString(Charsets.UTF_8) }
+        } catch (e: IOException) {
+            throw ModelException("Cannot read $source (${e.message}); $EXPORT.", e)
+        }
+        val contract = try {
+            Contract.parse(text, source)
+        } catch (e: ContractException) {
+            throw ModelException(e.message ?: "contract $source was rejected; $EXPORT.", e)
+        }
+        val model = contract.modelFile()
+        if (model !in names) {
+            throw ModelException(
+                "$source names the model file $model, which is not in assets/$FOLDER (it holds ${names.joinToString()}); $EXPORT."
+            )
+        }
+        val buffer = try {
+            map(assets, "$FOLDER/$model")
+        } catch (e: IOException) {
+            throw ModelException(
+                "Cannot memory-map assets/$FOLDER/$model (${e.message}). The APK must store .tflite files uncompressed " +
+                    "(androidResources { noCompress += \"tflite\" } in app/build.gradle.kts).",
+                e,
+            )
+        }
+        return ModelFiles(contract, buffer, source)
+    }
+
+    /** The asset's bytes inside the APK, mapped read-only (no copy on the Java heap). */
+    private fun map(assets: AssetManager, path: String): MappedByteBuffer =
+        assets.openFd(path).use { fd ->
+            fd.createInputStream().use { stream ->
+                stream.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            }
+        }
+}
