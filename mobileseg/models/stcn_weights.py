@@ -1,16 +1,19 @@
 """Load an official STCN checkpoint (``stcn.pth`` from the STCN authors) into the teacher.
 
-STCN's parameter names (its public ``model/network.py`` and ``model/modules.py``) differ from
-ours in three places, mapped here:
+``stcn.pth`` is a bare state dict of STCN's ``model/eval_network.py`` network (github.com/
+hkchengrex/STCN; ``tests/fixtures/stcn_state_shapes.json`` lists its 405 names and shapes). The
+teacher has the same parameters with the same shapes (54,434,180 parameters); two names differ,
+because our networks share one layout (the fuser beside the value encoder, torchvision's stage
+name ``layer1``), and are mapped here:
 
     key_encoder.res2.*       -> key_encoder.layer1.*      (ResNet-50 stage 1)
-    value_encoder.fuser.*    -> fuser.*                   (the value/key fusion block)
-    value_encoder.conv1.weight with 4 input channels (STCN's single-object stage) -> 5 channels,
-                             the "other objects" filters start at zero
+    value_encoder.fuser.*    -> fuser.*                   (the fusion block, CBAM included)
 
-Everything else (key_proj.key_proj, key_comp, value_encoder.conv1/bn1/layer1-3, decoder.compress,
-decoder.up_16_8, decoder.up_8_4, decoder.pred) has the same name and shape. A ``module.`` prefix
-(saved from DistributedDataParallel) is stripped.
+Also accepted: a ``module.`` prefix (a network saved from DataParallel/DistributedDataParallel),
+STCN's training checkpoint (``{"it", "network", "optimizer", "scheduler"}``), batch-norm
+``num_batches_tracked`` counters left out (set to 0), and a 4-channel ``value_encoder.conv1.weight``
+(STCN's single-object stage 0; the "other objects" filters start at zero, as STCN's
+``eval_davis.py`` does). Anything else that does not fit is refused with the keys named.
 """
 
 from __future__ import annotations
@@ -20,14 +23,11 @@ from pathlib import Path
 
 import torch
 
-from mobileseg.errors import MobilesegError
-from mobileseg.models.teacher import STCNTeacher, stcn_r50_r18
+from mobileseg.models.teacher import STCNTeacher, TeacherWeightsError, state_mismatch, stcn_r50_r18
+
+__all__ = ["RENAMES", "TeacherWeightsError", "from_stcn_names", "load_stcn", "to_stcn_names"]
 
 RENAMES = (("key_encoder.res2.", "key_encoder.layer1."), ("value_encoder.fuser.", "fuser."))
-
-
-class TeacherWeightsError(MobilesegError):
-    """A file meant as teacher weights does not fit the teacher."""
 
 
 def from_stcn_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -70,17 +70,14 @@ def load_stcn(path: str | os.PathLike[str]) -> STCNTeacher:
     teacher = stcn_r50_r18()
     own = teacher.state_dict()
     mapped = from_stcn_names(state)
-    missing = sorted(set(own) - set(mapped))
-    unexpected = sorted(set(mapped) - set(own))
-    wrong = sorted(k for k in set(own) & set(mapped) if own[k].shape != mapped[k].shape)
-    if missing or unexpected or wrong:
-        def show(keys: list[str]) -> str:
-            return ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "") if keys else "none"
-
+    for name, value in own.items():  # counters only: files saved without them are still complete
+        if name.endswith(".num_batches_tracked") and name not in mapped:
+            mapped[name] = torch.zeros_like(value)
+    problem = state_mismatch(own, mapped)
+    if problem is not None:
         raise TeacherWeightsError(
-            f"{path} does not fit the STCN teacher (stcn_r50_r18). Missing keys: {show(missing)}. Unexpected keys: "
-            f"{show(unexpected)}. Shape mismatches: {show(wrong)}. Pass STCN's own stcn.pth (from the STCN authors) "
-            "or a teacher checkpoint written by `mobileseg train`."
+            f"{path} does not fit the STCN teacher (stcn_r50_r18) under STCN's names. {problem} Pass STCN's own "
+            "stcn.pth (from the STCN authors) or a teacher checkpoint written by `mobileseg train`."
         )
     teacher.load_state_dict(mapped)
     return teacher.eval()

@@ -1,10 +1,13 @@
 """The teacher: an STCN-class network with unbounded memory (PyTorch only, never exported).
 
-Layout of STCN (Cheng et al., NeurIPS 2021): ResNet-50 key encoder (f16 1024, f8 512, f4 256),
-64-d key projection, f16 compressed to 512 for the decoder, ResNet-18 value encoder on frame +
-mask + other objects' mask fused with the key f16 into 512-d values, L2-affinity readout, and a
-decoder ``compress -> up_16_8 -> up_8_4 -> pred``. Module names follow STCN's code. The
-representation Z is the decoder's last features (``embed_dim=None``) or a 1x1 head on them.
+Layout of STCN (Cheng et al., NeurIPS 2021; github.com/hkchengrex/STCN ``model/eval_network.py``):
+ResNet-50 key encoder (f16 1024, f8 512, f4 256), 64-d key projection, f16 compressed to 512 for
+the decoder, STCN's ResNet-18 value encoder (biased convolutions) on frame + mask + other
+objects' mask, fused with the key f16 into 512-d values by ``ResBlock -> x + CBAM(x) ->
+ResBlock``, L2-affinity readout, and a decoder ``compress -> up_16_8 -> up_8_4 -> pred``. Every
+parameter has STCN's shape and, but for two renames (:mod:`mobileseg.models.stcn_weights`),
+STCN's name, so the authors' ``stcn.pth`` loads strictly. The representation Z is the decoder's
+last features (``embed_dim=None``) or a 1x1 head on them.
 
 Memory: during training every earlier frame of the clip; as a tracker, the first frame plus every
 ``memory_every``-th frame (STCN's inference setting is 5), so it grows through the video, and
@@ -14,15 +17,49 @@ that the next frame replaces.
 
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from mobileseg.errors import MobilesegError
 from mobileseg.models.backbones import resnet_trunk
 from mobileseg.models.base import Memory, MemoryNetwork
-from mobileseg.models.blocks import FeatureFusionBlock, KeyProjection, ResBlock, UpsampleBlock
+from mobileseg.models.blocks import KeyProjection, ResBlock, UpsampleBlock
 from mobileseg.models.registry import register_model
+from mobileseg.models.stcn_modules import STCNFusionBlock, stcn_value_encoder
+
+# Parameters the teacher gained when it took STCN's exact layout: a state dict that lacks exactly
+# these was written by an earlier mobileseg teacher (no CBAM in the fuser, bias-free value encoder).
+STCN_LAYOUT_KEYS = re.compile(r"fuser\.attention\..*|value_encoder\.(.*\.)?(conv\d|downsample\.0)\.bias")
+
+
+class TeacherWeightsError(MobilesegError):
+    """A file meant as teacher weights does not fit the teacher."""
+
+
+def _show(keys: list[str]) -> str:
+    return ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "") if keys else "none"
+
+
+def state_mismatch(own: Mapping[str, torch.Tensor], given: Mapping[str, Any]) -> str | None:
+    """What keeps ``given`` from loading strictly into a network whose state is ``own``; None if it fits.
+
+    Keys are named (the fuser's missing CBAM keys first); weights of the teacher's layout before it
+    matched STCN's (no CBAM, no value-encoder conv biases) are recognised and told to be retrained.
+    """
+    missing = sorted(set(own) - set(given), key=lambda k: (not k.startswith("fuser.attention."), k))
+    unexpected = sorted(set(given) - set(own))
+    wrong = sorted(k for k in set(own) & set(given) if not isinstance(given[k], torch.Tensor) or own[k].shape != given[k].shape)
+    if not (missing or unexpected or wrong):
+        return None
+    text = f"Missing keys: {_show(missing)}. Unexpected keys: {_show(unexpected)}. Shape mismatches: {_show(wrong)}."
+    if not (unexpected or wrong) and all(STCN_LAYOUT_KEYS.fullmatch(k) for k in missing):
+        text += (" These weights come from a teacher checkpoint that predates the STCN layout (the fuser's CBAM "
+                 "attention fuser.attention.* and the value encoder's conv biases are new), so they cannot be used: retrain the teacher "
+                 "(mobileseg train --model stcn_r50_r18, or the _small/_tiny variant it was) or use STCN's own stcn.pth.")
+    return text
 
 
 class STCNDecoder(nn.Module):
@@ -60,10 +97,17 @@ class STCNTeacher(MemoryNetwork):
         half = c16 // 2
         self.key_proj = KeyProjection(c16, key_dim)
         self.key_comp = nn.Conv2d(c16, half, 3, padding=1)
-        self.value_encoder = resnet_trunk("resnet18", width, value_layers, in_channels=5, pretrained=pretrained, only_f16=True)
-        self.fuser = FeatureFusionBlock(c16 + self.value_encoder.channels[2], half)
+        self.value_encoder = stcn_value_encoder(width, value_layers, in_channels=5, pretrained=pretrained)
+        self.fuser = STCNFusionBlock(c16 + self.value_encoder.channels[2], half)
         self.decoder = STCNDecoder(2 * half, c8, c4, (half, c4, c4))
         self.embed = None if embed_dim is None else nn.Conv2d(self.decoder.out_dim, embed_dim, 1)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """As :meth:`torch.nn.Module.load_state_dict`; with ``strict``, a state that does not fit raises
+        :class:`TeacherWeightsError` naming the keys (and saying so when it predates the STCN layout)."""
+        if strict and (problem := state_mismatch(self.state_dict(), state_dict)) is not None:
+            raise TeacherWeightsError(f"the state dict does not fit this teacher ({type(self).__name__}). {problem}")
+        return super().load_state_dict(state_dict, strict, assign)
 
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
         return Memory(key.unsqueeze(1), values.flatten(0, 1).unsqueeze(1))
