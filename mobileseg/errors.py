@@ -23,3 +23,7 @@ class ConfigError(MobilesegError):
 
 class UnknownNameError(ConfigError):
     """A registry lookup by a name nobody registered."""
+
+
+class OutputError(ConfigError):
+    """An output folder cannot be written, or writing it would overwrite the inputs."""

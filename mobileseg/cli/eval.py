@@ -10,7 +10,7 @@ from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
 from mobileseg.errors import ConfigError
 from mobileseg.eval.davis import FIRST_STARTS, EvalReport, evaluate_results
-from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.fsio import check_writable_folder, write_json_atomic
 from mobileseg.utils.table import format_table
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -68,12 +68,16 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16.")
     dataset = open_dataset(data_root, split=split, kind=kind, resolution=resolution)
+    if json_path is not None:
+        check_writable_folder(json_path.absolute().parent, f"--json {json_path}: its folder")
     if checkpoint is None and artifact is None:
         report = evaluate_results(dataset, results)  # type: ignore[arg-type]
     else:
-        from mobileseg.eval.predict import predict_dataset
+        from mobileseg.eval.predict import check_results_folder, predict_dataset
         from mobileseg.eval.sources import artifact_source, checkpoint_source
 
+        if results is not None:  # before any prediction: never write into the dataset or fail at the end
+            check_results_folder(dataset, results)
         source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
         if source.size is not None and size is not None and size != source.size:
             raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")

@@ -22,8 +22,8 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
               help="Folder for student.<suffix> and student.<suffix>.json (the contract).")
 @click.option("--recipe", type=click.Path(path_type=Path, dir_okay=False), help="YAML recipe (export/recipes/*.yaml); command-line options override it.")
 @click.option("--parity-frames", type=click.IntRange(min=2), default=None, help="Frames of the parity video.  [default: 30]")
-@click.option("--max-abs-prob", type=float, default=None, help="Parity tolerance: largest |prob difference| on any frame.  [default: 1e-3]")
-@click.option("--min-iou", type=float, default=None, help="Parity tolerance: smallest mask IoU on any frame.  [default: 0.999]")
+@click.option("--max-abs-prob", type=float, default=None, help="Parity tolerance: largest |prob difference| on any frame (>= 0).  [default: 1e-3]")
+@click.option("--min-iou", type=float, default=None, help="Parity tolerance: smallest mask IoU on any frame (0 to 1).  [default: 0.999]")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Runtime threads for the parity check.  [default: 2]")
 @click.option("--quantize", type=click.Choice(["fp16", "dynamic-int8", "int8"]), default=None,
               help="Write student-<precision>.<suffix>: fp16 weights, int8 weights (dynamic-int8) or int8 weights and "
@@ -107,8 +107,8 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="The student checkpoint it came from.  [default: the one its contract names]")
 @click.option("--frames", type=click.IntRange(min=2), default=30, show_default=True, help="Frames of the parity video.")
-@click.option("--max-abs-prob", type=float, default=1e-3, show_default=True, help="Tolerance: largest |prob difference| on any frame.")
-@click.option("--min-iou", type=float, default=0.999, show_default=True, help="Tolerance: smallest mask IoU on any frame.")
+@click.option("--max-abs-prob", type=float, default=1e-3, show_default=True, help="Tolerance: largest |prob difference| on any frame (>= 0).")
+@click.option("--min-iou", type=float, default=0.999, show_default=True, help="Tolerance: smallest mask IoU on any frame (0 to 1).")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads.")
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Quantised files: J&F on this dataset's val split.  [default: a generated SynthVOS set]")
@@ -126,8 +126,8 @@ def verify_command(artifact: Path, checkpoint: Path | None, frames: int, max_abs
     from mobileseg.export.parity import Tolerance
     from mobileseg.export.pipeline import ExportError, model_for, verify_artifact
 
-    figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, Tolerance(max_abs_prob, min_iou),
-                              data, max_jf_drop)
+    tolerance = Tolerance(max_abs_prob, min_iou)  # checked before anything is loaded
+    figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, tolerance, data, max_jf_drop)
     if figures.get("kind") == "spec":
         click.echo(f"{artifact}: {figures['checked']}: passed")
         return

@@ -37,7 +37,7 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
     """
     from mobileseg.data.io import load_mask
     from mobileseg.data.video import frame_files, read_frames, read_video
-    from mobileseg.eval.segment import segment_video
+    from mobileseg.eval.segment import check_run_output, segment_video
     from mobileseg.eval.sources import artifact_source, checkpoint_source
 
     if (checkpoint is None) == (artifact is None):
@@ -46,13 +46,14 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
         raise ConfigError("give exactly one of --frames DIR or --video FILE.")
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16 (e.g. 480x864).")
+    overlay_path = None if overlay.lower() == "none" else out / overlay
+    check_run_output(out, frames_dir, video, overlay_path)
     source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
     if source.size is not None and size is not None and size != source.size:
         raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again.")
     size = size or source.size
     total = len(frame_files(frames_dir)) if frames_dir is not None else None
     frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
-    overlay_path = None if overlay.lower() == "none" else out / overlay
     result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total)
     click.echo(f"{source.name}: {result.frames} frames, objects {list(result.objects)}, "
                f"{result.tracker_ms_per_frame:.1f} ms per object-frame, {result.seconds:.1f} s in all")

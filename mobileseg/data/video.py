@@ -43,25 +43,51 @@ def _av():  # type: ignore[no-untyped-def]
 
 
 def read_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Decode every frame of a GIF or video file as RGB, in order."""
+    """Decode every frame of a GIF or video file as RGB, in order.
+
+    A file that cannot be decoded, decodes to no frame, or ends before the frames its header
+    declares (a truncated download or copy) raises DatasetError naming it.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"video not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        with Image.open(path) as gif:
-            for frame in ImageSequence.Iterator(gif):
-                yield np.asarray(frame.convert("RGB"), dtype=np.uint8)
+        yield from _read_gif(path)
         return
     if suffix not in VIDEO_SUFFIXES:
         raise ConfigError(f"cannot read {path}: the video formats are .gif, {', '.join(VIDEO_SUFFIXES)}; or pass --frames DIR.")
-    av = _av()
+    yield from _read_av(path, _av())
+
+
+_BROKEN = "the file is truncated or corrupt; copy or export it again, or pass --frames with a folder of its frames."
+
+
+def _read_gif(path: Path) -> Iterator[np.ndarray]:
+    try:
+        with Image.open(path) as gif:
+            for frame in ImageSequence.Iterator(gif):
+                yield np.asarray(frame.convert("RGB"), dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's errors for a broken GIF
+        raise DatasetError(f"cannot read the GIF {path} ({exc}): {_BROKEN}") from None
+
+
+def _read_av(path: Path, av) -> Iterator[np.ndarray]:  # type: ignore[no-untyped-def]
+    decoded, declared = 0, 0
     try:
         with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DatasetError(f"{path} holds no video stream: {_BROKEN}")
+            declared = container.streams.video[0].frames  # from the header; 0 when the format does not say
             for frame in container.decode(video=0):
+                decoded += 1
                 yield frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
-        raise DatasetError(f"cannot decode {path}: {exc}") from None
+        raise DatasetError(f"cannot decode {path} ({exc}): {_BROKEN}") from None
+    if decoded == 0:
+        raise DatasetError(f"no frame of {path} could be decoded: {_BROKEN}")
+    if decoded < declared:
+        raise DatasetError(f"{path} declares {declared} frames but only the first {decoded} could be decoded: {_BROKEN}")
 
 
 def read_frames(folder: str | os.PathLike[str]) -> Iterator[np.ndarray]:

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from mobileseg.data.boxes import box_of_mask
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
-from mobileseg.errors import ConfigError
+from mobileseg.errors import ConfigError, OutputError
 from mobileseg.eval.davis import FIRST_STARTS, EvalReport, score_sequence
 from mobileseg.tracker import State, Tracker, aggregate
+from mobileseg.utils.fsio import check_writable_folder, is_within
 from mobileseg.utils.progress import progress
 
 TrackerFactory = Callable[[], Tracker]
@@ -142,6 +143,36 @@ def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: 
     return TrackedVideo(labels, timer.seconds, timer.calls)
 
 
+def dataset_folders(dataset: VideoDataset) -> dict[Path, str]:
+    """The folders that hold a dataset's frames and masks: each one holding the sequence folders, and
+    the folders between it and the dataset root (``Annotations/480p`` and ``Annotations``)."""
+    root = dataset.root.absolute()
+    folders: dict[Path, str] = {}
+    for sequence in dataset:
+        for files, what in ((sequence.masks, "annotations"), (sequence.frames, "frames")):
+            for sequence_dir in {Path(f).absolute().parent for f in files if f is not None}:
+                folder = sequence_dir.parent
+                while folder != root and root in folder.parents:
+                    folders.setdefault(folder, what)
+                    folder = folder.parent
+                folders.setdefault(sequence_dir.resolve().parent, what)  # where a symlinked sequence really is
+    return folders
+
+
+def check_results_folder(dataset: VideoDataset, results: str | os.PathLike[str]) -> None:
+    """OutputError when predictions written to ``results`` would land in the dataset's frames or
+    annotations (overwriting the ground truth they are scored against), or cannot be written."""
+    for folder, what in dataset_folders(dataset).items():
+        if is_within(results, folder):
+            where = "is" if Path(results).resolve() == folder.resolve() else "lies inside"
+            raise OutputError(
+                f"--results {results} {where} the dataset's {what} folder {folder}: the predictions would "
+                f"overwrite the dataset's own files{' (and then be scored against themselves)' if what == 'annotations' else ''}. "
+                f"Choose a folder outside {dataset.root}'s frames and annotations, e.g. {dataset.root.resolve().parent / 'results'}."
+            )
+    check_writable_folder(results, "--results")
+
+
 @dataclass
 class PredictionRun:
     """What a run over a dataset produced: scores (when asked), where PNGs went, tracker speed."""
@@ -171,6 +202,8 @@ def predict_dataset(
     the given masks) or ``"box"`` (from each object's bounding box); the report records it.
     """
     check_first(first)
+    if results is not None:
+        check_results_folder(dataset, results)
     sequences = list(dataset)[:max_videos]
     report = EvalReport(first=first) if score else None
     frames, seconds, calls = 0, 0.0, 0

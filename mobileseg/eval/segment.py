@@ -13,9 +13,10 @@ import numpy as np
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import objects_in
 from mobileseg.data.video import OverlayWriter, overlay
-from mobileseg.errors import DatasetError
+from mobileseg.errors import DatasetError, OutputError
 from mobileseg.eval.predict import Timer, aligned_size, track_frames
 from mobileseg.eval.sources import TrackerSource
+from mobileseg.utils.fsio import check_writable_folder, paths_overlap
 from mobileseg.utils.progress import progress
 
 
@@ -27,6 +28,20 @@ class SegmentedVideo:
     overlay: Path | None
     tracker_ms_per_frame: float
     seconds: float
+
+
+def check_run_output(out: str | os.PathLike[str], frames_dir: str | os.PathLike[str] | None = None,
+                     video: str | os.PathLike[str] | None = None, overlay_path: str | os.PathLike[str] | None = None) -> None:
+    """OutputError when writing masks (and the overlay) to ``out`` would mix them with the input
+    frames or replace the input video, or when ``out`` cannot be written."""
+    if frames_dir is not None and paths_overlap(out, frames_dir):
+        raise OutputError(
+            f"--out {out} overlaps the input --frames {frames_dir} (the same folder, or one inside the other): the masks "
+            "would be mixed with the input frames (and a later run would read them as frames). Choose an --out outside the frame folder."
+        )
+    if video is not None and overlay_path is not None and Path(overlay_path).resolve() == Path(video).resolve():
+        raise OutputError(f"the overlay {overlay_path} would replace the input --video {video}; choose another --out or --overlay.")
+    check_writable_folder(out, "--out")
 
 
 def _checked(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterator[np.ndarray]:
@@ -49,6 +64,7 @@ def segment_video(
     if not objects:
         raise DatasetError("the first-frame mask contains no object (only background/void); nothing to track.")
     out = Path(out)
+    check_writable_folder(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     size = size or aligned_size(first_mask.shape, source.multiple)
     writer = OverlayWriter(overlay_path, fps) if overlay_path else None

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mobileseg.data.synth import SynthConfig, render_video
+from mobileseg.errors import ConfigError
 from mobileseg.tracker import Tracker
 
 PARITY_FRAMES = 30
@@ -27,6 +28,14 @@ class Tolerance:
 
     max_abs_prob: float = 1e-3
     min_iou: float = 0.999
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_abs_prob, (int, float)) and self.max_abs_prob >= 0):
+            raise ConfigError(f"--max-abs-prob {self.max_abs_prob} (or tolerance.max_abs_prob in a recipe): the largest allowed "
+                              "|probability difference| must be a number >= 0 (probabilities differ by at most 1), e.g. 1e-3.")
+        if not (isinstance(self.min_iou, (int, float)) and 0 <= self.min_iou <= 1):  # NaN fails both comparisons
+            raise ConfigError(f"--min-iou {self.min_iou} (or tolerance.min_iou in a recipe): the smallest allowed mask IoU must be "
+                              "a number from 0 to 1, e.g. 0.999.")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
 from mobileseg.train.checkpoint import model_from_checkpoint
+from mobileseg.utils.fsio import check_writable_folder
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,9 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
         if quant is None:
             contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
             if contract.parity.get("passed") is False:
-                raise ExportError(f"{fmt.name}: {contract.parity['summary']}. The file is not written; lower the tolerance only "
-                                  "if you accept the difference (--tolerance / recipe), or report the mismatch.")
+                raise ExportError(f"{fmt.name}: {contract.parity['summary']}. The file is not written; loosen the tolerance "
+                                  "(--max-abs-prob / --min-iou, or the recipe's tolerance) only if you accept the difference, "
+                                  "or report the mismatch.")
         else:
             contract.parity = _check_quantised(fmt, contract_file, model, request)
         contract.write(contract_file)
@@ -209,6 +211,7 @@ def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
     check_size(request.size)
     if request.objects < 1:
         raise ConfigError(f"--objects must be >= 1, got {request.objects}")
+    check_writable_folder(request.out, "--out")
     formats = resolve_targets(request.targets)
     if request.precision != "fp32":
         if ALL in request.targets:  # all: every installed target that offers the precision

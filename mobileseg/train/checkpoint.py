@@ -38,17 +38,43 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     return path
 
 
+WRITTEN_BY = "Pass a file written by `mobileseg train` or `mobileseg distill` (RUN_DIR/best.pt or last.pt)."
+
+
+def _exported_format(path: Path) -> str | None:
+    """The title of the export format whose file (or contract) ``path`` is named like, if any."""
+    from mobileseg.export.formats import FORMATS
+
+    name = path.name.lower()
+    for fmt_name in FORMATS.names():
+        fmt = FORMATS.get(fmt_name)
+        if name.endswith((fmt.suffix, f"{fmt.suffix}.json")):
+            return fmt.title
+    return None
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a mobileseg checkpoint safely (``weights_only=True``); CheckpointError otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}. Pass a file written by `mobileseg train` (RUN_DIR/best.pt or last.pt).")
+        raise CheckpointError(f"checkpoint not found: {path}. {WRITTEN_BY}")
+    exported = _exported_format(path)
+    if exported is not None:
+        raise CheckpointError(
+            f"{path} is an exported model ({exported}), not a PyTorch checkpoint. `mobileseg run` and `mobileseg eval` "
+            f"take it with --model {path}; `mobileseg verify {path}` re-checks it. --checkpoint takes the checkpoint it "
+            "was exported from (RUN_DIR/best.pt)."
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was not written completely (a full disk, an "
+                              f"interrupted copy?). {WRITTEN_BY}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a corrupt file fails in many ways (zip, pickle, struct, ...)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
         raise CheckpointError(
-            f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}. The file is corrupt, truncated "
-            "or not a PyTorch checkpoint; use RUN_DIR/last.pt or train again."
+            f"cannot read checkpoint {path} ({reason}): the file is corrupt, truncated or not a PyTorch checkpoint. "
+            f"{WRITTEN_BY}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
@@ -57,7 +83,36 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     if payload.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {payload.get('version')}; this mobileseg reads version {VERSION}.")
+    if not isinstance(payload.get("model"), str) or not isinstance(payload.get("model_state"), dict):
+        raise CheckpointError(f"{path} has the mobileseg marker but no model name or no model_state dict; it was not "
+                              f"written by mobileseg. {WRITTEN_BY}")
     return payload
+
+
+def _listed(keys: list[str], shown: int = 3) -> str:
+    more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def _shape(value: Any) -> str:
+    return str(list(value.shape)) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], name: str, path: str | os.PathLike[str]) -> None:
+    """``model.load_state_dict(state)``, or a CheckpointError naming a few offending keys and the model."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    reshaped = [f"{key} (file {_shape(state[key])}, model {_shape(expected[key])})" for key in expected
+                if key in state and _shape(state[key]) != _shape(expected[key])]
+    problems = [f"{label}: {_listed(keys)}" for label, keys in
+                (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", reshaped)) if keys]
+    if problems:
+        raise CheckpointError(
+            f"{path} does not fit model {name!r}: {'; '.join(problems)}. The weights belong to another architecture or "
+            f"were edited by hand. {WRITTEN_BY}"
+        )
+    model.load_state_dict(state)
 
 
 def model_from_checkpoint(path: str | os.PathLike[str], role: str | None = None) -> tuple[MemoryNetwork, dict[str, Any]]:
@@ -70,7 +125,7 @@ def model_from_checkpoint(path: str | os.PathLike[str], role: str | None = None)
             f"Pass a checkpoint of a {role} (models: {', '.join(n for n, r in ROLES.items() if r == role)})."
         )
     model = build_model(name, **payload.get("model_kwargs", {}))
-    model.load_state_dict(payload["model_state"])
+    load_model_state(model, payload["model_state"], name, path)
     return model.eval(), payload
 
 

@@ -99,6 +99,8 @@ class TrainConfig:
         for ok, message in rules:
             if not ok:
                 raise ConfigError(message)
+        check_device(self.device)
+        check_pretrained(self.pretrained)
 
     def resolved(self) -> "TrainConfig":
         """A copy as it is stored: data and teacher paths absolute, the thread count filled in."""
@@ -123,6 +125,38 @@ class TrainConfig:
         if config.val_size is not None:
             config.val_size = tuple(config.val_size)  # type: ignore[assignment]
         return config
+
+
+def check_device(device: str) -> None:
+    """ConfigError unless ``device`` is ``cpu``, or ``cuda`` / ``cuda:N`` with that GPU present."""
+    import torch
+
+    name, _, index = device.partition(":")
+    if name == "cpu" and not index:
+        return
+    if name != "cuda" or (index and not index.isdigit()):
+        raise ConfigError(f"--device {device}: the devices are cpu, cuda and cuda:N (N = GPU number).")
+    if not torch.cuda.is_available():
+        built = "this PyTorch is built without CUDA" if torch.version.cuda is None else "no GPU is visible to PyTorch here"
+        raise ConfigError(f"--device {device}: CUDA is not available ({built}). Use --device cpu.")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to "
+                          f"cuda:{torch.cuda.device_count() - 1}.")
+
+
+def check_pretrained(pretrained: str | None) -> None:
+    """ConfigError naming an empty weights file given to (or found in the folder of) ``--pretrained``."""
+    if pretrained is None or pretrained == "imagenet":
+        return
+    from mobileseg.models.backbones import WEIGHTS
+
+    source = Path(pretrained)
+    names = {Path(weights.url).name: weights.url for weights in WEIGHTS.values()}
+    files = {source: "torchvision's ImageNet weights"} if source.is_file() else {source / name: url for name, url in names.items()}
+    for path, origin in files.items():
+        if path.is_file() and path.stat().st_size == 0:
+            raise ConfigError(f"--pretrained {pretrained}: {path} is empty (0 bytes), an interrupted download? Download "
+                              f"{origin} again, pass --pretrained imagenet, or train without --pretrained.")
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:

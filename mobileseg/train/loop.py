@@ -8,9 +8,11 @@ function of the step, and ``last.pt`` holds the model, optimiser, step, RNG stat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -29,14 +31,25 @@ from mobileseg.errors import MobilesegError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
-from mobileseg.train.checkpoint import load_checkpoint, save_checkpoint
+from mobileseg.train.checkpoint import (
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+)
 from mobileseg.train.config import TrainConfig, learning_rate
 from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
 from mobileseg.train.objective import Objective
 from mobileseg.train.reproducible import Reproducibility, reproducible
-from mobileseg.train.resume import Given, given_from_config, merge, stored_run
+from mobileseg.train.resume import (
+    Given,
+    given_from_config,
+    merge,
+    require_last,
+    stored_run,
+)
 from mobileseg.train.runner import ClipRunner
-from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.fsio import check_writable_folder, write_json_atomic
+from mobileseg.utils.lock import folder_lock
 from mobileseg.utils.progress import progress
 
 log = logging.getLogger(__name__)
@@ -162,18 +175,29 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         return resume_run(config.out, given_from_config(config))
     config.check()
     config = config.resolved()
-    last = Path(config.out) / "last.pt"
-    if last.exists():
-        raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
-    return _run(config, None)
+    check_writable_folder(config.out, "--out")
+    with _run_lock(config.out):
+        last = Path(config.out) / "last.pt"
+        if last.exists():
+            raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
+        return _run(config, None)
 
 
 def resume_run(out: str | Path, given: Given | None = None) -> TrainResult:
     """Continue the run in ``out`` from its last.pt with its stored settings and the allowed ``given`` options."""
-    stored, payload = stored_run(out)
-    config = merge(stored, given or {}, out, payload["train"]["step"])
-    config.check()
-    return _run(config, payload)
+    require_last(out)
+    check_writable_folder(out, "--out")
+    with _run_lock(out):
+        stored, payload = stored_run(out)
+        config = merge(stored, given or {}, out, payload["train"]["step"])
+        config.check()
+        return _run(config, payload)
+
+
+def _run_lock(out: str | Path) -> contextlib.AbstractContextManager[object]:
+    """RUN/.lock for the whole run, so a second run on the same folder fails at once. Under torchrun
+    only rank 0 (the one that writes) takes it."""
+    return folder_lock(out, "--out") if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext()
 
 
 def _run(config: TrainConfig, payload: dict[str, Any] | None) -> TrainResult:
@@ -195,7 +219,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     optimizer = optimizer_cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state = RunState()
     if payload is not None:
-        model.load_state_dict(payload["model_state"])
+        load_model_state(model, payload["model_state"], config.model, out / "last.pt")
         optimizer.load_state_dict(payload["train"]["optimizer"])
         torch.set_rng_state(payload["train"]["rng"])
         state = RunState(payload["train"]["step"], payload["train"]["best"], payload["train"]["history"])
@@ -221,15 +245,17 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
                  torch.get_num_threads(), ", deterministic" if config.deterministic else "", teacher, out)
     freeze_bn = config.freeze_bn if config.freeze_bn is not None else config.pretrained is not None
     _set_train_mode(model, freeze_bn)
-    _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device)
+    _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device, resumed=payload is not None)
     return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
 
 
 def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
-          loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device) -> None:
+          loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device,
+          resumed: bool = False) -> None:
     bar = progress(range(state.step, config.steps), desc=f"train {config.model}", total=config.steps - state.step, unit="step") if env.main else None
     batches = iter(loader)
     tick = time.perf_counter()
+    first = state.step if resumed else None
     for _ in bar if bar is not None else range(state.step, config.steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         for group in optimizer.param_groups:
@@ -238,9 +264,7 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
             outputs = runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"))
         losses = objective(outputs, batch, state.step, env.rank)
         if not torch.isfinite(losses["total"]):
-            raise TrainingError(f"the loss became {losses['total'].item()} at step {state.step}. Resume from the last checkpoint "
-                                f"with a lower learning rate or gradient clip (now --lr {config.lr:g}, --grad-clip {config.grad_clip:g}), "
-                                f"e.g. --out {config.out} --resume --lr {config.lr / 10:g}.")
+            raise TrainingError(_diverged(config, state.step, float(losses["total"].item()), state.step == first))
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -249,6 +273,18 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
         if state.step % config.log_every == 0 or state.step == config.steps:
             tick = _log_step(config, env, state, losses, bar, tick)
         _checkpoints(config, env, model, optimizer, val_set, state, freeze_bn, loader.dataset, device)
+
+
+def _diverged(config: TrainConfig, step: int, loss: float, first_after_resume: bool) -> str:
+    """What to do after a non-finite loss: resume with a lower rate, unless last.pt is itself diverged."""
+    if first_after_resume:
+        return (f"the loss is {loss} at step {step}, the first step after resuming: the weights stored in {Path(config.out) / 'last.pt'} "
+                f"have diverged already (this step's loss does not depend on the learning rate), so resuming cannot recover the run. "
+                f"Start a new run with a lower --lr than the one that diverged, in another --out (or delete {config.out} first).")
+    return (f"the loss became {loss} at step {step}. Resume from the last checkpoint with a lower learning rate or gradient clip "
+            f"(now --lr {config.lr:g}, --grad-clip {config.grad_clip:g}): --out {config.out} --resume --lr {config.lr / 10:g}; the new rate "
+            "takes effect from the resumed step on. If the loss is not finite again at once, last.pt holds diverged weights: "
+            "start a new run with the lower rate instead.")
 
 
 def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, tick: float) -> float:

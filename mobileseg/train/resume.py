@@ -83,13 +83,18 @@ def _assign(config: TrainConfig, path: str, value: Any) -> None:
         setattr(config, path, value)
 
 
-def stored_run(out: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
-    """The stored settings and the payload of RUN/last.pt (CheckpointError if there is none)."""
+def require_last(out: str | Path) -> Path:
+    """RUN/last.pt, or CheckpointError saying there is nothing to resume."""
     last = Path(out) / "last.pt"
     if not last.is_file():
         raise CheckpointError(f"nothing to resume: {last} does not exist. Start the run without --resume "
                               "(and with --model/--student and --data).")
-    payload = load_checkpoint(last)
+    return last
+
+
+def stored_run(out: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
+    """The stored settings and the payload of RUN/last.pt (CheckpointError if there is none)."""
+    payload = load_checkpoint(require_last(out))
     return TrainConfig.from_dict(payload["train"]["config"]), payload
 
 

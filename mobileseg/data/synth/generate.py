@@ -24,6 +24,7 @@ import numpy as np
 from mobileseg.data.io import encode_frame_jpeg, encode_mask_png
 from mobileseg.data.synth.build import random_scene
 from mobileseg.errors import ConfigError
+from mobileseg.utils.fsio import check_writable_folder
 from mobileseg.utils.progress import progress
 
 FORMAT_VERSION = 1
@@ -97,6 +98,37 @@ def _write_video(root: Path, name: str, frames: list[np.ndarray], masks: list[np
         (mask_dir / f"{t:05d}.png").write_bytes(encode_mask_png(mask))
 
 
+def _written_by_generator(out: Path) -> set[Path]:
+    """Every file and folder an earlier run wrote into ``out``, from its marker; empty if unreadable."""
+    try:
+        meta = json.loads((out / MARKER).read_text())
+        names = [name for split in ("train", "val") for name in meta["splits"][split]]
+        frames = int(meta["config"]["frames"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if meta.get("generator") != "SynthVOS" or not all(isinstance(n, str) and n and "/" not in n for n in names):
+        return set()
+    paths = {Path(MARKER), Path("ImageSets"), Path("ImageSets/2017"), Path("ImageSets/2017/train.txt"), Path("ImageSets/2017/val.txt")}
+    for top, suffix in (("JPEGImages", ".jpg"), ("Annotations", ".png")):
+        paths |= {Path(top), Path(top, RESOLUTION)}
+        for name in names:
+            paths |= {Path(top, RESOLUTION, name), *(Path(top, RESOLUTION, name, f"{t:05d}{suffix}") for t in range(frames))}
+    return paths
+
+
+def _foreign_entry(out: Path) -> Path | None:
+    """The first file, folder or link in ``out`` that the generator did not write (None: all its own)."""
+    own = _written_by_generator(out)
+    if not own:
+        return out / MARKER
+    for folder, dirs, files in os.walk(out):
+        for name in sorted(dirs) + sorted(files):
+            path = Path(folder, name)
+            if path.relative_to(out) not in own or path.is_symlink():
+                return path
+    return None
+
+
 def _prepare_target(out: Path, overwrite: bool) -> None:
     if not out.exists():
         return
@@ -111,12 +143,21 @@ def _prepare_target(out: Path, overwrite: bool) -> None:
         )
     if not overwrite:
         raise ConfigError(f"--out {out} already holds a SynthVOS dataset; pass --overwrite to replace it.")
+    foreign = _foreign_entry(out)
+    if foreign is not None:
+        raise ConfigError(
+            f"--out {out} holds {foreign}, which SynthVOS did not write (or {MARKER} is not SynthVOS's), so --overwrite "
+            "would delete it. --overwrite replaces only a dataset exactly as the generator wrote it: move your files out of "
+            "the folder, or choose another --out."
+        )
 
 
 def generate_synthvos(out: str | os.PathLike[str], config: SynthConfig, overwrite: bool = False) -> Path:
     """Generate the dataset described by ``config`` into ``out``; returns the folder."""
     config.check()
     out = Path(out)
+    check_writable_folder(out, "--out")
+    check_writable_folder(out.absolute().parent, f"--out {out}: its parent folder")  # the dataset is staged there
     _prepare_target(out, overwrite)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
