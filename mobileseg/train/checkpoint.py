@@ -107,6 +107,11 @@ def load_model_state(model: torch.nn.Module, state: dict[str, Any], name: str, p
                 if key in state and _shape(state[key]) != _shape(expected[key])]
     problems = [f"{label}: {_listed(keys)}" for label, keys in
                 (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", reshaped)) if keys]
+    if problems and type(model).load_state_dict is not torch.nn.Module.load_state_dict:
+        try:  # a model that explains its own mismatches (the teacher: weights from before its STCN layout)
+            model.load_state_dict(state)
+        except MobilesegError as exc:
+            raise type(exc)(f"{path}: {exc}") from None
     if problems:
         raise CheckpointError(
             f"{path} does not fit model {name!r}: {'; '.join(problems)}. The weights belong to another architecture or "
