@@ -17,7 +17,8 @@ import java.nio.ByteBuffer;
  * {@code mobileseg run} resize frames.
  *
  * <p>Input: RGBA_8888 bytes (CameraX {@code OUTPUT_IMAGE_FORMAT_RGBA_8888}) with a row stride and
- * a pixel stride. Index tables are built once here; {@link #convert} allocates nothing.
+ * a pixel stride. Index and offset tables are built once; {@link #convert} allocates nothing and
+ * does two additions per source pixel to find it.
  */
 public final class FrameConverter {
     private final int srcWidth;
@@ -39,6 +40,12 @@ public final class FrameConverter {
     private final int[] row1;
     private final float[] rowW0;
     private final float[] rowW1;
+    private final int[] colOff0;
+    private final int[] colOff1;
+    private final int[] rowOff0;
+    private final int[] rowOff1;
+    private int cachedRowStride = -1;
+    private int cachedPixelStride = -1;
 
     public FrameConverter(int srcWidth, int srcHeight, int rotationDegrees, int outHeight, int outWidth) {
         if (srcWidth < 1 || srcHeight < 1 || outHeight < 1 || outWidth < 1) {
@@ -68,6 +75,10 @@ public final class FrameConverter {
         row1 = new int[outHeight];
         rowW0 = new float[outHeight];
         rowW1 = new float[outHeight];
+        colOff0 = new int[outWidth];
+        colOff1 = new int[outWidth];
+        rowOff0 = new int[outHeight];
+        rowOff1 = new int[outHeight];
         linear(cropWidth, outWidth, cropX, col0, col1, colW0, colW1);
         linear(cropHeight, outHeight, cropY, row0, row1, rowW0, rowW1);
     }
@@ -103,28 +114,53 @@ public final class FrameConverter {
         }
     }
 
-    /** Byte offset of upright pixel (ux, uy) in the sensor image. */
-    private int offset(int ux, int uy, int rowStride, int pixelStride) {
-        int x;
-        int y;
+    /**
+     * Byte offsets of the source pixels, split into a part that depends on the upright column and
+     * one that depends on the upright row (every rotation maps a column to a fixed sensor row or
+     * column, so offset(ux, uy) = columnPart(ux) + rowPart(uy)); rebuilt only when the strides change.
+     */
+    private void offsets(int rowStride, int pixelStride) {
+        if (rowStride == cachedRowStride && pixelStride == cachedPixelStride) {
+            return;
+        }
+        for (int x = 0; x < outWidth; x++) {
+            colOff0[x] = columnPart(col0[x], rowStride, pixelStride);
+            colOff1[x] = columnPart(col1[x], rowStride, pixelStride);
+        }
+        for (int y = 0; y < outHeight; y++) {
+            rowOff0[y] = rowPart(row0[y], rowStride, pixelStride);
+            rowOff1[y] = rowPart(row1[y], rowStride, pixelStride);
+        }
+        cachedRowStride = rowStride;
+        cachedPixelStride = pixelStride;
+    }
+
+    /** The part of the byte offset set by upright column ux. */
+    private int columnPart(int ux, int rowStride, int pixelStride) {
         switch (rotation) {
             case 90:
-                x = uy;
-                y = srcHeight - 1 - ux;
-                break;
+                return (srcHeight - 1 - ux) * rowStride; // sensor row
             case 180:
-                x = srcWidth - 1 - ux;
-                y = srcHeight - 1 - uy;
-                break;
+                return (srcWidth - 1 - ux) * pixelStride;
             case 270:
-                x = srcWidth - 1 - uy;
-                y = ux;
-                break;
+                return ux * rowStride;
             default:
-                x = ux;
-                y = uy;
+                return ux * pixelStride;
         }
-        return y * rowStride + x * pixelStride;
+    }
+
+    /** The part of the byte offset set by upright row uy. */
+    private int rowPart(int uy, int rowStride, int pixelStride) {
+        switch (rotation) {
+            case 90:
+                return uy * pixelStride; // sensor column
+            case 180:
+                return (srcHeight - 1 - uy) * rowStride;
+            case 270:
+                return (srcWidth - 1 - uy) * pixelStride;
+            default:
+                return uy * rowStride;
+        }
     }
 
     /**
@@ -136,6 +172,7 @@ public final class FrameConverter {
             throw new IllegalArgumentException("image buffer holds " + rgba.capacity() + " bytes; a " + srcWidth + "x" + srcHeight
                     + " image with row stride " + rowStride + " needs more");
         }
+        offsets(rowStride, pixelStride);
         int plane = outHeight * outWidth;
         for (int y = 0; y < outHeight; y++) {
             float h0 = rowW0[y];
@@ -143,10 +180,10 @@ public final class FrameConverter {
             for (int x = 0; x < outWidth; x++) {
                 float w0 = colW0[x];
                 float w1 = colW1[x];
-                int p00 = offset(col0[x], row0[y], rowStride, pixelStride);
-                int p01 = offset(col1[x], row0[y], rowStride, pixelStride);
-                int p10 = offset(col0[x], row1[y], rowStride, pixelStride);
-                int p11 = offset(col1[x], row1[y], rowStride, pixelStride);
+                int p00 = rowOff0[y] + colOff0[x];
+                int p01 = rowOff0[y] + colOff1[x];
+                int p10 = rowOff1[y] + colOff0[x];
+                int p11 = rowOff1[y] + colOff1[x];
                 int at = (y * outWidth + x) * 4;
                 for (int c = 0; c < 3; c++) {
                     float v00 = (rgba.get(p00 + c) & 0xff) / 255f;
