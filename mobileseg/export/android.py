@@ -24,6 +24,7 @@ import torch
 
 from mobileseg.errors import ConfigError
 from mobileseg.export.contract import CONTRACT_VERSION, ContractError, load_contract
+from mobileseg.utils.fsio import atomic_path
 
 APP_TARGET = "tflite"
 ASSETS = Path("app/src/main/assets/mobileseg")  # inside the app project; the app loads the one contract there
@@ -138,11 +139,9 @@ def install_into_app(contract_file: str | os.PathLike[str], app: str | os.PathLi
     model = contract.file("step")
     written = []
     for source in (model, contract.path):
-        target = assets / source.name
-        tmp = assets / f".{source.name}.tmp"
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-        written.append(target)
+        with atomic_path(assets / source.name) as tmp:
+            shutil.copyfile(source, tmp)
+        written.append(assets / source.name)
     for old in assets.iterdir():
         if old not in written and (old.name.endswith(".tflite") or old.name.endswith(".tflite.json")):
             old.unlink()
