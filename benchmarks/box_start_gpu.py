@@ -75,6 +75,7 @@ def score(job: tuple[str, str, str]) -> tuple[str, dict[str, float]]:
 
 def main() -> None:
     from mobileseg.data.synth import SynthConfig, generate_synthvos
+    from mobileseg.train.checkpoint import load_checkpoint
 
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -105,8 +106,7 @@ def main() -> None:
     for name in procs:
         ckpt = WORK / name / "last.pt"
         if ckpt.is_file():
-            payload = torch.load(ckpt, map_location="cpu", weights_only=True)
-            result["steps"][name] = int(payload.get("train", {}).get("step", -1))
+            result["steps"][name] = int(load_checkpoint(ckpt).get("train", {}).get("step", -1))
             checkpoints[name] = ckpt
         else:
             log(name, "no checkpoint:", *(WORK / f"{name}.log").read_text().splitlines()[-3:])
