@@ -9,7 +9,7 @@ import click
 from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
 from mobileseg.errors import ConfigError
-from mobileseg.eval.davis import FIRST_STARTS, EvalReport, evaluate_results
+from mobileseg.eval.davis import FIRST_STARTS, VOID_POLICIES, EvalReport, evaluate_results
 from mobileseg.utils.fsio import check_writable_folder, write_json_atomic
 from mobileseg.utils.table import format_table
 
@@ -23,6 +23,7 @@ def print_report(report: EvalReport) -> None:
     started = report.started_from()
     if started is not None:
         click.echo(started)
+    click.echo(report.void_rule())
     click.echo(format_table([report.summary()], SUMMARY_COLUMNS))
 
 
@@ -33,7 +34,7 @@ def print_report(report: EvalReport) -> None:
               help="Predictions in the DAVIS results layout (RESULTS/<sequence>/<frame>.png, palette PNGs of object "
                    "ids). Alone: score this folder. With --checkpoint: write the predictions here.")
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
-              help="Predict with this `mobileseg train` checkpoint (one tracker per object, soft aggregation), then score.")
+              help="Predict with this `mobileseg train` checkpoint (one joint state for the objects that start together), then score.")
 @click.option("--model", "artifact", type=click.Path(path_type=Path),
               help="Predict with an exported file in its runtime (student.onnx, .tflite, .pte), then score: the J&F of the deployed file.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Runtime threads with --model.")
@@ -41,6 +42,9 @@ def print_report(report: EvalReport) -> None:
               help="With --checkpoint or --model: start each object's tracker from its first-frame mask, or from that mask's "
                    "bounding box (as the app does when the user drags a box). Scoring is the same either way (the first "
                    "frame is not scored); the summary and --json say which start was used.")
+@click.option("--void", default="background", show_default=True, type=click.Choice(list(VOID_POLICIES)),
+              help="What void ground-truth pixels (255) count as: background, as the official DAVIS 2017 semi-supervised "
+                   "evaluation does (a prediction over them is a false positive), or ignore (left out of J and F).")
 @click.option("--split", default="val", show_default=True, help="Which list of the dataset to score (ImageSets/<year>/<split>.txt).")
 @click.option("--kind", default=AUTO, show_default=True, type=click.Choice((AUTO, *DATASET_KINDS)),
               help="Dataset layout; auto detects it from the folder.")
@@ -51,12 +55,14 @@ def print_report(report: EvalReport) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write every number (summary, per sequence, per object) to this JSON file.")
 def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, artifact: Path | None, threads: int, first: str,
-                 split: str, kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
+                 void: str, split: str, kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
     """J&F with the DAVIS 2017 semi-supervised protocol, of a results folder or of a checkpoint.
 
     J is the region IoU, F the boundary F-measure (tolerance 0.008 x image diagonal); both are
     averaged per object over all frames but the first and the last, then over objects. Recall
     is the share of frames scoring above 0.5, decay the drop from the first to the last quarter.
+    With --checkpoint or --model, the objects that start on the same frame are tracked with one
+    joint state, as in training (an exported file takes them --objects at a time).
     """
     if checkpoint is not None and artifact is not None:
         raise ConfigError("give --checkpoint (PyTorch) or --model (an exported file), not both.")
@@ -71,7 +77,7 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
     if json_path is not None:
         check_writable_folder(json_path.absolute().parent, f"--json {json_path}: its folder")
     if checkpoint is None and artifact is None:
-        report = evaluate_results(dataset, results)  # type: ignore[arg-type]
+        report = evaluate_results(dataset, results, void)  # type: ignore[arg-type]
     else:
         from mobileseg.eval.predict import check_results_folder, predict_dataset
         from mobileseg.eval.sources import artifact_source, checkpoint_source
@@ -82,10 +88,10 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
         if source.size is not None and size is not None and size != source.size:
             raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")
         run = predict_dataset(source.make, dataset, results, size or source.size, source.multiple, max_videos=max_videos, desc=source.name,
-                              first=first)
+                              first=first, void=void)
         assert run.report is not None
         report = run.report
-        click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per object-frame on this host")
+        click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per frame (all objects) on this host")
     print_report(report)
     if json_path is not None:
         write_json_atomic(json_path, report.to_dict())

@@ -32,8 +32,9 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
                 size: tuple[int, int] | None, overlay: str, fps: float) -> None:
     """Segment every frame of a video, starting from the first frame's mask.
 
-    Each object of the mask is tracked by its own tracker state (as on the phone) and the
-    objects are combined by soft aggregation. Prints where the masks and the overlay went.
+    The objects of the mask are tracked together with one joint state, as in training (an
+    exported file takes them --objects at a time; further states are combined by soft
+    aggregation). Prints where the masks and the overlay went.
     """
     from mobileseg.data.io import load_mask
     from mobileseg.data.video import frame_files, read_frames, read_video
@@ -56,7 +57,7 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
     frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
     result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total)
     click.echo(f"{source.name}: {result.frames} frames, objects {list(result.objects)}, "
-               f"{result.tracker_ms_per_frame:.1f} ms per object-frame, {result.seconds:.1f} s in all")
+               f"{result.tracker_ms_per_frame:.1f} ms per frame (all objects), {result.seconds:.1f} s in all")
     click.echo(f"masks:   {result.masks}")
     if result.overlay is not None:
         click.echo(f"overlay: {result.overlay}")

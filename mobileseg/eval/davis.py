@@ -4,6 +4,11 @@ Results layout (what the official toolkit reads): ``RESULTS/<sequence>/<frame>.p
 palette-indexed PNG per frame holding object ids (0 = background). Per object, J and F are
 averaged over every frame except the first (it is given) and the last; the dataset means are
 taken over all objects of all sequences, and J&F is the mean of J-Mean and F-Mean.
+
+Void pixels (255 in the ground truth): the official toolkit's semi-supervised evaluation turns
+them into background and excludes nothing, so an object predicted over a void band is a false
+positive there. That is the default here (``void="background"``); ``void="ignore"`` leaves void
+pixels out of J and F instead (what the toolkit does for the unsupervised task only).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from mobileseg.data.io import VOID, load_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
-from mobileseg.errors import DatasetError, ResultsError
+from mobileseg.errors import ConfigError, DatasetError, ResultsError
 from mobileseg.eval.metrics import boundary_measure, region_similarity, statistics
 from mobileseg.utils.progress import progress
 
@@ -38,6 +43,19 @@ class ObjectScore:
         }
 
 
+# what void (255) ground-truth pixels count as (``eval --void``)
+VOID_POLICIES = {
+    "background": "void pixels count as background, as the official DAVIS 2017 semi-supervised evaluation does",
+    "ignore": "void pixels are left out of J and F",
+}
+
+
+def check_void(void: str) -> None:
+    if void not in VOID_POLICIES:
+        raise ConfigError(f"void must be one of {', '.join(VOID_POLICIES)} "
+                          f"({'; '.join(f'{k}: {v}' for k, v in VOID_POLICIES.items())}), got {void!r}.")
+
+
 # how a prediction run starts each object's tracker (``predict_dataset(first=...)``, ``eval --first``)
 FIRST_STARTS = {"mask": "each object's first-frame mask", "box": "the bounding box of each object's first-frame mask"}
 
@@ -48,6 +66,10 @@ class EvalReport:
 
     objects: list[ObjectScore] = field(default_factory=list)
     first: str | None = None  # what the trackers were started from ("mask" or "box"); None: a scored results folder
+    void: str = "background"  # what void ground-truth pixels counted as (VOID_POLICIES)
+
+    def void_rule(self) -> str:
+        return f"void pixels: {self.void} (--void {self.void}: {VOID_POLICIES[self.void]})"
 
     def started_from(self) -> str | None:
         """One line saying how the trackers were started, or None when unknown (a results folder)."""
@@ -77,6 +99,7 @@ class EvalReport:
         return {
             "protocol": "DAVIS 2017 semi-supervised (first and last frame excluded)",
             **({"first": self.first} if self.first is not None else {}),
+            "void": self.void,
             "summary": self.summary(),
             "sequences": self.per_sequence(),
             "objects": {f"{s.sequence}_{s.object_id}": s.summary() for s in self.objects},
@@ -84,15 +107,17 @@ class EvalReport:
 
 
 def score_object_frames(
-    gt_masks: list[np.ndarray], pred_masks: list[np.ndarray], object_id: int
+    gt_masks: list[np.ndarray], pred_masks: list[np.ndarray], object_id: int, void: str = "background"
 ) -> tuple[list[float], list[float]]:
-    """Per-frame J and F of one object. Masks are ``uint8 [H, W]`` id maps, 255 = void in gt."""
+    """Per-frame J and F of one object. Masks are ``uint8 [H, W]`` id maps, 255 = void in gt,
+    counted as background or left out (``void``, see the module docstring)."""
+    check_void(void)
     j_values, f_values = [], []
     for gt, pred in zip(gt_masks, pred_masks):
-        void = gt == VOID
+        excluded = gt == VOID if void == "ignore" else None
         gt_object, pred_object = gt == object_id, pred == object_id
-        j_values.append(region_similarity(pred_object, gt_object, void))
-        f_values.append(boundary_measure(pred_object, gt_object, void))
+        j_values.append(region_similarity(pred_object, gt_object, excluded))
+        f_values.append(boundary_measure(pred_object, gt_object, excluded))
     return j_values, f_values
 
 
@@ -105,21 +130,21 @@ def _check_length(name: str, frames: int) -> None:
 
 
 def _score_objects(
-    name: str, object_ids: tuple[int, ...], gt_masks: list[np.ndarray], pred_masks: list[np.ndarray]
+    name: str, object_ids: tuple[int, ...], gt_masks: list[np.ndarray], pred_masks: list[np.ndarray], void: str
 ) -> list[ObjectScore]:
     scores = []
     for object_id in object_ids:
-        j_values, f_values = score_object_frames(gt_masks, pred_masks, object_id)
+        j_values, f_values = score_object_frames(gt_masks, pred_masks, object_id, void)
         scores.append(ObjectScore(name, object_id, tuple(j_values), tuple(f_values)))
     return scores
 
 
 def score_sequence(
-    sequence: VideoSequence, gt_masks: list[np.ndarray], pred_masks: list[np.ndarray]
+    sequence: VideoSequence, gt_masks: list[np.ndarray], pred_masks: list[np.ndarray], void: str = "background"
 ) -> list[ObjectScore]:
     """Score in-memory masks of every frame of ``sequence``; the first and last are dropped here."""
     _check_length(sequence.name, len(gt_masks))
-    return _score_objects(sequence.name, sequence.object_ids, gt_masks[1:-1], pred_masks[1:-1])
+    return _score_objects(sequence.name, sequence.object_ids, gt_masks[1:-1], pred_masks[1:-1], void)
 
 
 def _read_prediction(path: Path, sequence: VideoSequence, shape: tuple[int, int]) -> np.ndarray:
@@ -147,7 +172,7 @@ def _read_prediction(path: Path, sequence: VideoSequence, shape: tuple[int, int]
     return pred
 
 
-def evaluate_sequence_folder(sequence: VideoSequence, folder: Path) -> list[ObjectScore]:
+def evaluate_sequence_folder(sequence: VideoSequence, folder: Path, void: str = "background") -> list[ObjectScore]:
     """Read ``folder/<frame>.png`` for every frame of ``sequence`` and score it."""
     missing_gt = [sequence.frames[i].name for i, m in enumerate(sequence.masks) if m is None]
     if missing_gt:
@@ -163,11 +188,13 @@ def evaluate_sequence_folder(sequence: VideoSequence, folder: Path) -> list[Obje
         _read_prediction(folder / f"{sequence.frame_names[i]}.png", sequence, gt.shape)
         for i, gt in zip(scored, gt_masks)
     ]
-    return _score_objects(sequence.name, sequence.object_ids, gt_masks, preds)
+    return _score_objects(sequence.name, sequence.object_ids, gt_masks, preds, void)
 
 
-def evaluate_results(dataset: VideoDataset, results: str | os.PathLike[str]) -> EvalReport:
-    """Score ``results`` (DAVIS results layout) against every sequence of ``dataset``."""
+def evaluate_results(dataset: VideoDataset, results: str | os.PathLike[str], void: str = "background") -> EvalReport:
+    """Score ``results`` (DAVIS results layout) against every sequence of ``dataset``;
+    ``void``: what void ground-truth pixels count as (module docstring)."""
+    check_void(void)
     results = Path(results)
     if not results.is_dir():
         raise ResultsError(f"results folder not found: {results}; pass the folder holding <sequence>/ subfolders.")
@@ -178,7 +205,7 @@ def evaluate_results(dataset: VideoDataset, results: str | os.PathLike[str]) -> 
             f"sequences ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); "
             "expected one subfolder per sequence of the split."
         )
-    report = EvalReport()
+    report = EvalReport(void=void)
     for sequence in progress(dataset, desc="scoring", total=len(dataset), unit="seq"):
-        report.objects.extend(evaluate_sequence_folder(sequence, results / sequence.name))
+        report.objects.extend(evaluate_sequence_folder(sequence, results / sequence.name, void))
     return report

@@ -1,4 +1,4 @@
-"""Drive a tracker over videos: one state per object, aggregation, DAVIS result PNGs.
+"""Drive a tracker over videos: one joint state per group of objects, aggregation, DAVIS result PNGs.
 
 The same driver serves PyTorch checkpoints, exported runtimes and baselines, so the numbers of
 ``mobileseg eval`` describe the program that runs on the phone. ``first="box"`` starts every
@@ -22,7 +22,7 @@ from mobileseg.data.boxes import box_of_mask
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
 from mobileseg.errors import ConfigError, OutputError
-from mobileseg.eval.davis import FIRST_STARTS, EvalReport, score_sequence
+from mobileseg.eval.davis import FIRST_STARTS, EvalReport, check_void, score_sequence
 from mobileseg.tracker import State, Tracker, aggregate
 from mobileseg.utils.fsio import check_writable_folder, is_within
 from mobileseg.utils.progress import progress
@@ -60,14 +60,51 @@ def mask_tensor(mask: np.ndarray, size: tuple[int, int] | None = None) -> torch.
 
 
 class Timer:
-    """Accumulates the time spent inside tracker calls."""
+    """Accumulates the time spent inside tracker calls, and the frames they covered."""
 
     def __init__(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.seconds, self.calls, self.frames = 0.0, 0, 0
 
     def add(self, began: float) -> None:
         self.seconds += time.perf_counter() - began
         self.calls += 1
+
+    def ms_per_frame(self) -> float:
+        """Mean tracker time of one video frame (every object of it), in ms."""
+        return 1000.0 * self.seconds / max(self.frames, 1)
+
+
+@dataclass
+class Group:
+    """Objects followed by one tracker and one state: they start on the same frame.
+
+    ``ids`` are the object ids, in the order of the state's object axis; ``padding`` empty masks
+    follow them when the tracker takes a fixed object count (an exported file) larger than the group.
+    """
+
+    start: int
+    ids: list[int]
+    padding: int = 0
+    tracker: Tracker | None = None
+    state: State | None = None
+
+
+def plan_groups(first_frame: Mapping[int, int], capacity: int | None) -> list[Group]:
+    """One group per start frame, split into chunks of ``capacity`` objects (None: any number).
+
+    Objects that start together share a state, as in training and in STCN: each object's value is
+    encoded with the other objects' masks, and the network normalises their probabilities jointly.
+    """
+    if capacity is not None and capacity < 1:
+        raise ConfigError(f"a tracker must follow at least one object per state, got {capacity}")
+    groups = []
+    for start in sorted(set(first_frame.values())):
+        ids = sorted(k for k, t in first_frame.items() if t == start)
+        size = capacity or len(ids)
+        for i in range(0, len(ids), size):
+            chunk = ids[i : i + size]
+            groups.append(Group(start, chunk, size - len(chunk) if capacity else 0))
+    return groups
 
 
 @torch.inference_mode()
@@ -84,40 +121,53 @@ def track_frames(
 
     ``given[t]`` is the label map of a frame where objects start; object ``k`` starts at
     ``first_frame[k]`` with the mask ``given[first_frame[k]] == k`` (``first="mask"``) or that
-    mask's bounding box (``first="box"``, :func:`start_mask`). One tracker (and state) per
-    object; probabilities are combined by soft aggregation. Frames are resized to ``size``
-    (H, W) for the trackers and probabilities resized back. The labels yielded for a start
-    frame are the given mask either way (the protocols do not score that frame).
+    mask's bounding box (``first="box"``, :func:`start_mask`). Objects that start on the same
+    frame share one tracker and one joint state (:func:`plan_groups`; a tracker whose ``objects``
+    attribute fixes its object count, such as an exported file, takes them in chunks of that
+    many). Each pixel takes the most probable of background and the objects, where background
+    is the product over groups of ``1 - sum`` of the group's probabilities (the network's own
+    background for one joint group; ``prod (1 - p_k)`` for one object per state). Frames are
+    resized to ``size`` (H, W) for the trackers and probabilities resized back. The labels
+    yielded for a start frame are the given mask either way (the protocols do not score it).
     """
     check_first(first)
     ids = sorted(first_frame)
     lookup = np.array([0, *ids], dtype=np.uint8)
-    states: dict[int, tuple[Tracker, State]] = {}
+    slot = {object_id: i for i, object_id in enumerate(ids)}
+    trackers = [make_tracker()] if ids else []
+    groups = plan_groups(first_frame, getattr(trackers[0], "objects", None)) if ids else []
+    for i, group in enumerate(groups):
+        group.tracker = trackers[0] if i == 0 else make_tracker()
     timer = timer or Timer()
     for t, frame in enumerate(frames):
         height, width = frame.shape[:2]
         x = frame_tensor(frame, size)
         probs = np.zeros((len(ids), height, width), dtype=np.float32)
-        for slot, object_id in enumerate(ids):
-            if t < first_frame[object_id]:
+        background = np.ones((height, width), dtype=np.float32)
+        for group in groups:
+            if t < group.start:
                 continue
+            assert group.tracker is not None
             began = time.perf_counter()
-            if t == first_frame[object_id]:
-                tracker = make_tracker()
-                states[object_id] = (tracker, tracker.init(x, mask_tensor(start_mask(given[t] == object_id, first), size)))
-                probs[slot] = given[t] == object_id
+            if t == group.start:
+                masks = [start_mask(given[t] == k, first) for k in group.ids] + [np.zeros((height, width), bool)] * group.padding
+                group.state = group.tracker.init(x, torch.cat([mask_tensor(m, size) for m in masks]))
+                group_probs = np.stack([given[t] == k for k in group.ids]).astype(np.float32)
             else:
-                tracker, state = states[object_id]
-                prob, state = tracker.step(x, state)
-                states[object_id] = (tracker, state)
-                prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False)
-                probs[slot] = prob[0, 0].clamp(0, 1).numpy()
+                assert group.state is not None
+                prob, group.state = group.tracker.step(x, group.state)
+                prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+                group_probs = prob[: len(group.ids), 0].numpy()
+                background *= np.clip(1.0 - prob[:, 0].sum(0).numpy(), 0.0, 1.0)  # padding objects' mass included
             timer.add(began)
-        labels = lookup[aggregate(probs)] if ids else np.zeros((height, width), np.uint8)
+            for k, p in zip(group.ids, group_probs):
+                probs[slot[k]] = p
+        labels = lookup[aggregate(probs, background)] if ids else np.zeros((height, width), np.uint8)
         if t in given:  # objects introduced on this frame keep their given mask
             for object_id in ids:
                 if first_frame[object_id] == t:
                     labels[given[t] == object_id] = object_id
+        timer.frames += 1
         yield labels
 
 
@@ -127,7 +177,7 @@ class TrackedVideo:
 
     labels: list[np.ndarray]  # uint8 [H, W] per frame
     tracker_seconds: float
-    tracker_calls: int
+    frames: int
 
 
 def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: tuple[int, int] | None = None,
@@ -140,7 +190,7 @@ def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: 
     timer = Timer()
     frames = (sequence.frame(t) for t in range(len(sequence)))
     labels = list(track_frames(make_tracker, frames, given, first_frames, size, timer, first))
-    return TrackedVideo(labels, timer.seconds, timer.calls)
+    return TrackedVideo(labels, timer.seconds, timer.frames)
 
 
 def dataset_folders(dataset: VideoDataset) -> dict[Path, str]:
@@ -178,7 +228,7 @@ class PredictionRun:
     """What a run over a dataset produced: scores (when asked), where PNGs went, tracker speed."""
 
     frames: int
-    tracker_ms_per_frame: float  # mean time of one init/step call (one object, one frame)
+    tracker_ms_per_frame: float  # mean tracker time of one video frame, all its objects
     report: EvalReport | None = None
     results: Path | None = None
 
@@ -193,20 +243,23 @@ def predict_dataset(
     max_videos: int | None = None,
     desc: str = "predicting",
     first: str = "mask",
+    void: str = "background",
 ) -> PredictionRun:
     """Segment every sequence; write ``results/<sequence>/<frame>.png`` when ``results`` is given
     and score against the ground truth when ``score`` (DAVIS protocol, same code as folders).
 
     ``size`` (H, W) is the tracker's input size; without it frames are resized to the nearest
     multiple of ``multiple`` (16 for the networks). ``first`` is ``"mask"`` (trackers start from
-    the given masks) or ``"box"`` (from each object's bounding box); the report records it.
+    the given masks) or ``"box"`` (from each object's bounding box); the report records it, and
+    ``void`` (what void ground-truth pixels count as, :data:`~mobileseg.eval.davis.VOID_POLICIES`).
     """
     check_first(first)
+    check_void(void)
     if results is not None:
         check_results_folder(dataset, results)
     sequences = list(dataset)[:max_videos]
-    report = EvalReport(first=first) if score else None
-    frames, seconds, calls = 0, 0.0, 0
+    report = EvalReport(first=first, void=void) if score else None
+    frames, seconds = 0, 0.0
     for sequence in progress(sequences, desc=desc, total=len(sequences), unit="seq"):
         tracked = track_sequence(make_tracker, sequence, size or aligned_size(sequence.size(), multiple), first)
         if results is not None:
@@ -214,11 +267,10 @@ def predict_dataset(
                 save_mask(Path(results) / sequence.name / f"{name}.png", labels)
         if report is not None:
             gt = [sequence.mask(i) for i in range(len(sequence))]
-            report.objects.extend(score_sequence(sequence, gt, tracked.labels))
+            report.objects.extend(score_sequence(sequence, gt, tracked.labels, void))
         frames += len(sequence)
         seconds += tracked.tracker_seconds
-        calls += tracked.tracker_calls
-    return PredictionRun(frames, 1000.0 * seconds / max(calls, 1), report, Path(results) if results else None)
+    return PredictionRun(frames, 1000.0 * seconds / max(frames, 1), report, Path(results) if results else None)
 
 
 def aligned_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:

@@ -85,4 +85,4 @@ def segment_video(
             writer.add(overlay(frame, labels))
         count += 1
     written = writer.close() if writer is not None and count else None
-    return SegmentedVideo(count, objects, out, written, 1000 * timer.seconds / max(timer.calls, 1), time.perf_counter() - began)
+    return SegmentedVideo(count, objects, out, written, timer.ms_per_frame(), time.perf_counter() - began)

@@ -23,13 +23,16 @@ class TrackerSource:
     file_bytes: int | None = None
 
 
-def checkpoint_source(path: str | os.PathLike[str]) -> TrackerSource:
-    """A PyTorch tracker over the network stored in a ``mobileseg train`` checkpoint."""
+def checkpoint_source(path: str | os.PathLike[str], objects: int | None = None) -> TrackerSource:
+    """A PyTorch tracker over the network stored in a ``mobileseg train`` checkpoint; one state
+    follows every object that starts on a frame, or ``objects`` of them (as a file exported with
+    that ``--objects`` does)."""
     from mobileseg.models import NetworkTracker, count_parameters
     from mobileseg.train.checkpoint import model_from_checkpoint
 
     model, payload = model_from_checkpoint(path)
-    return TrackerSource(payload["model"], lambda: NetworkTracker(model), count_parameters(model), 16)
+    name = payload["model"] if objects is None else f"{payload['model']} ({objects} object/state)"
+    return TrackerSource(name, lambda: NetworkTracker(model, objects), count_parameters(model), 16)
 
 
 def artifact_source(path: str | os.PathLike[str], threads: int = 2) -> TrackerSource:

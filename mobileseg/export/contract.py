@@ -143,6 +143,11 @@ class LoadedContract:
     def size(self) -> tuple[int, int]:
         return int(self.data["input"]["height"]), int(self.data["input"]["width"])
 
+    @property
+    def objects(self) -> int:
+        """How many objects one state of the exported graphs follows (``--objects``)."""
+        return int(self.data["input"].get("objects", 1))
+
     def blame(self, entry: str) -> str:
         """Which side changed when the file of ``entry`` and this contract disagree, judged by the
         digest the export recorded."""
@@ -157,7 +162,7 @@ class LoadedContract:
     def check_consistent(self) -> None:
         """The contract's input section agrees with its own entry points (an edited height does not)."""
         height, width = self.size
-        objects = int(self.data["input"].get("objects", 1))
+        objects = self.objects
         expected = {"frame": (1, 3, height, width), "mask": (objects, 1, height, width)}
         for entry in self.data["entry_points"]:
             for spec in self.inputs(entry):

@@ -159,7 +159,8 @@ def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, pa
         return {**figures, "summary": figures["summary"] + "; J&F not measured"}
     with tempfile.TemporaryDirectory(prefix="mobileseg-jf-") as work:
         dataset = jf_dataset(data, size, Path(work))
-        reference = predict_dataset(lambda: NetworkTracker(model), dataset, size=size, desc="J&F fp32")
+        # the fp32 reference tracks the objects as the file does: ``objects`` of them per state
+        reference = predict_dataset(lambda: NetworkTracker(model, objects), dataset, size=size, desc="J&F fp32")
         candidate = predict_dataset(runtime.tracker, dataset, size=size, desc="J&F quantised")
     jf_fp32 = 100 * float(reference.report.summary()["J&F-Mean"])  # type: ignore[union-attr]
     jf_value = 100 * float(candidate.report.summary()["J&F-Mean"])  # type: ignore[union-attr]

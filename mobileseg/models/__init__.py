@@ -27,10 +27,15 @@ def count_parameters(model: nn.Module) -> int:
 
 
 class NetworkTracker:
-    """The tracker protocol over a network's ``init``/``step`` methods (one object per tracker)."""
+    """The tracker protocol over a network's ``init``/``step`` methods.
 
-    def __init__(self, model: MemoryNetwork) -> None:
+    ``objects``: how many objects one state follows; None (the default) takes any number, an int
+    makes the tracker behave like a file exported with that ``--objects`` (to compare the two).
+    """
+
+    def __init__(self, model: MemoryNetwork, objects: int | None = None) -> None:
         self.model = model.eval()
+        self.objects = objects
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
         return tuple(self.model.init(frame, mask))  # type: ignore[operator]

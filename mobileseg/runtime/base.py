@@ -93,10 +93,11 @@ class RuntimeModel:
 
 
 class RuntimeTracker:
-    """The tracker protocol over a :class:`RuntimeModel`."""
+    """The tracker protocol over a :class:`RuntimeModel`; one state takes the exported object count."""
 
     def __init__(self, model: RuntimeModel) -> None:
         self.model = model
+        self.objects: int | None = model.contract.objects
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
         feeds = {"frame": self.model.check("init", "frame", frame), "mask": self.model.check("init", "mask", mask)}

@@ -19,7 +19,7 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert "copy-first-mask" in result.output and "J&F" in result.output
     summary = json.loads((out / "summary.json").read_text())
     roles = [row["role"] for row in summary["rows"]]
-    assert roles == ["baseline", "teacher", "student (no KD)", "student (KD)"] + ["exported student (KD)"] * 3
+    assert roles == ["baseline", "teacher", "student (no KD)", "student (KD)", "student (KD), 1 object/state"] + ["exported student (KD)"] * 3
     for row in summary["rows"]:
         assert 0.0 <= row["J&F"] <= 1.0
     timings = summary["timings"]
@@ -28,8 +28,9 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert all(row["params"] > 0 for row in summary["rows"][1:4])
     assert summary["rows"][2]["params"] == summary["rows"][3]["params"]  # the same student, with and without KD
     assert set(summary["runs"]) == {"teacher", "student (no KD)", "student (KD)"}
-    student = summary["rows"][3]["J&F"]
-    for row in summary["rows"][4:]:  # each runtime reproduces the distilled checkpoint's J&F
+    student = summary["rows"][4]["J&F"]  # the checkpoint with one object per state, as the files were exported
+    assert summary["rows"][4]["params"] == summary["rows"][3]["params"]
+    for row in summary["rows"][5:]:  # each runtime reproduces the distilled checkpoint's J&F
         assert abs(row["J&F"] - student) <= 0.002 and row["MB"] > 0
     assert sorted(p.name for p in (out / "export").glob("*.json")) == [
         "student.mlpackage.json", "student.onnx.json", "student.pte.json", "student.tflite.json"]

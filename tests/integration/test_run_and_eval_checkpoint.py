@@ -71,7 +71,7 @@ def test_eval_with_checkpoint_predicts_and_scores(trained: tuple[Path, Path], tm
     out = tmp_path / "scores.json"
     result = invoke("eval", "--data", str(data), "--checkpoint", str(best), "--results", str(tmp_path / "res"), "--json", str(out))
     assert result.exit_code == 0, result.output
-    assert "mobilevos_r18_mv2_tiny" in result.output and "ms per object-frame" in result.output
+    assert "mobilevos_r18_mv2_tiny" in result.output and "ms per frame (all objects)" in result.output
     scores = json.loads(out.read_text())
     assert 0.0 <= scores["summary"]["J&F-Mean"] <= 1.0
     # the written predictions score the same through the folder path

@@ -142,7 +142,7 @@ class RecordingTracker(CopyFirstMaskTracker):
     inits: ClassVar[list[np.ndarray]] = []
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
-        RecordingTracker.inits.append(mask[0, 0].numpy().copy())
+        RecordingTracker.inits.extend(m.numpy().copy() for m in mask[:, 0])  # one joint state: every object's mask
         return super().init(frame, mask)
 
 

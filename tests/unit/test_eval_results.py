@@ -98,3 +98,29 @@ def test_corrupt_prediction(dataset, tmp_path: Path) -> None:
     (tmp_path / "res" / "seq" / "00001.png").write_bytes(b"not a png at all")
     with pytest.raises(ResultsError, match="cannot decode"):
         evaluate_results(data, tmp_path / "res")
+
+
+def test_void_pixels_count_as_background_by_default_as_the_official_toolkit(tmp_path: Path) -> None:
+    # Object 1 is a 10x10 box with a 10x5 void band to its right; the prediction covers box + band.
+    gt = [box(10, 10, 1) for _ in range(3)]
+    for mask in gt:
+        mask[10:20, 20:25] = 255
+    write_sequence(tmp_path / "data", "seq", gt)
+    (tmp_path / "data" / "ImageSets" / "2017").mkdir(parents=True)
+    (tmp_path / "data" / "ImageSets" / "2017" / "val.txt").write_text("seq\n")
+    data = open_davis2017(tmp_path / "data", "val")
+    pred = [box(10, 10, 1) for _ in range(3)]
+    for mask in pred:
+        mask[10:20, 20:25] = 1
+    write_results(tmp_path / "res", "seq", pred)
+    official = evaluate_results(data, tmp_path / "res")
+    ignored = evaluate_results(data, tmp_path / "res", void="ignore")
+    # the semi-supervised toolkit sets void to 0 and passes no void mask: 100 / 150 pixels
+    assert official.objects[0].j_frames == pytest.approx((100 / 150,))
+    assert official.objects[0].f_frames[0] < 1.0
+    assert ignored.objects[0].j_frames == (1.0,) and ignored.objects[0].f_frames == (1.0,)
+    assert official.void == "background" and official.to_dict()["void"] == "background"
+    from mobileseg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="void must be one of background, ignore.*got 'exclude'"):
+        evaluate_results(data, tmp_path / "res", void="exclude")
