@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from mobileseg.cli.train import ModelOption, build_config, given_options, model_kwargs, require_for_new_run, training_options
 from mobileseg.errors import ConfigError
@@ -13,57 +14,128 @@ from mobileseg.errors import ConfigError
 if TYPE_CHECKING:
     from mobileseg.train.loop import TrainResult
 
-DISTILL_OPTIONS = ("omega", "tau", "samples", "dilation", "sampling", "repr_weight", "logit_weight")
+GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+class DistillerOption(click.Option):
+    """``--distiller``: its help lists every registered method with its one-line description."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from mobileseg.distill import DISTILLERS, describe
+
+        lines = [f"{name}: {describe(DISTILLERS.get(name))}." for name in DISTILLERS.names()]
+        self.help = "Distillation method, one of the registered:\n\n" + "\n\n".join(lines)
+        return super().get_help_record(ctx)
+
+
+class DistillOption(click.Option):
+    """An option of one or more distillers (a keyword of their ``__init__``); the help names them."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        owners = ", ".join(_owners(self.name or ""))
+        if not getattr(self, "_prefixed", False):
+            self.help, self._prefixed = f"[{owners}] {self.help or ''}", True
+        return super().get_help_record(ctx)
+
+
+def _owners(name: str) -> list[str]:
+    """The registered distillers that take option ``name``."""
+    from mobileseg.distill import DISTILLERS, option_defaults
+
+    return [d for d in DISTILLERS.names() if name in option_defaults(DISTILLERS.get(d))]
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``distiller``: typed on the command line, else the method's own defaults.
+
+    An option typed for a method that does not take it is an error (it would otherwise be ignored).
+    """
+    from mobileseg.distill import DISTILLERS, option_defaults
+
+    defaults = option_defaults(DISTILLERS.get(distiller))
+    given = {name for name in DISTILL_OPTIONS if ctx.get_parameter_source(name) in GIVEN}
+    stray = sorted(given - set(defaults))
+    if stray:
+        takes = ", ".join(_flag(name) for name in defaults) or "no options"
+        owners = "; ".join(f"{_flag(name)}: {', '.join(_owners(name))}" for name in stray)
+        raise ConfigError(f"--distiller {distiller} does not take {', '.join(map(_flag, stray))} (it takes {takes}). "
+                          f"Drop {'it' if len(stray) == 1 else 'them'}, or choose a distiller that has {'it' if len(stray) == 1 else 'them'} ({owners}).")
+    return {name: values[name] if name in given else default for name, default in defaults.items()}
 
 
 @click.command("distill")
 @click.option("--teacher", type=click.Path(path_type=Path, dir_okay=False),
               help="Frozen teacher: a teacher checkpoint from `mobileseg train` or the STCN authors' stcn.pth.")
 @click.option("--student", cls=ModelOption, help="Registered student network. Required unless --resume.")
-@click.option("--distiller", default="mobilevos", show_default=True, type=click.Choice(["mobilevos", "none"]),
-              help="mobilevos: representation + boundary logit distillation; none: the supervised baseline with identical settings.")
-@click.option("--omega", default=0.95, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--distiller", cls=DistillerOption, default="mobilevos", show_default=True)
+@click.option("--omega", cls=DistillOption, default=0.95, show_default=True, type=click.FloatRange(0, 1),
               help="Target C = omega * C_teacher + (1 - omega) * Y Y^T: 1 = pure distillation, 0 = supervised pixel-wise contrastive learning.")
-@click.option("--tau", default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Temperature of the boundary logit KL.")
-@click.option("--samples", default=256, show_default=True, type=click.IntRange(min=2), help="Pixels per object-frame that enter the distillation losses.")
-@click.option("--dilation", default=1, show_default=True, type=click.IntRange(min=0), help="Grow the boundary by this many pixels (stride-4 map) before sampling.")
-@click.option("--sampling", default="boundary", show_default=True, type=click.Choice(["boundary", "random"]),
+@click.option("--tau", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Temperature. mobilevos: of the boundary logit KL; cirkd: of the pixel-relation softmaxes.")
+@click.option("--samples", cls=DistillOption, default=256, show_default=True, type=click.IntRange(min=2), help="Pixels per object-frame that enter the distillation losses.")
+@click.option("--dilation", cls=DistillOption, default=1, show_default=True, type=click.IntRange(min=0), help="Grow the boundary by this many pixels (stride-4 map) before sampling.")
+@click.option("--sampling", cls=DistillOption, default="boundary", show_default=True, type=click.Choice(["boundary", "random"]),
               help="boundary: pixels on the object boundary, topped up at random; random: anywhere (ablation).")
-@click.option("--repr-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the representation loss (the paper's formula has a 1/N; from scratch at small budgets --repr-weight 256 = N worked better, see benchmarks/README.md).")
-@click.option("--logit-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the boundary logit distillation (at tau 0.1 its gradient is ~9x the Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, see benchmarks/README.md).")
+@click.option("--repr-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the representation loss (the paper's formula has a 1/N; from scratch at small budgets --repr-weight 256 = N worked better, see benchmarks/README.md).")
+@click.option("--logit-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the logit distillation. mobilevos: at boundary pixels (at tau 0.1 its gradient is ~9x the Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, see benchmarks/README.md); cirkd: the paper's KD over every pixel, at --logit-tau.")
+@click.option("--anchors", cls=DistillOption, default=256, show_default=True, type=click.IntRange(min=2), help="Random pixels per object-frame whose relations are distilled (the paper: every pixel).")
+@click.option("--batch-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the mini-batch pixel-to-pixel relations across every pair of object-frames (0 = off).")
+@click.option("--pixel-weight", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0), help="Weight of the pixel-to-pixel relations against the memory bank of teacher pixels (0 = off, no bank).")
+@click.option("--region-weight", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0), help="Weight of the pixel-to-region relations against the memory bank of teacher region means (0 = off, no bank).")
+@click.option("--pixel-queue", cls=DistillOption, default=20000, show_default=True, type=click.IntRange(min=1), help="Teacher pixel embeddings kept per class (background, object).")
+@click.option("--region-queue", cls=DistillOption, default=2000, show_default=True, type=click.IntRange(min=1), help="Teacher region embeddings kept per class.")
+@click.option("--pixel-samples", cls=DistillOption, default=4096, show_default=True, type=click.IntRange(min=1), help="Pixel-bank entries drawn per class each step.")
+@click.option("--region-samples", cls=DistillOption, default=1024, show_default=True, type=click.IntRange(min=1), help="Region-bank entries drawn per class each step.")
+@click.option("--pixel-enqueue", cls=DistillOption, default=16, show_default=True, type=click.IntRange(min=1), help="Teacher pixels each object-frame pushes per class each step.")
+@click.option("--logit-tau", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Temperature of the logit KD (the loss is scaled by its square).")
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
 @training_options(poly_epsilon=1.0)
 @click.pass_context
-def distill_command(ctx: click.Context, teacher: Path | None, student: str | None, distiller: str, omega: float, tau: float, samples: int, dilation: int,
-                    sampling: str, repr_weight: float, logit_weight: float, pretrained: str | None, slots: int | None,
-                    pin_first: bool | None, **options: Any) -> None:
+def distill_command(ctx: click.Context, teacher: Path | None, student: str | None, distiller: str, pretrained: str | None,
+                    slots: int | None, pin_first: bool | None, **options: Any) -> None:
     """Train a student with a fixed two-slot memory, taught by a frozen unbounded-memory teacher.
 
     The teacher runs over the same clips with its own memory (every earlier frame); the student
-    with its slots. MobileVOS matches their per-pixel representations at boundary pixels
-    (order-2 Renyi mutual information with the label-coupled target), adds a KL on the class
-    logits at the same pixels and Poly-1 cross-entropy. Same checkpoints, --resume, torchrun and
-    progress as `mobileseg train`.
+    with its slots. --distiller picks the method: mobilevos matches their per-pixel
+    representations at boundary pixels (order-2 Renyi mutual information with the label-coupled
+    target) and adds a KL on the class logits there; cirkd distils pixel relations across images
+    (mini-batch and memory banks); none is the baseline. Poly-1 cross-entropy in every case.
+    Each method's options are marked with its name below. Same checkpoints (last.pt also holds a
+    distiller's head and banks), --resume, torchrun and progress as `mobileseg train`.
     """
     from mobileseg.train.loop import resume_run, train
 
+    values = {name: options.pop(name) for name in DISTILL_OPTIONS}
     if options["resume"]:
         renamed = {name: f"distill_options.{name}" for name in DISTILL_OPTIONS}
-        _report(resume_run(options["out"], given_options(ctx, ctx.params, renamed)))
+        _report(resume_run(options["out"], given_options(ctx, {**ctx.params}, renamed)))
         return
     require_for_new_run(student=student, data=options["data"])
     assert student is not None
-    if distiller != "none" and teacher is None:
+    from mobileseg.distill import DISTILLERS
+
+    chosen = distiller_options(ctx, distiller, values)
+    try:
+        needs_teacher = DISTILLERS.get(distiller)(**chosen).needs_teacher
+    except ValueError as exc:
+        raise ConfigError(f"--distiller {distiller}: {exc}") from None
+    if needs_teacher and teacher is None:
         raise ConfigError(f"--distiller {distiller} needs --teacher (a teacher checkpoint or STCN's stcn.pth); "
                           "or use --distiller none for the baseline.")
-    values = dict(omega=omega, tau=tau, samples=samples, dilation=dilation, sampling=sampling, repr_weight=repr_weight, logit_weight=logit_weight)
-    options_of = {"mobilevos": {name: values[name] for name in DISTILL_OPTIONS}, "none": {}}[distiller]
     config = build_config(student, model_kwargs(student, slots, pin_first, None), pretrained, options,
-                          teacher=str(teacher) if teacher is not None and distiller != "none" else None,
-                          distiller=distiller, distill_options=options_of)
+                          teacher=str(teacher) if teacher is not None and needs_teacher else None,
+                          distiller=distiller, distill_options=chosen)
     _report(train(config))
+
+
+# every distiller option has one flag, shared by the methods that take an option of that name
+DISTILL_OPTIONS = tuple(p.name for p in distill_command.params if isinstance(p, DistillOption) and p.name)
 
 
 def _report(result: "TrainResult") -> None:

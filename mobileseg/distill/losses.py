@@ -66,7 +66,8 @@ def sample_pixels(candidates: torch.Tensor, count: int, generator: torch.Generat
     batch, height, width = candidates.shape
     if count > height * width:
         raise ValueError(f"cannot sample {count} pixels from a {height}x{width} map")
-    scores = torch.rand(batch, height * width, generator=generator, device=candidates.device)
+    # drawn on the CPU (the step's generator is a CPU generator), then moved: same numbers on every device
+    scores = torch.rand(batch, height * width, generator=generator).to(candidates.device)
     scores = scores + candidates.flatten(1).float()  # candidates score in [1, 2), the rest in [0, 1)
     return scores.topk(count, dim=1).indices
 

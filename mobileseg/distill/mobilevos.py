@@ -23,15 +23,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mobileseg.distill.base import DISTILLERS, StepOutputs
+from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs, object_labels
 from mobileseg.distill.losses import boundary_logit_kd, boundary_map, gather_pixels, representation_loss, sample_pixels
 
 SAMPLINGS = ("boundary", "random")
 
 
 @DISTILLERS.register("mobilevos")
-class MobileVOSDistiller:
-    """See the module docstring for the formula, the paper and the defaults."""
+class MobileVOSDistiller(Distiller):
+    """MobileVOS: label-coupled representation distillation + KL on the logits, at boundary pixels.
+
+    See the module docstring for the formula, the paper and the defaults.
+    """
 
     needs_teacher = True
 
@@ -43,23 +46,14 @@ class MobileVOSDistiller:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if samples < 2 or tau <= 0 or dilation < 0:
             raise ValueError(f"need samples >= 2, tau > 0, dilation >= 0; got {samples}, {tau}, {dilation}")
+        super().__init__()
         self.omega, self.tau, self.samples, self.dilation, self.sampling = omega, tau, samples, dilation, sampling
         self.repr_weight, self.logit_weight = repr_weight, logit_weight
         self.needs_teacher = omega > 0 or logit_weight > 0
 
-    def _images(self, outputs: StepOutputs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per object-frame binary labels at stride 4 ``[n, h, w]`` and which images are real ``[n]``."""
-        batch, frames, objects = outputs.z_s.shape[:3]
-        height, width = outputs.z_s.shape[-2:]
-        labels = outputs.labels[:, 1:].clamp(min=0).float().flatten(0, 1)[:, None]
-        small = F.interpolate(labels, size=(height, width), mode="nearest")[:, 0].long()  # [B*(T-1), h, w]
-        ids = torch.arange(1, objects + 1, device=small.device).view(1, objects, 1, 1)
-        binary = (small.unsqueeze(1) == ids).long().flatten(0, 1)  # [B*(T-1)*K, h, w]
-        real = outputs.selector[:, None, :].expand(batch, frames, objects).flatten() > 0
-        return binary, real
-
-    def __call__(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        binary, real = self._images(outputs)
+    def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        labels, real = object_labels(outputs)
+        binary = (labels == 1).long()  # void counts as background here
         if not bool(real.any()):
             zero = outputs.z_s.sum() * 0
             return {"repr": zero, "logit_kd": zero}

@@ -6,7 +6,12 @@ accepts it):
     format: "mobileseg.checkpoint", version: 1
     model: registry name, role: student | teacher, model_kwargs: {...}
     model_state: the network's state dict
-    train: {config, step, optimizer, rng, best, history}   (absent in exported-only weights)
+    train: {config, step, optimizer, rng, best, history, distiller}   (absent in exported-only weights)
+
+``train.distiller`` (last.pt only) is the distiller's state dict: its trainable head and its
+buffers (memory banks), so ``--resume`` continues with them. It is empty for parameterless
+methods and absent in checkpoints written before distillers could hold state; it is never part
+of ``model_state``, so nothing built from a checkpoint (eval, export) carries distiller weights.
 """
 
 from __future__ import annotations
@@ -98,15 +103,19 @@ def _shape(value: Any) -> str:
     return str(list(value.shape)) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
 
 
-def load_model_state(model: torch.nn.Module, state: dict[str, Any], name: str, path: str | os.PathLike[str]) -> None:
-    """``model.load_state_dict(state)``, or a CheckpointError naming a few offending keys and the model."""
-    expected = model.state_dict()
+def _mismatches(expected: dict[str, Any], state: dict[str, Any]) -> list[str]:
+    """Missing, unexpected and reshaped keys of ``state`` against ``expected``, a few of each."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     reshaped = [f"{key} (file {_shape(state[key])}, model {_shape(expected[key])})" for key in expected
                 if key in state and _shape(state[key]) != _shape(expected[key])]
-    problems = [f"{label}: {_listed(keys)}" for label, keys in
-                (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", reshaped)) if keys]
+    return [f"{label}: {_listed(keys)}" for label, keys in
+            (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", reshaped)) if keys]
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], name: str, path: str | os.PathLike[str]) -> None:
+    """``model.load_state_dict(state)``, or a CheckpointError naming a few offending keys and the model."""
+    problems = _mismatches(model.state_dict(), state)
     if problems and type(model).load_state_dict is not torch.nn.Module.load_state_dict:
         try:  # a model that explains its own mismatches (the teacher: weights from before its STCN layout)
             model.load_state_dict(state)
@@ -118,6 +127,30 @@ def load_model_state(model: torch.nn.Module, state: dict[str, Any], name: str, p
             f"were edited by hand. {WRITTEN_BY}"
         )
     model.load_state_dict(state)
+
+
+def load_distiller_state(distiller: torch.nn.Module, state: dict[str, Any] | None, name: str, path: str | os.PathLike[str]) -> None:
+    """Restore a distiller's head and banks from ``train["distiller"]`` of ``path``.
+
+    ``state`` None (a checkpoint written before distillers held state) is fine for a method
+    without state; otherwise, and for a state that does not fit, a CheckpointError naming the file.
+    """
+    expected = distiller.state_dict()
+    if state is None:
+        if expected:
+            raise CheckpointError(
+                f"{path} holds no distiller state, but --distiller {name} keeps some ({_listed(sorted(expected))}), so the "
+                f"run cannot continue as it would have. The file predates stateful distillers or was edited; start a new run "
+                f"with another --out."
+            )
+        return
+    problems = _mismatches(expected, state)
+    if problems:
+        raise CheckpointError(
+            f"{path}: the stored state of --distiller {name} does not fit it: {'; '.join(problems)}. The file was written by "
+            f"another version of mobileseg or edited by hand; start a new run with another --out."
+        )
+    distiller.load_state_dict(state)
 
 
 def model_from_checkpoint(path: str | os.PathLike[str], role: str | None = None) -> tuple[MemoryNetwork, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """``mobileseg train``: supervised training of a registered network on video clips.
 
 Resumable exactly: clips are drawn by index (``mobileseg.data.clips``), the learning rate is a
-function of the step, and ``last.pt`` holds the model, optimiser, step, RNG state and history;
+function of the step, and ``last.pt`` holds the model, optimiser, step, RNG state, history and
+the distiller's state (its head and memory banks, if it has any);
 ``--resume`` continues from it as if the run had never stopped. Distributed with torchrun
 (DistributedDataParallel, gloo on CPU, nccl on GPU); rank 0 validates and writes checkpoints.
 """
@@ -33,6 +34,7 @@ from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.train.checkpoint import (
     load_checkpoint,
+    load_distiller_state,
     load_model_state,
     save_checkpoint,
 )
@@ -137,11 +139,15 @@ def validate(model: MemoryNetwork, dataset: VideoDataset, config: TrainConfig) -
     return run.report.summary()["J&F-Mean"]
 
 
-def _payload(model: MemoryNetwork, config: TrainConfig, state: RunState, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+def _payload(model: MemoryNetwork, config: TrainConfig, state: RunState, optimizer: torch.optim.Optimizer | None,
+             distiller: nn.Module | None = None) -> dict[str, Any]:
+    """A checkpoint; with ``optimizer`` (last.pt) also what resuming needs: optimiser, RNG, distiller state."""
     train: dict[str, Any] = {"config": config.to_dict(), "step": state.step, "best": state.best, "history": state.history,
                              "reproducibility": Reproducibility(config.threads or torch.get_num_threads(), config.deterministic).record()}
     if optimizer is not None:
         train.update(optimizer=optimizer.state_dict(), rng=torch.get_rng_state())
+        if distiller is not None:
+            train["distiller"] = {k: v.detach().cpu() for k, v in distiller.state_dict().items()}
     state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"model": config.model, "role": ROLES[config.model], "model_kwargs": config.model_kwargs,
             "model_state": state_dict, "train": train}
@@ -215,22 +221,30 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     device = torch.device(f"cuda:{env.local_rank}" if config.device.startswith("cuda") else config.device)
     torch.manual_seed(config.seed)
     model = build_model(config.model, pretrained=config.pretrained, **config.model_kwargs).to(device)
+    objective = Objective(config)
+    runner: nn.Module = objective.runner(model, device)  # loads the teacher, builds the distiller on the device
+    distiller = objective.distiller
+    # one parameter group: for a parameterless distiller it is the student's alone, as in checkpoints from before
     optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = optimizer_cls([*model.parameters(), *distiller.parameters()], lr=config.lr, weight_decay=config.weight_decay)
     state = RunState()
     if payload is not None:
         load_model_state(model, payload["model_state"], config.model, out / "last.pt")
+        load_distiller_state(distiller, payload["train"].get("distiller"), config.distiller, out / "last.pt")
         optimizer.load_state_dict(payload["train"]["optimizer"])
         torch.set_rng_state(payload["train"]["rng"])
         state = RunState(payload["train"]["step"], payload["train"]["best"], payload["train"]["history"])
         log.info("resuming %s at step %d of %d (%d threads%s)", out, state.step, config.steps, torch.get_num_threads(),
                  ", deterministic" if config.deterministic else "")
-    objective = Objective(config)
-    runner: nn.Module = objective.runner(model, device)
     if env.enabled:
         # find_unused_parameters: the representation head only gets gradients from distillation
         runner = DistributedDataParallel(runner, device_ids=[env.local_rank] if device.type == "cuda" else None,
                                          find_unused_parameters=True)
+        if any(p.requires_grad for p in distiller.parameters()):
+            # its own DDP: the distiller runs outside the runner's forward. Its banks are kept identical by
+            # the distiller itself (it gathers what every process pushes), so buffers are not broadcast.
+            objective.step_distiller = DistributedDataParallel(distiller, device_ids=None, find_unused_parameters=True,
+                                                               forward_sync_buffers=False)
     train_set = open_dataset(config.data, split=config.train_split)
     val_set = open_dataset(config.data, split=config.val_split) if config.val_every > 0 else None
     clips = ClipDataset(train_set, config.clip_config(env.world), seed=config.seed)
@@ -245,6 +259,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
                  torch.get_num_threads(), ", deterministic" if config.deterministic else "", teacher, out)
     freeze_bn = config.freeze_bn if config.freeze_bn is not None else config.pretrained is not None
     _set_train_mode(model, freeze_bn)
+    distiller.train()
     _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device, resumed=payload is not None)
     return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
 
@@ -267,12 +282,12 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
             raise TrainingError(_diverged(config, state.step, float(losses["total"].item()), state.step == first))
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_([*model.parameters(), *objective.distiller.parameters()], config.grad_clip)
         optimizer.step()
         state.step += 1
         if state.step % config.log_every == 0 or state.step == config.steps:
             tick = _log_step(config, env, state, losses, bar, tick)
-        _checkpoints(config, env, model, optimizer, val_set, state, freeze_bn, loader.dataset, device)
+        _checkpoints(config, env, model, objective.distiller, optimizer, val_set, state, freeze_bn, loader.dataset, device)
 
 
 def _diverged(config: TrainConfig, step: int, loss: float, first_after_resume: bool) -> str:
@@ -303,7 +318,7 @@ def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str,
     return now
 
 
-def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, optimizer: torch.optim.Optimizer,
+def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, distiller: nn.Module, optimizer: torch.optim.Optimizer,
                  val_set: VideoDataset | None, state: RunState, freeze_bn: bool, clips: ClipDataset, device: torch.device) -> None:
     done = state.step == config.steps
     validate_now = val_set is not None and (state.step % config.val_every == 0 or done)
@@ -321,6 +336,6 @@ def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, optimizer
     if env.main and done and val_set is None:
         save_checkpoint(Path(config.out) / "best.pt", _payload(model, config, state, None))
     if env.main and save_now:
-        save_checkpoint(Path(config.out) / "last.pt", _payload(model, config, state, optimizer))
+        save_checkpoint(Path(config.out) / "last.pt", _payload(model, config, state, optimizer, distiller))
     if validate_now or save_now:
         barrier(env)

@@ -2,6 +2,9 @@
 
 ``mobileseg train`` uses the ``none`` distiller (no teacher); ``mobileseg distill`` a registered
 method and a frozen teacher. Every term is returned by name, with their sum as ``total``.
+The distiller is a module (:class:`~mobileseg.distill.Distiller`): :meth:`Objective.runner`
+builds it for the networks' widths and moves it to the device; the loop then trains its
+parameters with the student's and checkpoints its state.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
-from mobileseg.distill import DISTILLERS, StepOutputs
+from mobileseg.distill import DISTILLERS, Distiller, StepOutputs
 from mobileseg.errors import ConfigError
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.train.checkpoint import load_teacher
@@ -24,17 +28,26 @@ class Objective:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         try:
-            self.distiller = DISTILLERS.get(config.distiller)(**config.distill_options)
+            self.distiller: Distiller = DISTILLERS.get(config.distiller)(**config.distill_options)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"distiller {config.distiller!r} options {config.distill_options}: {exc}") from None
         if self.distiller.needs_teacher and config.teacher is None:
             raise ConfigError(f"distiller {config.distiller!r} needs --teacher (a teacher checkpoint or STCN's stcn.pth).")
+        # what a step calls: the distiller itself, or its DistributedDataParallel wrapper under torchrun
+        self.step_distiller: nn.Module = self.distiller
 
     def runner(self, model: MemoryNetwork, device: torch.device) -> DistillRunner:
+        """The student (and the frozen teacher, when the distiller needs one) over whole clips; builds
+        the distiller for their representation widths and moves it to ``device``."""
         teacher = None
         if self.distiller.needs_teacher:
             teacher, _ = load_teacher(self.config.teacher)  # type: ignore[arg-type]
             teacher = teacher.to(device)
+        try:
+            self.distiller.build(representation_dim(model), None if teacher is None else representation_dim(teacher))
+        except ValueError as exc:
+            raise ConfigError(f"distiller {self.config.distiller!r}: {exc}") from None
+        self.distiller.to(device)
         return DistillRunner(model, teacher)
 
     def __call__(self, outputs: tuple[Any, ...], batch: dict[str, torch.Tensor], step: int, rank: int) -> dict[str, torch.Tensor]:
@@ -44,8 +57,20 @@ class Objective:
         losses = segmentation_loss(student, batch["labels"], self.config.poly_epsilon, top)
         generator = torch.Generator().manual_seed((self.config.seed * 1_000_003 + step) * 64 + rank)
         step_outputs = StepOutputs(student, z_s.float(), teacher, None if z_t is None else z_t.float(), batch["labels"], batch["selector"])
-        terms = self.distiller(step_outputs, generator)
+        terms = self.step_distiller(step_outputs, generator)
         for name, value in terms.items():
             losses[name] = value
         losses["total"] = losses["seg"] + sum(terms.values(), torch.zeros((), device=losses["seg"].device))
         return losses
+
+
+def representation_dim(network: MemoryNetwork) -> int:
+    """The width D of ``network.represent``'s output: its embedding layer's, or the decoder's features'."""
+    embed = network.embed
+    if embed is None:
+        return int(network.decoder.out_dim)
+    width = getattr(embed, "out_channels", None) or getattr(embed, "out_features", None)
+    if width is None:
+        raise ConfigError(f"cannot tell the representation width of {type(network).__name__}: its embed layer "
+                          f"{type(embed).__name__} has no out_channels/out_features")
+    return int(width)

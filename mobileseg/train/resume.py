@@ -116,7 +116,8 @@ def merge(stored: TrainConfig, given: Given, out: str | Path, reached: int) -> T
             log.warning("the run's dataset %s no longer exists; continuing with --data %s", old, value)
             _assign(config, path, str(Path(value).resolve()))
         else:
-            shown = "the model's default" if old is _MISSING else repr(old)
+            shown = repr(old) if old is not _MISSING else (
+                f"--distiller {stored.distiller}, which has no such option" if path.startswith("distill_options.") else "the model's default")
             conflicts.append(f"{flag} {value!r} (the run has {shown})")
     if conflicts:
         raise ConfigError(f"--resume continues {out} with the settings it was started with, and these options contradict "

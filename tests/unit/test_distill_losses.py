@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mobileseg.distill import DISTILLERS, StepOutputs
+from mobileseg.distill.base import object_labels
 from mobileseg.distill.losses import (
     boundary_logit_kd,
     boundary_map,
@@ -144,3 +145,24 @@ def test_mobilevos_distiller_terms(sampling: str) -> None:
     assert DISTILLERS.get("none")()(outputs) == {}
     with pytest.raises(ValueError, match="sampling"):
         DISTILLERS.get("mobilevos")(sampling="everywhere")
+
+
+def test_mobilevos_terms_are_pinned_with_void_pixels() -> None:
+    # pinned before distillers became modules (the values of the earlier stateless callable): unchanged
+    outputs = _outputs()
+    outputs.labels[:, :, :3, :] = -100  # void rows count as background for mobilevos
+    terms = DISTILLERS.get("mobilevos")(samples=16)(outputs, torch.Generator().manual_seed(0))
+    assert float(terms["repr"].detach()) == pytest.approx(0.0786704570055008, abs=1e-6)
+    assert float(terms["logit_kd"].detach()) == pytest.approx(1.5084233283996582, abs=1e-6)
+    assert isinstance(DISTILLERS.get("mobilevos")(), torch.nn.Module) and DISTILLERS.get("mobilevos")().state_dict() == {}
+
+
+def test_object_labels_split_objects_and_mark_void_and_padding() -> None:
+    outputs = _outputs()
+    outputs.labels[0, 1, :4, :] = -100  # the top stride-4 row of clip 1, frame 1 is void
+    labels, real = object_labels(outputs)
+    assert labels.shape == (2 * 2 * 2, 8, 8) and real.tolist() == [True] * 4 + [True, False] * 2  # clip 2 has one object
+    first = labels[0]  # clip 1, frame 1, object 1: the square 8:20 -> rows/cols 2..4 at stride 4
+    assert first[2:5, 2:5].eq(1).all() and int(first.eq(1).sum()) == 9
+    assert first[0].eq(-1).all() and int(first.eq(-1).sum()) == 8
+    assert labels[1][6:8, 1:4].eq(1).all()  # object 2 in its own slot

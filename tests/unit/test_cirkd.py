@@ -1,0 +1,272 @@
+"""CIRKD (cross-image relational distillation): relations, KL, memory banks, stop-gradient, state."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from mobileseg.distill import DISTILLERS, Distiller, StepOutputs, describe, option_defaults
+from mobileseg.distill.cirkd import CIRKDDistiller, ClassQueues, batch_relation_loss, memory_relation_loss, pair_relations, row_kl
+from mobileseg.train.runner import ClipOutput
+
+
+def value(tensor: torch.Tensor) -> float:
+    return float(tensor.detach())
+
+
+SMALL = dict(anchors=8, pixel_queue=40, region_queue=6, pixel_samples=16, region_samples=3, pixel_enqueue=3)
+
+
+def test_pair_relations_are_cosines_across_every_pair_of_images() -> None:
+    features = torch.tensor([[[2.0, 0.0], [0.0, 3.0]], [[1.0, 1.0], [1.0, -1.0]]])  # n=2 images, M=2 pixels, D=2
+    s = pair_relations(features)
+    assert s.shape == (2, 2, 2, 2)
+    r = 1 / math.sqrt(2)
+    assert torch.allclose(s[0, :, 0, :], torch.eye(2))  # within image 0
+    assert torch.allclose(s[0, :, 1, :], torch.tensor([[r, r], [r, -r]]))  # image 0 against image 1
+    assert torch.allclose(s[1, :, 0, :], s[0, :, 1, :].t())
+    assert torch.allclose(s[1, :, 1, :], torch.eye(2), atol=1e-6)
+
+
+def test_row_kl_matches_a_hand_computation_and_ignores_the_teacher_gradient() -> None:
+    student = torch.tensor([[0.0, 2.0], [1.0, 1.0]], requires_grad=True)
+    teacher = torch.tensor([[2.0, 0.0], [1.0, 1.0]], requires_grad=True)
+    p = math.exp(2) / (1 + math.exp(2))
+    row0 = p * math.log(p / (1 - p)) + (1 - p) * math.log((1 - p) / p)  # KL(softmax(2,0) || softmax(0,2))
+    loss = row_kl(student, teacher)
+    assert value(loss) == pytest.approx(row0 / 2, abs=1e-6)  # row 1: equal rows, KL 0
+    loss.backward()
+    assert student.grad is not None and teacher.grad is None
+
+
+def test_batch_relation_loss_by_hand_and_as_the_mean_over_pairs() -> None:
+    tau = 0.5
+    # one image, two pixels: student pixels orthogonal, teacher pixels equal -> teacher rows uniform
+    f_s, f_t = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]), torch.tensor([[[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]])
+    p = math.exp(1 / tau) / (math.exp(1 / tau) + 1)  # student row: softmax(1/tau, 0)
+    expected = 0.5 * math.log(0.5 / p) + 0.5 * math.log(0.5 / (1 - p))
+    assert float(batch_relation_loss(f_s, f_t, tau)) == pytest.approx(expected, abs=1e-6)
+    assert float(batch_relation_loss(f_t, f_t, tau)) == pytest.approx(0.0, abs=1e-7)
+    # n images: the mean over the n^2 ordered pairs of the per-pair row-mean ("batchmean") KL
+    torch.manual_seed(0)
+    f_s, f_t = torch.randn(3, 5, 4), torch.randn(3, 5, 6)
+    s, t = F.normalize(f_s, dim=-1), F.normalize(f_t, dim=-1)
+    pairs = [F.kl_div(F.log_softmax(s[i] @ s[j].t() / tau, 1), F.softmax(t[i] @ t[j].t() / tau, 1), reduction="batchmean")
+             for i in range(3) for j in range(3)]
+    assert float(batch_relation_loss(f_s, f_t, tau)) == pytest.approx(float(sum(pairs) / 9), abs=1e-5)
+
+
+def test_memory_relation_loss_by_hand_and_with_an_empty_bank() -> None:
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p_s, f_t = torch.tensor([[0.0, 5.0]], requires_grad=True), torch.tensor([[3.0, 0.0]])
+    tau = 1.0  # student logits (0, 1), teacher logits (1, 0)
+    q = math.exp(1) / (1 + math.exp(1))
+    expected = q * math.log(q / (1 - q)) + (1 - q) * math.log((1 - q) / q)
+    assert value(memory_relation_loss(p_s, f_t, bank, tau)) == pytest.approx(expected, abs=1e-6)
+    empty = memory_relation_loss(p_s, f_t, bank[:0], tau)
+    assert value(empty) == 0.0 and empty.requires_grad
+
+
+def test_queues_wrap_around_fifo() -> None:
+    queues = ClassQueues(classes=2, size=4, dim=1)
+    queues.push(1, torch.tensor([[1.0], [2.0], [3.0]]))
+    assert queues.ptr.tolist() == [0, 3] and queues.count.tolist() == [0, 3]
+    queues.push(1, torch.tensor([[4.0], [5.0], [6.0]]))  # 5 and 6 replace the oldest (1 and 2)
+    assert queues.items[1, :, 0].tolist() == [5.0, 6.0, 3.0, 4.0]
+    assert queues.ptr.tolist() == [0, 2] and queues.count.tolist() == [0, 4]
+    assert queues.items[0].abs().sum() == 0  # the other class is untouched
+    # more than the capacity at once ends exactly as one push at a time
+    at_once, one_by_one = ClassQueues(1, 4, 1), ClassQueues(1, 4, 1)
+    values = torch.arange(11.0).unsqueeze(1)
+    at_once.push(0, values[:2])
+    one_by_one.push(0, values[:2])
+    at_once.push(0, values[2:])
+    for v in values[2:]:
+        one_by_one.push(0, v.unsqueeze(0))
+    assert torch.equal(at_once.items, one_by_one.items) and torch.equal(at_once.ptr, one_by_one.ptr)
+    assert sorted(at_once.items[0, :, 0].tolist()) == [7.0, 8.0, 9.0, 10.0]
+    at_once.push(0, values[:0])  # nothing to push
+    assert at_once.count.tolist() == [4]
+
+
+def test_queues_sample_per_class_from_filled_entries_only() -> None:
+    queues = ClassQueues(classes=2, size=10, dim=2)
+    queues.push(0, torch.tensor([[0.0, float(i)] for i in range(3)]))  # class 0 entries have x = 0
+    queues.push(1, torch.tensor([[1.0, float(i)] for i in range(8)]))  # class 1 entries have x = 1
+    entries, classes = queues.sample(5, torch.Generator().manual_seed(0))
+    assert classes.tolist() == [0] * 3 + [1] * 5  # all 3 filled of class 0, 5 of the 8 of class 1
+    assert torch.equal(entries[:, 0], classes.float())  # every entry comes from its class's queue
+    assert entries[3:, 1].unique().numel() == 5  # without replacement
+    again, _ = queues.sample(5, torch.Generator().manual_seed(0))
+    assert torch.equal(entries, again)  # drawn from the generator only
+    empty, none = ClassQueues(2, 10, 2).sample(5)
+    assert empty.shape == (0, 2) and none.numel() == 0
+
+
+def _outputs(void: bool = True, seed: int = 5) -> StepOutputs:
+    """2 clips, 2 frames, 2 slots (clip 2 has one object): z_t is e0 on background, e1 on objects,
+    e2 on void pixels and everywhere in the padding slot, so the banks show what was pushed."""
+    torch.manual_seed(seed)
+    batch, frames, objects, height, width = 2, 2, 2, 32, 32
+    labels = torch.zeros(batch, frames + 1, height, width, dtype=torch.long)
+    labels[:, :, 8:20, 8:20] = 1
+    labels[0, :, 22:30, 4:14] = 2
+    if void:
+        labels[:, :, :4, :] = -100
+    small = labels[:, 1:, ::4, ::4]  # what nearest downsampling to stride 4 keeps
+    z_t = torch.zeros(batch, frames, objects, 3, height // 4, width // 4)
+    for k in range(objects):
+        cls = torch.where(small < 0, 2, (small == k + 1).long())  # void -> e2
+        z_t[:, :, k] = F.one_hot(cls, 3).permute(0, 1, 4, 2, 3).float()
+    z_t[1, :, 1] = torch.tensor([0.0, 0.0, 1.0]).view(3, 1, 1)  # the padding slot
+    z_t.requires_grad_(True)
+    logits = torch.randn(batch, frames, objects + 1, height, width, requires_grad=True)
+    t_logits = torch.randn(batch, frames, objects + 1, height, width, requires_grad=True)
+    z_s = torch.randn(batch, frames, objects, 4, height // 4, width // 4, requires_grad=True)
+    selector = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    return StepOutputs(ClipOutput(logits, None), z_s, ClipOutput(t_logits, None), z_t, labels, selector)  # type: ignore[arg-type]
+
+
+def _built(**options: object) -> CIRKDDistiller:
+    distiller = DISTILLERS.get("cirkd")(**{**SMALL, **options})
+    assert isinstance(distiller, CIRKDDistiller)
+    distiller.build(student_dim=4, teacher_dim=3)
+    return distiller.train()
+
+
+def test_banks_take_teacher_pixels_and_regions_per_class_without_void_or_padding() -> None:
+    distiller, outputs = _built(), _outputs()
+    distiller(outputs, torch.Generator().manual_seed(0))
+    assert distiller.pixel_bank is not None and distiller.region_bank is not None
+    real_images = 6  # clip 1: 2 objects x 2 frames; clip 2: 1 object x 2 frames
+    assert distiller.pixel_bank.count.tolist() == [real_images * 3, real_images * 3]  # pixel_enqueue 3 per class
+    assert distiller.region_bank.count.tolist() == [6, 6]  # one region per class per image (queue of 6)
+    for bank in (distiller.pixel_bank, distiller.region_bank):
+        for cls in (0, 1):
+            filled = bank.items[cls, : int(bank.count[cls])]
+            assert torch.allclose(filled, F.one_hot(torch.tensor(cls), 3).float().expand_as(filled)), (bank, cls)
+    # a second step fills the region queue past its size: it wraps around
+    distiller(outputs, torch.Generator().manual_seed(1))
+    assert distiller.region_bank.count.tolist() == [6, 6] and distiller.region_bank.ptr.tolist() == [0, 0]
+    assert distiller.pixel_bank.count.tolist() == [36, 36] and distiller.pixel_bank.ptr.tolist() == [36, 36]
+
+
+def test_gradients_reach_the_student_and_the_head_never_the_teacher() -> None:
+    distiller, outputs = _built(), _outputs(void=False)
+    first = distiller(outputs, torch.Generator().manual_seed(0))
+    assert set(first) == {"batch_p2p", "memory_p2p", "memory_p2r", "logit_kd"}
+    assert value(first["memory_p2p"]) == 0.0 and value(first["memory_p2r"]) == 0.0  # the banks start empty
+    terms = distiller(outputs, torch.Generator().manual_seed(1))
+    assert all(torch.isfinite(v) and value(v) > 0 for v in terms.values()), terms
+    sum(terms.values()).backward()
+    assert outputs.z_s.grad is not None and outputs.z_s.grad.abs().sum() > 0
+    assert outputs.z_s.grad[1, :, 1].abs().sum() == 0  # the padding slot gets nothing
+    assert outputs.student.class_logits.grad is not None
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in distiller.head.parameters())  # type: ignore[union-attr]
+    assert outputs.z_t.grad is None and outputs.teacher.class_logits.grad is None  # type: ignore[union-attr]
+    assert not any(b.requires_grad for b in distiller.buffers())
+
+
+def test_each_part_switches_off_alone() -> None:
+    outputs = _outputs()
+    only_batch = _built(pixel_weight=0.0, region_weight=0.0, logit_weight=0.0)
+    assert set(only_batch(outputs)) == {"batch_p2p"} and only_batch.state_dict() == {}  # no head, no bank
+    only_pixels = _built(batch_weight=0.0, region_weight=0.0, logit_weight=0.0)
+    assert set(only_pixels(outputs)) == {"memory_p2p"}
+    assert {k.split(".")[0] for k in only_pixels.state_dict()} == {"head", "pixel_bank"}
+    only_regions = _built(batch_weight=0.0, pixel_weight=0.0, logit_weight=0.0)
+    assert set(only_regions(outputs)) == {"memory_p2r"} and only_regions.pixel_bank is None
+    only_logits = _built(batch_weight=0.0, pixel_weight=0.0, region_weight=0.0)
+    assert set(only_logits(outputs)) == {"logit_kd"}
+
+
+def test_logit_kd_is_the_tau_squared_scaled_kl_over_every_pixel() -> None:
+    outputs = _outputs()
+    distiller = _built(batch_weight=0.0, pixel_weight=0.0, region_weight=0.0, logit_tau=2.0)
+    s = F.log_softmax(outputs.student.class_logits / 2, dim=2)
+    t = F.softmax(outputs.teacher.class_logits / 2, dim=2)  # type: ignore[union-attr]
+    expected = 4 * (t * (t.log() - s)).sum(dim=2).mean()
+    assert value(distiller(outputs)["logit_kd"]) == pytest.approx(value(expected), rel=1e-5)
+
+
+def test_state_round_trips_through_a_weights_only_checkpoint() -> None:
+    distiller = _built()
+    distiller(_outputs(), torch.Generator().manual_seed(0))
+    buffer = io.BytesIO()
+    torch.save({k: v.cpu() for k, v in distiller.state_dict().items()}, buffer)
+    buffer.seek(0)
+    fresh = _built()
+    fresh.load_state_dict(torch.load(buffer, weights_only=True))
+    for key, value in distiller.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key]), key
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    (dict(tau=0.0), "tau"), (dict(anchors=1), "anchors"), (dict(pixel_queue=0), "pixel_queue"),
+    (dict(batch_weight=0.0, pixel_weight=0.0, region_weight=0.0, logit_weight=0.0), "--distiller none"),
+    (dict(region_weight=-1.0), "weights must be >= 0"),
+])
+def test_bad_options_are_named(options: dict[str, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CIRKDDistiller(**options)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="teacher"):
+        CIRKDDistiller().build(4, None)
+
+
+@pytest.mark.parametrize("name", DISTILLERS.names())
+def test_every_distiller_is_a_described_module_with_typed_options(name: str) -> None:
+    method = DISTILLERS.get(name)
+    assert issubclass(method, Distiller) and describe(method)
+    distiller = method()
+    assert isinstance(distiller, torch.nn.Module)
+    for option, default in option_defaults(method).items():
+        assert default is not None, option  # every option has a real default (the CLI shows it)
+    if name != "cirkd":  # parameterless methods: nothing to train, nothing to checkpoint
+        distiller.build(4, 3)
+        assert distiller.state_dict() == {} and not list(distiller.parameters())
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    """One process of the two-process check below: the distiller in DDP, as the training loop wraps it."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)  # DDP broadcasts rank 0's weights anyway
+        distiller = _built(pixel_queue=100)
+        wrapped = DistributedDataParallel(distiller, device_ids=None, find_unused_parameters=True, forward_sync_buffers=False)
+        optimizer = torch.optim.SGD(distiller.parameters(), lr=0.5)
+        for step in range(2):
+            terms = wrapped(_outputs(seed=10 + rank), torch.Generator().manual_seed(100 * step + rank))
+            sum(terms.values()).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        torch.save(distiller.state_dict(), Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_under_ddp_banks_hold_every_process_entries_and_the_head_stays_in_sync(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    single = _built(pixel_queue=100)
+    single(_outputs(), torch.Generator().manual_seed(0))
+    assert single.pixel_bank is not None
+    assert states[0]["pixel_bank.count"].tolist() == (2 * 2 * single.pixel_bank.count).tolist()  # 2 ranks x 2 steps
+    for key, value in states[0].items():
+        if "running_" not in key:  # batch-norm statistics are per process (the official code uses SyncBN)
+            assert torch.equal(value, states[1][key]), key
+    assert not torch.equal(states[0]["head.1.running_mean"], states[1]["head.1.running_mean"])  # different data per rank
