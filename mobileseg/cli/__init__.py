@@ -34,7 +34,7 @@ def cli(quiet: bool) -> None:
     The pipeline, one command per stage:
       data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
       train        train a student or teacher network on video clips
-      distill      train a student from a frozen teacher (MobileVOS, CIRKD) or the no-KD baseline
+      distill      train a student from a frozen teacher (MobileVOS, CIRKD), label-guided (LGD) or the no-KD baseline
       eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
       export       ONNX / TFLite / ExecuTorch / Core ML with explicit memory state
       verify       re-check an exported file against PyTorch over a whole video

@@ -92,6 +92,15 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--region-samples", cls=DistillOption, default=1024, show_default=True, type=click.IntRange(min=1), help="Region-bank entries drawn per class each step.")
 @click.option("--pixel-enqueue", cls=DistillOption, default=16, show_default=True, type=click.IntRange(min=1), help="Teacher pixels each object-frame pushes per class each step.")
 @click.option("--logit-tau", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Temperature of the logit KD (the loss is scaled by its square).")
+@click.option("--label-dim", cls=DistillOption, default=256, show_default=True, type=click.IntRange(min=1), help="Width of the label, appearance and attended object embeddings (a multiple of --heads).")
+@click.option("--heads", cls=DistillOption, default=8, show_default=True, type=click.IntRange(min=1), help="Heads of the inter-object relation attention (appearance queries, label keys and values).")
+@click.option("--mask-size", cls=DistillOption, default=7, show_default=True, type=click.IntRange(min=0), help="Each object's mask inside its box as an m x m grid in its label descriptor (0 = box, presence and identity only).")
+@click.option("--paint-region", cls=DistillOption, default="mask", show_default=True, type=click.Choice(["mask", "box"]),
+              help="Where each object's attended embedding is painted on the teacher's map: its mask, or its box (the paper's detection setting).")
+@click.option("--distill-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight (lambda) of the MSE between the instance-normalised adapted student readout and teacher features (0 = off).")
+@click.option("--teacher-seg-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Weight of the label-guided teacher's segmentation loss, decoded by the student's (shared) decoder.")
+@click.option("--detach-fraction", cls=DistillOption, default=0.33, show_default=True, type=click.FloatRange(0, 1), help="Early phase as a fraction of --steps: the distillation term trains only its adapter, not the student (the paper: 30k of 90k iterations).")
+@click.option("--detach-appearance", cls=DistillOption, default=True, show_default=True, type=bool, help="true: the teacher's segmentation loss does not reach the student's readout through the appearance embeddings; false: it does.")
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
@@ -105,9 +114,11 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     with its slots. --distiller picks the method: mobilevos matches their per-pixel
     representations at boundary pixels (order-2 Renyi mutual information with the label-coupled
     target) and adds a KL on the class logits there; cirkd distils pixel relations across images
-    (mini-batch and memory banks); none is the baseline. Poly-1 cross-entropy in every case.
-    Each method's options are marked with its name below. Same checkpoints (last.pt also holds a
-    distiller's head and banks), --resume, torchrun and progress as `mobileseg train`.
+    (mini-batch and memory banks); lgd needs no --teacher: it trains a label-guided teacher from
+    the ground truth and the student's own features alongside the student; none is the baseline.
+    Poly-1 cross-entropy in every case. Each method's options are marked with its name below.
+    Same checkpoints (last.pt also holds a distiller's head, banks or label-guided modules),
+    --resume, torchrun and progress as `mobileseg train`.
     """
     from mobileseg.train.loop import resume_run, train
 

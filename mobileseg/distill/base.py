@@ -18,13 +18,19 @@ enters ``model_state``: exported students are built from that alone.
 
 Sizes that depend on the networks (the student's and the teacher's representation widths) are
 not options: the loop passes them to :meth:`Distiller.build` once, before the optimiser exists.
+
+A method that runs part of the student itself (LGD decodes its label-guided teacher features
+with the student's decoder) sets ``needs_student``: the loop then calls :meth:`Distiller.attach`
+with the student before ``build``, and the runner keeps the decoder's inputs
+(``outputs.student.decoder_inputs``). The student stays the student's: its parameters are
+trained, checkpointed and exported as in every run, never as part of the distiller.
 """
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +38,9 @@ from torch import nn
 
 from mobileseg.registry import Registry
 from mobileseg.train.runner import ClipOutput
+
+if TYPE_CHECKING:
+    from mobileseg.models.base import MemoryNetwork
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class StepOutputs:
     student/teacher: logits ``[B, T-1, K+1, H, W]`` and decoder features ``[B, T-1, K, Cd, H/4, W/4]``;
     z_s/z_t: representations ``[B, T-1, K, D, H/4, W/4]``; labels ``[B, T, H, W]`` (frame 0 given);
     selector ``[B, K]`` (1 = the slot holds an object).
+
+    step/steps: this step's index (0-based) and the run's step count, for methods whose rule
+    changes during training; task_loss: the student's segmentation loss of this step (same
+    Poly-1 epsilon and bootstrapping) as a function of any output with the student's layout.
     """
 
     student: ClipOutput
@@ -49,6 +62,9 @@ class StepOutputs:
     z_t: torch.Tensor | None
     labels: torch.Tensor
     selector: torch.Tensor
+    step: int = 0
+    steps: int = 1
+    task_loss: Callable[[ClipOutput], torch.Tensor] | None = None
 
 
 class Distiller(nn.Module):
@@ -61,6 +77,13 @@ class Distiller(nn.Module):
     """
 
     needs_teacher: bool = True
+    needs_student: bool = False
+
+    def attach(self, student: MemoryNetwork) -> None:
+        """For methods with ``needs_student``: take what they need of the student (on its device),
+        called once before :meth:`build`. Keep no reference to it as a submodule: the student's
+        parameters must not enter the distiller's state dict or parameter list."""
+        raise NotImplementedError(f"{type(self).__name__} sets needs_student but does not implement attach")
 
     def build(self, student_dim: int, teacher_dim: int | None) -> None:
         """Create what depends on the networks (heads, banks) from the widths D of ``z_s`` and

@@ -9,6 +9,7 @@ parameters with the student's and checkpoints its state.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -16,10 +17,10 @@ from torch import nn
 
 from mobileseg.distill import DISTILLERS, Distiller, StepOutputs
 from mobileseg.errors import ConfigError
-from mobileseg.models.base import MemoryNetwork
+from mobileseg.models.base import KeyFeatures, MemoryNetwork
 from mobileseg.train.checkpoint import load_teacher
 from mobileseg.train.config import TrainConfig
-from mobileseg.train.runner import ClipOutput, DistillRunner, segmentation_loss
+from mobileseg.train.runner import ClipOutput, DecoderInputs, DistillRunner, segmentation_loss
 
 
 class Objective:
@@ -38,30 +39,47 @@ class Objective:
 
     def runner(self, model: MemoryNetwork, device: torch.device) -> DistillRunner:
         """The student (and the frozen teacher, when the distiller needs one) over whole clips; builds
-        the distiller for their representation widths and moves it to ``device``."""
+        the distiller for their representation widths (attached to the student first when it needs
+        it) and moves it to ``device``."""
         teacher = None
         if self.distiller.needs_teacher:
             teacher, _ = load_teacher(self.config.teacher)  # type: ignore[arg-type]
             teacher = teacher.to(device)
         try:
+            if self.distiller.needs_student:
+                self.distiller.attach(model)
             self.distiller.build(representation_dim(model), None if teacher is None else representation_dim(teacher))
         except ValueError as exc:
             raise ConfigError(f"distiller {self.config.distiller!r}: {exc}") from None
         self.distiller.to(device)
-        return DistillRunner(model, teacher)
+        return DistillRunner(model, teacher, keep_decoder_inputs=self.distiller.needs_student)
 
     def __call__(self, outputs: tuple[Any, ...], batch: dict[str, torch.Tensor], step: int, rank: int) -> dict[str, torch.Tensor]:
         student, z_s, teacher, z_t = outputs
-        student = ClipOutput(*(x.float() for x in student))
+        student = as_float(student)
         top = self.config.bootstrap if step >= self.config.bootstrap_warmup else 1.0
         losses = segmentation_loss(student, batch["labels"], self.config.poly_epsilon, top)
         generator = torch.Generator().manual_seed((self.config.seed * 1_000_003 + step) * 64 + rank)
-        step_outputs = StepOutputs(student, z_s.float(), teacher, None if z_t is None else z_t.float(), batch["labels"], batch["selector"])
+        task_loss = partial(_seg_term, labels=batch["labels"], epsilon=self.config.poly_epsilon, top_fraction=top)
+        step_outputs = StepOutputs(student, z_s.float(), teacher, None if z_t is None else z_t.float(), batch["labels"],
+                                   batch["selector"], step=step, steps=self.config.steps, task_loss=task_loss)
         terms = self.step_distiller(step_outputs, generator)
         for name, value in terms.items():
             losses[name] = value
         losses["total"] = losses["seg"] + sum(terms.values(), torch.zeros((), device=losses["seg"].device))
         return losses
+
+
+def as_float(output: ClipOutput) -> ClipOutput:
+    """``output`` in float32 (under --amp the runner's tensors are bfloat16), decoder inputs included."""
+    inputs = output.decoder_inputs
+    if inputs is not None:
+        inputs = DecoderInputs(inputs.read.float(), KeyFeatures(*(x.float() for x in inputs.feats)))
+    return ClipOutput(output.class_logits.float(), output.features.float(), inputs)
+
+
+def _seg_term(output: ClipOutput, labels: torch.Tensor, epsilon: float, top_fraction: float) -> torch.Tensor:
+    return segmentation_loss(output, labels, epsilon, top_fraction)["seg"]
 
 
 def representation_dim(network: MemoryNetwork) -> int:

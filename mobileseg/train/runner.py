@@ -20,9 +20,21 @@ from mobileseg.models.base import KeyFeatures, MemoryNetwork
 from mobileseg.models.memory import aggregate
 
 
+class DecoderInputs(NamedTuple):
+    """What the decoder took for frames 1..T-1, kept for methods that decode features of their own.
+
+    ``segment(read[:, t], KeyFeatures(*(x[:, t] for x in feats)))`` repeats the network's own decoding
+    of frame t+1 (LGD decodes its label-guided teacher features in place of ``read``).
+    """
+
+    read: torch.Tensor  # [B, T-1, K, Cv, h, w] memory readout per object (h, w = H/16, W/16)
+    feats: KeyFeatures  # the frames' query features, each [B, T-1, C, h', w'] (views, no copies)
+
+
 class ClipOutput(NamedTuple):
     class_logits: torch.Tensor  # [B, T-1, K+1, H, W] background + objects, frames 1..T-1
     features: torch.Tensor  # [B, T-1, K, Cd, H/4, W/4] decoder features (for representations)
+    decoder_inputs: DecoderInputs | None = None  # only from a ClipRunner with keep_decoder_inputs
 
 
 def _frame_features(feats: KeyFeatures, batch: int, t: int) -> KeyFeatures:
@@ -30,11 +42,16 @@ def _frame_features(feats: KeyFeatures, batch: int, t: int) -> KeyFeatures:
 
 
 class ClipRunner(nn.Module):
-    """Wraps a network so one ``forward`` runs whole clips (what DDP needs to sync gradients)."""
+    """Wraps a network so one ``forward`` runs whole clips (what DDP needs to sync gradients).
 
-    def __init__(self, model: MemoryNetwork) -> None:
+    ``keep_decoder_inputs``: also return the readouts and query features the decoder took
+    (:class:`DecoderInputs`), for a distiller that runs the decoder itself.
+    """
+
+    def __init__(self, model: MemoryNetwork, keep_decoder_inputs: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.keep_decoder_inputs = keep_decoder_inputs
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor, init_masks: torch.Tensor | None = None) -> ClipOutput:
         """``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]`` (frame 0 used), ``selector [B, K]``;
@@ -45,16 +62,22 @@ class ClipRunner(nn.Module):
         first = _frame_features(all_feats, batch, 0)
         start = masks[:, 0] if init_masks is None else init_masks
         memory = model.start_memory(first.key, model.encode_value(frames[:, 0], first.f16, start * selector[:, :, None, None]))
-        logits, features = [], []
+        logits, features, reads = [], [], []
         for t in range(1, length):
             feats = _frame_features(all_feats, batch, t)
-            seg = model.segment(model.read_memory(feats.key, memory), feats)
+            read = model.read_memory(feats.key, memory)
+            seg = model.segment(read, feats)
             class_logits, prob = aggregate(torch.sigmoid(seg.logits), selector)
             logits.append(class_logits)
             features.append(seg.features)
+            reads.append(read)
             if t < length - 1:
                 memory = model.memorize(memory, feats.key, model.encode_value(frames[:, t], feats.f16, prob))
-        return ClipOutput(torch.stack(logits, 1), torch.stack(features, 1))
+        inputs = None
+        if self.keep_decoder_inputs:
+            later = KeyFeatures(*(x.view(batch, length, *x.shape[1:])[:, 1:] for x in all_feats))
+            inputs = DecoderInputs(torch.stack(reads, 1), later)
+        return ClipOutput(torch.stack(logits, 1), torch.stack(features, 1), inputs)
 
 
 class DistillRunner(nn.Module):
@@ -64,11 +87,12 @@ class DistillRunner(nn.Module):
     the student with its fixed slots. Returns ``(student output, z_s, teacher output, z_t)``.
     ``init_masks`` (box-started clips) start only the student's memory: the teacher keeps the true
     masks, so what it passes on is the object, which the student must learn to find from a box.
+    ``keep_decoder_inputs``: the student's output also carries its :class:`DecoderInputs`.
     """
 
-    def __init__(self, student: MemoryNetwork, teacher: MemoryNetwork | None = None) -> None:
+    def __init__(self, student: MemoryNetwork, teacher: MemoryNetwork | None = None, keep_decoder_inputs: bool = False) -> None:
         super().__init__()
-        self.student = ClipRunner(student)
+        self.student = ClipRunner(student, keep_decoder_inputs)
         self.teacher = ClipRunner(teacher) if teacher is not None else None
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor,
