@@ -1,0 +1,216 @@
+"""Distillation where the teacher has something to teach: every method against the no-KD student.
+
+    .venv/bin/python benchmarks/distill_bench.py --quick                 # smoke run of the whole script (tiny, minutes)
+    .venv/bin/python benchmarks/distill_bench.py                         # CPU scale (many hours on 2 cores)
+    python3 benchmarks/distill_bench.py --device cuda --parallel 34      # all student runs at once on one GPU
+
+The distill_ablation suite found no benefit from distillation and diagnosed why: with 3-frame
+clips the teacher's unbounded memory holds nothing two slots do not, and its small teacher was
+barely better than the student. This benchmark changes the experiment, not the losses:
+
+- long videos (48 frames) with occlusions and objects that leave and come back (SynthVOS does both),
+  trained with 8-frame clips and frame gaps up to 10, so a memory of every 5th frame sees what
+  the student's two slots (first + latest) cannot;
+- one teacher, trained longer (``--teacher-steps``) once and reused; the table says by how much
+  it beats the no-KD student (the bar: >= 0.08 J&F);
+- rows: none, mobilevos (the paper's unit weights), mobilevos rescaled (KL x tau^2, repr x N),
+  cirkd (all parts, and each part alone), lgd (no teacher); ``--seeds`` seeds for the main rows
+  and ``--part-seeds`` for the others. MobileVOS + CIRKD together is not a row: a run takes one
+  ``--distiller``, and summing two methods' terms would need weights nobody has tuned.
+
+Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share a GPU
+(``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Output:
+J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
+and initialisation), seconds per training step, ``results/distill_bench.json``, a plot of every
+seed (``results/distill_bench.png``) and the table in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import RESULTS, publish  # noqa: E402
+
+ROWS: dict[str, tuple[str, list[str]]] = {
+    "none (no KD)": ("none", []),
+    "mobilevos (paper weights)": ("mobilevos", []),
+    "mobilevos (rescaled)": ("mobilevos", ["--logit-weight", "0.01", "--repr-weight", "256"]),
+    "cirkd (all parts)": ("cirkd", []),
+    "cirkd: mini-batch relations only": ("cirkd", ["--pixel-weight", "0", "--region-weight", "0", "--logit-weight", "0"]),
+    "cirkd: pixel memory only": ("cirkd", ["--batch-weight", "0", "--region-weight", "0", "--logit-weight", "0"]),
+    "cirkd: region memory only": ("cirkd", ["--batch-weight", "0", "--pixel-weight", "0", "--logit-weight", "0"]),
+    "lgd (no teacher)": ("lgd", []),
+}
+MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)", "cirkd (all parts)", "lgd (no teacher)")
+BASELINE = "none (no KD)"
+TEACHER_MARGIN = 0.08  # how much the teacher must beat the no-KD student for the benchmark to mean anything
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("runs/distill_bench"), help="data and runs (reused; killed runs resume)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny models and data, few steps, one seed; README untouched")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the main rows")
+    parser.add_argument("--part-seeds", type=int, default=3, help="seeds of the other rows (CIRKD's parts alone)")
+    parser.add_argument("--student", default="mobilevos_r18_mv2_small")
+    parser.add_argument("--teacher-model", default="stcn_r50_r18_small")
+    parser.add_argument("--teacher-steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--clip-frames", type=int, default=8)
+    parser.add_argument("--max-skip", type=int, default=10)
+    parser.add_argument("--crop", default="128x128")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--videos", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=48, help="frames per video (val videos are this long too)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--parallel", type=int, default=1, help="student runs at a time (each with 1 thread on a CPU)")
+    return parser.parse_args()
+
+
+def common(args: argparse.Namespace, data: Path, out: Path, steps: int, seed: int, threads: int) -> list[str]:
+    return ["--data", str(data), "--out", str(out), "--steps", str(steps), "--seed", str(seed), "--crop", args.crop,
+            "--batch-size", str(args.batch_size), "--clip-frames", str(args.clip_frames), "--max-skip", str(args.max_skip),
+            "--device", args.device, "--threads", str(threads), "--val-every", "0", "--save-every", "50", "--lr", "1e-3"]
+
+
+def run(command: list[str], out: Path) -> float:
+    """Run one training command unless it finished before (resuming a killed one); its training seconds."""
+    done = out / "seconds.json"
+    if done.is_file():
+        return float(json.loads(done.read_text())["seconds"])
+    resume = ["--resume"] if (out / "last.pt").is_file() else []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    with open(out.parent / f"{out.name}.log", "a") as log:
+        code = subprocess.run([sys.executable, "-m", "mobileseg", *command, *resume], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "MOBILESEG_PROGRESS": "never"}).returncode
+    if code != 0:
+        raise SystemExit(f"{' '.join(command[:1])} for {out} failed (exit {code}); see {out.parent / (out.name + '.log')}")
+    seconds = time.perf_counter() - began
+    done.write_text(json.dumps({"seconds": seconds, "resumed": bool(resume)}))
+    return seconds
+
+
+def score(best: Path, data: Path) -> float:
+    """Val J&F of ``best`` (cached beside it), one joint state per video as in ``mobileseg eval``."""
+    cached = best.with_name("val_jf.json")
+    if cached.is_file() and json.loads(cached.read_text())["mtime_ns"] == best.stat().st_mtime_ns:
+        return float(json.loads(cached.read_text())["jf"])
+    out = subprocess.run([sys.executable, "-m", "mobileseg", "eval", "--data", str(data), "--checkpoint", str(best),
+                          "--json", str(cached.with_suffix(".eval.json"))], capture_output=True, text=True,
+                         env={**os.environ, "MOBILESEG_PROGRESS": "never", "OMP_NUM_THREADS": "1"})
+    if out.returncode != 0:
+        raise SystemExit(f"scoring {best} failed: {out.stderr[-2000:]}")
+    jf = float(json.loads(cached.with_suffix(".eval.json").read_text())["summary"]["J&F-Mean"])
+    cached.write_text(json.dumps({"jf": jf, "mtime_ns": best.stat().st_mtime_ns}))
+    return jf
+
+
+def student_job(args: argparse.Namespace, data: Path, teacher: Path, row: str, seed: int) -> dict[str, Any]:
+    distiller, options = ROWS[row]
+    slug = row.split(" (")[0].replace(":", "").replace(" ", "_")
+    out = args.work / "students" / f"{slug}-{distiller}-s{seed}"
+    threads = 1 if args.parallel > 1 else 2
+    command = ["distill", "--student", args.student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
+               *(["--teacher", str(teacher)] if distiller not in ("none", "lgd") else []),
+               *common(args, data, out, args.steps, seed, threads)]
+    seconds = run(command, out)
+    return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": seconds / args.steps}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    base = {r["seed"]: r["jf"] for r in runs if r["row"] == BASELINE}
+    rows = {}
+    for row in ROWS:
+        values = [r for r in runs if r["row"] == row]
+        if not values:
+            continue
+        jf = [r["jf"] for r in values]
+        paired = [r["jf"] - base[r["seed"]] for r in values if r["seed"] in base]
+        rows[row] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
+                     "paired_mean": statistics.mean(paired) if paired else float("nan"),
+                     "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
+                     "seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
+    return rows
+
+
+def table(result: dict[str, Any]) -> str:
+    b, teacher = result["budget"], result["teacher"]
+    lines = [f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
+             f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops; {result['val_videos']} val videos of "
+             f"{b['frames']} frames. Teacher val J&F {teacher['jf']:.3f}, {teacher['margin']:+.3f} against the no-KD student's mean "
+             f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar). Paired = row − none, same seed.",
+             "", "| row | seeds | val J&F | paired vs none | s/step |", "|---|--:|--:|--:|--:|"]
+    for row, s in result["rows"].items():
+        paired = "—" if row == BASELINE else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
+        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {s['seconds_per_step']:.2f} |")
+    lines.append("")
+    lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(result["rows"])
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
+    for i, row in enumerate(rows):
+        values = [r["jf"] for r in result["runs"] if r["row"] == row]
+        ax.scatter(values, [i] * len(values), color="tab:blue", alpha=0.7)
+        ax.plot([result["rows"][row]["mean"]] * 2, [i - 0.3, i + 0.3], color="black")
+    ax.axvline(result["teacher"]["jf"], color="tab:red", linestyle="--", label="teacher")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("val J&F (points: seeds; bars: means)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = arguments()
+    if args.quick:
+        args.student, args.teacher_model, args.teacher_steps, args.steps, args.seeds, args.part_seeds = (
+            "mobilevos_r18_mv2_tiny", "stcn_r50_r18_tiny", 8, 4, 1, 1)
+        args.crop, args.videos, args.frames, args.clip_frames, args.max_skip = "48x64", 6, 10, 4, 3
+        args.work = args.work.with_name(args.work.name + "_quick")
+    from mobileseg.data.davis import open_davis2017
+    from mobileseg.data.synth import SynthConfig, generate_synthvos
+
+    data = args.work / "data"
+    size = (64, 96) if args.quick else (192, 320)
+    if not (data / "synthvos.json").is_file():
+        generate_synthvos(data, SynthConfig(videos=args.videos, frames=args.frames, height=size[0], width=size[1], objects=(1, 2),
+                                            distractors=(1, 2), seed=0), overwrite=True)
+    teacher_out = args.work / "teacher"
+    teacher_seconds = run(["train", "--model", args.teacher_model, *common(args, data, teacher_out, args.teacher_steps, 0, 2)], teacher_out)
+    teacher = teacher_out / "best.pt"
+    jobs = [(row, seed) for row in ROWS for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:  # each job is a subprocess: threads only wait
+        runs = list(pool.map(lambda job: student_job(args, data, teacher, *job), jobs))
+    for entry in runs:
+        print(json.dumps(entry), flush=True)
+    result: dict[str, Any] = {"budget": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                              "val_videos": len(open_davis2017(data, "val")), "runs": runs, "rows": summarise(runs)}
+    teacher_jf = score(teacher, data)
+    result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf, "seconds_per_step": teacher_seconds / args.teacher_steps,
+                         "margin": teacher_jf - result["rows"][BASELINE]["mean"]}
+    plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))
+    publish("distill_bench", result, table(result), quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
