@@ -10,7 +10,10 @@ one H200, 2026-11-29):
     PYTHONPATH=$PWD OUT=/tmp/out STEPS=1500 TRAIN_SECONDS=290 python3 benchmarks/fast_gpu.py
 
 It writes $OUT/jf.json (steps reached, J&F per run) and the seed-0 weights split in <16 MB parts.
-SMOKE=1 runs a toy version on the CPU.
+MODELS=a,b picks the students (default: the full and the lite one); WEIGHTS=fp16 instead returns
+every run's weights rounded to fp16, one file each (a full student fits one 16 MB file): what
+benchmarks/int8_accuracy.py scores through the int8 runtimes on the CPU. SMOKE=1 runs a toy
+version on the CPU.
 """
 import json, os, shutil, subprocess, sys, time
 from multiprocessing import Pool
@@ -24,7 +27,8 @@ WORK = Path("/tmp/jfwork")
 STEPS = 4 if SMOKE else int(os.environ.get("STEPS", "2000"))
 DEADLINE = 60 if SMOKE else int(os.environ.get("TRAIN_SECONDS", "400"))
 DEVICE = "cpu" if SMOKE else "cuda"
-MODELS = ("mobilevos_r18_mv2", "mobilevos_r18_mv2_lite")
+MODELS = tuple(os.environ.get("MODELS", "mobilevos_r18_mv2,mobilevos_r18_mv2_lite").split(","))
+WEIGHTS = os.environ.get("WEIGHTS", "seed0-parts")
 SEEDS = (0, 1, 2)
 
 
@@ -80,14 +84,20 @@ def main():
             payload = torch.load(ckpt, map_location="cpu", weights_only=True)
             steps[n] = (str(ckpt), int(payload.get("train", {}).get("step", -1)))
     log("steps", steps)
-    with Pool(6) as pool:
+    with Pool(len(steps) or 1) as pool:
         jf = dict(pool.map(evaluate, [(n, c, str(data)) for n, (c, _) in steps.items()]))
     result = {"steps_asked": STEPS, "train_seconds": round(time.time() - began), "exit": finished,
               "steps": {n: s for n, (_, s) in steps.items()}, "jf": jf, "data": vars(cfg) if hasattr(cfg, "__dict__") else str(cfg),
               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "torch": torch.__version__}
     (OUT / "jf.json").write_text(json.dumps(result, indent=2, default=str))
     log(json.dumps({n: round(v.get("J&F-Mean", -1), 4) for n, v in jf.items()}))
-    for model in MODELS:  # seed-0 weights for the runtime rows, without optimizer state, in <16 MB parts
+    if WEIGHTS == "fp16":  # every run's weights, fp16, without optimizer state: one <16 MB file each
+        for n, (ckpt, _) in steps.items():
+            payload = torch.load(ckpt, map_location="cpu", weights_only=True)
+            payload.pop("train", None)
+            payload["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["model_state"].items()}
+            torch.save(payload, OUT / f"{n}.fp16.pt")
+    for model in MODELS if WEIGHTS != "fp16" else ():  # seed-0 weights for the runtime rows, without optimizer state, in <16 MB parts
         src = steps.get(f"{model}-s0")
         if src:
             payload = torch.load(src[0], map_location="cpu", weights_only=True)
