@@ -59,8 +59,7 @@ def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[
     from mobileseg.runtime import open_runtime
 
     runtime = open_runtime(model)
-    objects = int(runtime.contract.data["input"]["objects"])
-    video, first = parity_video(*runtime.contract.size, objects=objects, frames=state_frames + 2)
+    video, first = parity_video(*runtime.contract.size, objects=runtime.contract.objects, frames=state_frames + 2)
     tracker = runtime.tracker()
     with torch.inference_mode():
         state = tracker.init(video[0], first)

@@ -63,11 +63,10 @@ class Timer:
     """Accumulates the time spent inside tracker calls, and the frames they covered."""
 
     def __init__(self) -> None:
-        self.seconds, self.calls, self.frames = 0.0, 0, 0
+        self.seconds, self.frames = 0.0, 0
 
     def add(self, began: float) -> None:
         self.seconds += time.perf_counter() - began
-        self.calls += 1
 
     def ms_per_frame(self) -> float:
         """Mean tracker time of one video frame (every object of it), in ms."""
@@ -134,10 +133,10 @@ def track_frames(
     ids = sorted(first_frame)
     lookup = np.array([0, *ids], dtype=np.uint8)
     slot = {object_id: i for i, object_id in enumerate(ids)}
-    trackers = [make_tracker()] if ids else []
-    groups = plan_groups(first_frame, getattr(trackers[0], "objects", None)) if ids else []
+    probe = make_tracker() if ids else None  # tells how many objects one state takes
+    groups = plan_groups(first_frame, getattr(probe, "objects", None))
     for i, group in enumerate(groups):
-        group.tracker = trackers[0] if i == 0 else make_tracker()
+        group.tracker = probe if i == 0 else make_tracker()
     timer = timer or Timer()
     for t, frame in enumerate(frames):
         height, width = frame.shape[:2]
@@ -177,7 +176,6 @@ class TrackedVideo:
 
     labels: list[np.ndarray]  # uint8 [H, W] per frame
     tracker_seconds: float
-    frames: int
 
 
 def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: tuple[int, int] | None = None,
@@ -190,7 +188,7 @@ def track_sequence(make_tracker: TrackerFactory, sequence: VideoSequence, size: 
     timer = Timer()
     frames = (sequence.frame(t) for t in range(len(sequence)))
     labels = list(track_frames(make_tracker, frames, given, first_frames, size, timer, first))
-    return TrackedVideo(labels, timer.seconds, timer.frames)
+    return TrackedVideo(labels, timer.seconds)
 
 
 def dataset_folders(dataset: VideoDataset) -> dict[Path, str]:

@@ -137,8 +137,7 @@ def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, thre
         figures = measure_accuracy(contract.path, model, threads=threads, parity_frames=frames, data=data)
         return {**figures, "passed": figures["jf_drop"] <= max_jf_drop, "max_jf_drop": max_jf_drop}
     runtime = RUNTIMES.get(fmt.name)(contract, threads)
-    objects = int(contract.data["input"]["objects"])
-    video, first = parity_video(*contract.size, objects=objects, frames=frames)
+    video, first = parity_video(*contract.size, objects=contract.objects, frames=frames)
     report = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, tolerance)
     return {"kind": "video", **report.to_dict(), "summary": report.describe()}
 

@@ -148,7 +148,7 @@ def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, pa
 
     runtime = open_runtime(artifact, threads)
     size = runtime.contract.size
-    objects = int(runtime.contract.data["input"]["objects"])
+    objects = runtime.contract.objects
     video, first = parity_video(*size, objects=objects, frames=parity_frames)
     agreement = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, Tolerance(float("inf"), 0.0))
     figures = {"kind": "agreement", "frames": agreement.frames, "iou_min": agreement.iou_min, "iou_mean": agreement.iou_mean,
