@@ -92,6 +92,13 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def save(rows: list[dict[str, object]], joint: dict[str, float] | None = None) -> None:
+    """results/int8_accuracy.json with the rows so far (and the joint-state fp32 J&F once measured)."""
+    write_json_atomic(ROOT / "benchmarks" / "results" / "int8_accuracy.json",
+                      {"size": list(SIZE), "data": asdict(DATA), "rows": rows, **({"fp32_joint_state_jf": joint} if joint else {}),
+                       "produced_by": "benchmarks/int8_accuracy.py (2 CPU threads) over weights from benchmarks/fast_gpu.py"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=ROOT / "runs" / "int8", help="folder of *.fp16.pt from fast_gpu.py")
@@ -111,13 +118,9 @@ def main() -> None:
         for checkpoint in checkpoints:
             rows.append(export(checkpoint, target, data, args.work))
             print(json.dumps(rows[-1]), flush=True)
-            write_json_atomic(ROOT / "benchmarks" / "results" / "int8_accuracy.json",
-                              {"size": list(SIZE), "data": asdict(DATA), "rows": rows,
-                               "produced_by": "benchmarks/int8_accuracy.py (2 CPU threads) over weights from benchmarks/fast_gpu.py"})
+            save(rows)  # after every export: a stopped run keeps what it measured
     joint = {c.stem: round(joint_jf(c, data, args.work), 3) for c in checkpoints}
-    write_json_atomic(ROOT / "benchmarks" / "results" / "int8_accuracy.json",
-                      {"size": list(SIZE), "data": asdict(DATA), "rows": rows, "fp32_joint_state_jf": joint,
-                       "produced_by": "benchmarks/int8_accuracy.py (2 CPU threads) over weights from benchmarks/fast_gpu.py"})
+    save(rows, joint)
     print(table(rows))
     print("fp32 J&F with one joint state per video (eval's default):", joint)
 
