@@ -4,12 +4,17 @@ to every target (trained and exported once per session: the export and bench tes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import torch
+from click.testing import CliRunner
 
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 from mobileseg.train.config import TrainConfig
+from mobileseg.cli import cli
+from mobileseg.train import loop
 from mobileseg.train.loop import train
 
 SIZE = (64, 96)
@@ -30,3 +35,22 @@ def exported(trained: dict[str, Path]) -> dict[str, object]:
     out = trained["root"] / "export" / "out"
     results = export_checkpoint(ExportRequest(checkpoint=trained["student"], targets=["all"], out=out, size=SIZE))
     return {"out": out, "results": {r.target: r for r in results}}
+
+
+@pytest.fixture
+def resume_distill(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, int], tuple[Any, dict[str, torch.Tensor]]]:
+    """``run(out, steps)``: ``mobileseg distill --out OUT --resume --steps STEPS``, and the distiller
+    state that --resume restored (copied right after loading, before any step changes it)."""
+
+    def run(out: Path, steps: int) -> tuple[Any, dict[str, torch.Tensor]]:
+        restored: dict[str, torch.Tensor] = {}
+        load = loop.load_distiller_state
+
+        def spy(distiller: torch.nn.Module, *args: object) -> None:
+            load(distiller, *args)  # type: ignore[arg-type]
+            restored.update({k: v.detach().clone() for k, v in distiller.state_dict().items()})
+
+        monkeypatch.setattr(loop, "load_distiller_state", spy)
+        return CliRunner().invoke(cli, ["distill", "--out", str(out), "--resume", "--steps", str(steps)]), restored
+
+    return run

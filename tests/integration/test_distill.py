@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,7 +17,6 @@ from mobileseg.cli.distill import DistillOption, distill_command
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.distill import DISTILLERS, describe, option_defaults
 from mobileseg.models.stcn_weights import to_stcn_names
-from mobileseg.train import loop
 from mobileseg.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
@@ -105,7 +105,7 @@ def cirkd(setup: dict[str, Path], out: str, *extra: str):  # type: ignore[no-unt
     return CliRunner().invoke(cli, args)
 
 
-def test_cirkd_checkpoints_its_banks_and_resume_restores_them_bit_for_bit(setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cirkd_checkpoints_its_banks_and_resume_restores_them_bit_for_bit(setup: dict[str, Path], resume_distill: Any) -> None:
     whole = cirkd(setup, "cirkd", "--steps", "3")
     assert whole.exit_code == 0, whole.output
     log = [json.loads(line) for line in (setup["root"] / "cirkd" / "log.jsonl").read_text().splitlines()]
@@ -126,15 +126,7 @@ def test_cirkd_checkpoints_its_banks_and_resume_restores_them_bit_for_bit(setup:
 
     assert cirkd(setup, "cirkd-resumed", "--steps", "2").exit_code == 0
     stopped = load_checkpoint(setup["root"] / "cirkd-resumed" / "last.pt")["train"]["distiller"]
-    restored: dict[str, torch.Tensor] = {}
-    load = loop.load_distiller_state
-
-    def spy(distiller: torch.nn.Module, *args: object) -> None:
-        load(distiller, *args)  # type: ignore[arg-type]
-        restored.update({k: v.detach().clone() for k, v in distiller.state_dict().items()})
-
-    monkeypatch.setattr(loop, "load_distiller_state", spy)
-    resumed = CliRunner().invoke(cli, ["distill", "--out", str(setup["root"] / "cirkd-resumed"), "--resume", "--steps", "3"])
+    resumed, restored = resume_distill(setup["root"] / "cirkd-resumed", 3)
     assert resumed.exit_code == 0, resumed.output
     assert restored.keys() == stopped.keys() and all(torch.equal(restored[k], stopped[k]) for k in stopped)
     final = load_checkpoint(setup["root"] / "cirkd-resumed" / "last.pt")

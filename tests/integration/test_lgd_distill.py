@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -11,7 +12,6 @@ from click.testing import CliRunner
 
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.train import loop
 from mobileseg.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def distill(data: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
 
 
 def test_lgd_trains_without_a_teacher_and_resume_restores_its_modules_bit_for_bit(data: Path, tmp_path: Path,
-                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                                   resume_distill: Any) -> None:
     whole = distill(data, tmp_path / "whole", *LGD, "--steps", "3")  # steps 0 early (0.33 * 3), 1-2 late
     assert whole.exit_code == 0, whole.output
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
@@ -45,15 +45,7 @@ def test_lgd_trains_without_a_teacher_and_resume_restores_its_modules_bit_for_bi
     assert distill(data, tmp_path / "resumed", *LGD, "--steps", "2").exit_code == 0
     stopped = load_checkpoint(tmp_path / "resumed" / "last.pt")["train"]["distiller"]
     assert not all(torch.equal(stopped[k], modules[k]) for k in modules)  # one step short: the modules differ yet
-    restored: dict[str, torch.Tensor] = {}
-    load = loop.load_distiller_state
-
-    def spy(distiller: torch.nn.Module, *args: object) -> None:
-        load(distiller, *args)  # type: ignore[arg-type]
-        restored.update({k: v.detach().clone() for k, v in distiller.state_dict().items()})
-
-    monkeypatch.setattr(loop, "load_distiller_state", spy)
-    resumed = CliRunner().invoke(cli, ["distill", "--out", str(tmp_path / "resumed"), "--resume", "--steps", "3"])
+    resumed, restored = resume_distill(tmp_path / "resumed", 3)
     assert resumed.exit_code == 0, resumed.output
     assert restored.keys() == stopped.keys() and all(torch.equal(restored[k], stopped[k]) for k in stopped)
     final = load_checkpoint(tmp_path / "resumed" / "last.pt")
