@@ -98,9 +98,15 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--paint-region", cls=DistillOption, default="mask", show_default=True, type=click.Choice(["mask", "box"]),
               help="Where each object's attended embedding is painted on the teacher's map: its mask, or its box (the paper's detection setting).")
 @click.option("--distill-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight (lambda) of the MSE between the instance-normalised adapted student readout and teacher features (0 = off).")
-@click.option("--teacher-seg-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Weight of the label-guided teacher's segmentation loss, decoded by the student's (shared) decoder.")
+@click.option("--teacher-seg-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Weight of the teacher's own segmentation loss. lgd: of the label-guided teacher, decoded by the student's (shared) decoder; online: of the teacher trained beside the student.")
 @click.option("--detach-fraction", cls=DistillOption, default=0.33, show_default=True, type=click.FloatRange(0, 1), help="Early phase as a fraction of --steps: the distillation term trains only its adapter, not the student (the paper: 30k of 90k iterations).")
 @click.option("--detach-appearance", cls=DistillOption, default=True, show_default=True, type=bool, help="true: the teacher's segmentation loss does not reach the student's readout through the appearance embeddings; false: it does.")
+@click.option("--online-teacher", cls=DistillOption, default="stcn_r50_r18_small", show_default=True, help="Registered network trained from scratch as the teacher, beside the student.")
+@click.option("--adaptive-rate", cls=DistillOption, default=True, show_default=True, type=bool, help="true: every distillation term is weighted per pixel by how much of the student's loss the teacher has removed there (0 where the teacher is no better); false: weight 1.")
+@click.option("--fusion", cls=DistillOption, default=True, show_default=True, type=bool, help="Space-Time Feature Fusion: the student's matched feature gets each object's appearance and position from its memory frames (training only).")
+@click.option("--smooth-block", cls=DistillOption, default=True, show_default=True, type=bool, help="true: the adapter to the teacher's width has a residual depthwise 3x3 smoothing branch; false: a 1x1 conv only.")
+@click.option("--adversarial-weight", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0), help="Weight of the feature discriminator's loss and of the student's loss for fooling it (0 = no discriminator).")
+@click.option("--feature-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the feature matching between the adapted student and the teacher (0 = off).")
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
@@ -115,9 +121,11 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     representations at boundary pixels (order-2 Renyi mutual information with the label-coupled
     target) and adds a KL on the class logits there; cirkd distils pixel relations across images
     (mini-batch and memory banks); lgd needs no --teacher: it trains a label-guided teacher from
-    the ground truth and the student's own features alongside the student; none is the baseline.
+    the ground truth and the student's own features alongside the student; online needs no
+    --teacher either: it trains a teacher network from scratch beside the student and distils
+    from it as it learns; none is the baseline.
     Poly-1 cross-entropy in every case. Each method's options are marked with its name below.
-    Same checkpoints (last.pt also holds a distiller's head, banks or label-guided modules),
+    Same checkpoints (last.pt also holds a distiller's head, banks, label-guided modules or online teacher),
     --resume, torchrun and progress as `mobileseg train`.
     """
     from mobileseg.train.loop import resume_run, train

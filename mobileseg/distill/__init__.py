@@ -1,9 +1,9 @@
 """Distillation methods, one per file, looked up by the name ``--distiller`` takes.
 
-Importing this package registers every method (``none``, ``mobilevos``, ``cirkd``, ``lgd``).
+Importing this package registers every method (``none``, ``mobilevos``, ``cirkd``, ``lgd``, ``online``).
 """
 
-from mobileseg.distill import cirkd, lgd, mobilevos  # noqa: F401  (registers the methods)
+from mobileseg.distill import cirkd, lgd, mobilevos, online  # noqa: F401  (registers the methods)
 from mobileseg.distill.base import DISTILLERS, Distiller, NoDistillation, StepOutputs, describe, option_defaults
 
 __all__ = ["DISTILLERS", "Distiller", "NoDistillation", "StepOutputs", "describe", "option_defaults"]

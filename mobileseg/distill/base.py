@@ -53,7 +53,9 @@ class StepOutputs:
 
     step/steps: this step's index (0-based) and the run's step count, for methods whose rule
     changes during training; task_loss: the student's segmentation loss of this step (same
-    Poly-1 epsilon and bootstrapping) as a function of any output with the student's layout.
+    Poly-1 epsilon and bootstrapping) as a function of any output with the student's layout;
+    batch: the step's clips (``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]``, ``selector``,
+    ...), for a method that runs a network of its own over them (online distillation's teacher).
     """
 
     student: ClipOutput
@@ -65,6 +67,7 @@ class StepOutputs:
     step: int = 0
     steps: int = 1
     task_loss: Callable[[ClipOutput], torch.Tensor] | None = None
+    batch: dict[str, torch.Tensor] | None = None
 
 
 class Distiller(nn.Module):

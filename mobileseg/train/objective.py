@@ -62,7 +62,8 @@ class Objective:
         generator = torch.Generator().manual_seed((self.config.seed * 1_000_003 + step) * 64 + rank)
         task_loss = partial(_seg_term, labels=batch["labels"], epsilon=self.config.poly_epsilon, top_fraction=top)
         step_outputs = StepOutputs(student, z_s.float(), teacher, None if z_t is None else z_t.float(), batch["labels"],
-                                   batch["selector"], step=step, steps=self.config.steps, task_loss=task_loss)
+                                   batch["selector"], step=step, steps=self.config.steps, task_loss=task_loss,
+                                   batch=batch)
         terms = self.step_distiller(step_outputs, generator)
         for name, value in terms.items():
             losses[name] = value

@@ -231,7 +231,7 @@ def test_every_distiller_is_a_described_module_with_typed_options(name: str) -> 
     assert isinstance(distiller, torch.nn.Module)
     for option, default in option_defaults(method).items():
         assert default is not None, option  # every option has a real default (the CLI shows it)
-    if name != "cirkd":  # parameterless methods: nothing to train, nothing to checkpoint
+    if name in ("none", "mobilevos"):  # parameterless methods: nothing to train, nothing to checkpoint
         distiller.build(4, 3)
         assert distiller.state_dict() == {} and not list(distiller.parameters())
 
