@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mobileseg.models import student, teacher  # noqa: F401  (registers the models)
+from mobileseg.models import student, tdnet, teacher  # noqa: F401  (registers the models)
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.models.registry import MODELS, ROLES
 from mobileseg.tracker import State

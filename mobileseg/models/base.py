@@ -74,6 +74,14 @@ class MemoryNetwork(nn.Module):
         f16, f8, f4 = self.key_encoder(self.normalize(frame))
         return KeyFeatures(self.key_proj(f16), self.key_comp(f16), f16, f8, f4)
 
+    def encode_clip(self, frames: torch.Tensor) -> KeyFeatures:
+        """Features of every frame of training clips ``[B, T, 3, H, W]``, flattened ``[B*T, ...]``.
+
+        Keys never depend on the memory, so one batched pass; a network whose encoder has state of
+        its own over frames (TDNet's sub-networks and attention propagation) follows it here.
+        """
+        return self.encode_key(frames.flatten(0, 1))
+
     def encode_value(self, frame: torch.Tensor, key_f16: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]``, ``[B, C16, h, w]``, masks ``[B, K, H, W]`` -> values ``[B, K, Cv, h, w]``.
 

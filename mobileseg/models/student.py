@@ -64,12 +64,14 @@ class MobileVOSStudent(MemoryNetwork):
         key_dim: int = 64, query_dim: int = 128, value_dim: int = 128, decoder_dims: Sequence[int] = (256, 128, 64),
         aspp_branch_dim: int = 128, aspp_rates: Sequence[int] = (3, 6, 9), embed_dim: int = 64,
         slots: int = 2, pin_first: bool = True, pretrained: str | None = None, lite: bool = False,
+        key_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if slots < 1 or (pin_first and slots < 2):
             raise ValueError(f"slots must be >= 1 (>= 2 with pin_first), got {slots}")
         self.slots, self.pin_first = slots, pin_first
-        self.key_encoder = resnet_trunk("resnet18", key_width, key_layers, pretrained=pretrained)
+        # another query encoder (TDNet's) in place of the ResNet-18 trunk: any module with .channels (c4, c8, c16)
+        self.key_encoder = key_encoder if key_encoder is not None else resnet_trunk("resnet18", key_width, key_layers, pretrained=pretrained)
         c4, c8, c16 = self.key_encoder.channels
         self.key_proj = KeyProjection(c16, key_dim)
         self.key_comp = nn.Conv2d(c16, query_dim, 1) if lite else nn.Conv2d(c16, query_dim, 3, padding=1)
@@ -87,6 +89,13 @@ class MobileVOSStudent(MemoryNetwork):
                       push_slot(memory.values, values.flatten(0, 1), 1, self.pin_first))
 
     # --- tracker entry points (exported) ---------------------------------------------------------
+    state_names: tuple[str, ...] = ("mem_key", "mem_value")  # what init returns and step takes after the frame
+    phases = 1  # step graphs: one (TDNet students have one per sub-network)
+
+    def step_phase(self, index: int, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:meth:`step` as the graph of phase ``index`` (the plain student has the one phase 0)."""
+        return self.step(frame, *state)
+
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> ``(mem_key, mem_value)``."""
         feats = self.encode_key(frame)

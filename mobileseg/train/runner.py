@@ -58,7 +58,7 @@ class ClipRunner(nn.Module):
         ``init_masks [B, K, H, W]``, when given, start the memory instead of ``masks[:, 0]``."""
         model = self.model
         batch, length = frames.shape[:2]
-        all_feats = model.encode_key(frames.flatten(0, 1))  # keys never depend on memory: one pass
+        all_feats = model.encode_clip(frames)  # keys never depend on the memory: one pass over the clips
         first = _frame_features(all_feats, batch, 0)
         start = masks[:, 0] if init_masks is None else init_masks
         memory = model.start_memory(first.key, model.encode_value(frames[:, 0], first.f16, start * selector[:, :, None, None]))

@@ -87,35 +87,42 @@ def test_student_memory_policy_pins_first_frame() -> None:
 
 
 class _Init(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, phase: int = 0) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.phase = model, phase
 
     def forward(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.model.init(frame, mask)
 
 
 class _Step(_Init):
-    def forward(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
-        return self.model.step(frame, mem_key, mem_value)
+    def forward(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        return self.model.step_phase(self.phase, frame, *state)
 
 
 @pytest.mark.parametrize("name", STUDENTS)
 def test_student_entry_points_export(name: str) -> None:
+    """init and every phase's step graph export with torch.export and match eager over a few frames."""
     torch.manual_seed(0)
     model = build_model(name).eval()
     frame, mask = torch.rand(1, 3, *SIZE), (torch.rand(1, 1, *SIZE) > 0.5).float()
     init = torch.export.export(_Init(model).eval(), (frame, mask))
-    mem_key, mem_value = model.init(frame, mask)
-    step = torch.export.export(_Step(model).eval(), (frame, mem_key, mem_value))
-    for program in (init, step):  # Core ML takes tensors of rank <= 5 only
+    state = model.init(frame, mask)
+    assert len(state) == len(model.state_names)
+    programs = [init]
+    with torch.no_grad():
+        for exported, eager in zip(init.module()(frame, mask), state):
+            assert torch.allclose(exported, eager, atol=1e-5)
+        for phase in range(model.phases):  # the phases in the order a video runs them
+            step = torch.export.export(_Step(model, phase).eval(), (frame, *state))
+            programs.append(step)
+            eager = model.step(frame, *state)
+            for exported, expected in zip(step.module()(frame, *state), eager):
+                assert torch.allclose(exported, expected, atol=1e-5)
+            state = eager[1:]
+    for program in programs:  # Core ML takes tensors of rank <= 5 only
         ranks = [len(node.meta["val"].shape) for node in program.graph.nodes if isinstance(node.meta.get("val"), torch.Tensor)]
         assert max(ranks) <= 5
-    with torch.no_grad():
-        for exported, eager in zip(init.module()(frame, mask), (mem_key, mem_value)):
-            assert torch.allclose(exported, eager, atol=1e-5)
-        for exported, eager in zip(step.module()(frame, mem_key, mem_value), model.step(frame, mem_key, mem_value)):
-            assert torch.allclose(exported, eager, atol=1e-5)
 
 
 def test_student_size_budget() -> None:
