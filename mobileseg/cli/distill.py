@@ -81,7 +81,7 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--sampling", cls=DistillOption, default="boundary", show_default=True, type=click.Choice(["boundary", "random"]),
               help="boundary: pixels on the object boundary, topped up at random; random: anywhere (ablation).")
 @click.option("--repr-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the representation loss (the paper's formula has a 1/N; from scratch at small budgets --repr-weight 256 = N worked better, see benchmarks/README.md).")
-@click.option("--logit-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the logit distillation. mobilevos: at boundary pixels (at tau 0.1 its gradient is ~9x the Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, see benchmarks/README.md); cirkd: the paper's KD over every pixel, at --logit-tau.")
+@click.option("--logit-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the logit distillation. mobilevos: at boundary pixels (at tau 0.1 its gradient is ~9x the Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, see benchmarks/README.md); cirkd, online, tdnet: the KD over every labelled pixel, at --logit-tau (tdnet: the paper's alpha).")
 @click.option("--anchors", cls=DistillOption, default=256, show_default=True, type=click.IntRange(min=2), help="Random pixels per object-frame whose relations are distilled (the paper: every pixel).")
 @click.option("--batch-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the mini-batch pixel-to-pixel relations across every pair of object-frames (0 = off).")
 @click.option("--pixel-weight", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0), help="Weight of the pixel-to-pixel relations against the memory bank of teacher pixels (0 = off, no bank).")
@@ -91,7 +91,7 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--pixel-samples", cls=DistillOption, default=4096, show_default=True, type=click.IntRange(min=1), help="Pixel-bank entries drawn per class each step.")
 @click.option("--region-samples", cls=DistillOption, default=1024, show_default=True, type=click.IntRange(min=1), help="Region-bank entries drawn per class each step.")
 @click.option("--pixel-enqueue", cls=DistillOption, default=16, show_default=True, type=click.IntRange(min=1), help="Teacher pixels each object-frame pushes per class each step.")
-@click.option("--logit-tau", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Temperature of the logit KD (the loss is scaled by its square).")
+@click.option("--logit-tau", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Temperature of the logit KD (the loss is scaled by its square); tdnet: of the grouped KD too.")
 @click.option("--label-dim", cls=DistillOption, default=256, show_default=True, type=click.IntRange(min=1), help="Width of the label, appearance and attended object embeddings (a multiple of --heads).")
 @click.option("--heads", cls=DistillOption, default=8, show_default=True, type=click.IntRange(min=1), help="Heads of the inter-object relation attention (appearance queries, label keys and values).")
 @click.option("--mask-size", cls=DistillOption, default=7, show_default=True, type=click.IntRange(min=0), help="Each object's mask inside its box as an m x m grid in its label descriptor (0 = box, presence and identity only).")
@@ -107,6 +107,7 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--smooth-block", cls=DistillOption, default=True, show_default=True, type=bool, help="true: the adapter to the teacher's width has a residual depthwise 3x3 smoothing branch; false: a 1x1 conv only.")
 @click.option("--adversarial-weight", cls=DistillOption, default=0.1, show_default=True, type=click.FloatRange(min=0), help="Weight of the feature discriminator's loss and of the student's loss for fooling it (0 = no discriminator).")
 @click.option("--feature-weight", cls=DistillOption, default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the feature matching between the adapted student and the teacher (0 = off).")
+@click.option("--group-weight", cls=DistillOption, default=0.5, show_default=True, type=click.FloatRange(min=0), help="Weight (beta) of the grouped KD: each sub-network's stride-8 feature against its group of the teacher's channels (0 = off).")
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
@@ -123,7 +124,8 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     (mini-batch and memory banks); lgd needs no --teacher: it trains a label-guided teacher from
     the ground truth and the student's own features alongside the student; online needs no
     --teacher either: it trains a teacher network from scratch beside the student and distils
-    from it as it learns; none is the baseline.
+    from it as it learns; tdnet (for tdnet_* students) teaches each sub-network its group of
+    the teacher's channels and the fused output the teacher's logits; none is the baseline.
     Poly-1 cross-entropy in every case. Each method's options are marked with its name below.
     Same checkpoints (last.pt also holds a distiller's head, banks, label-guided modules or online teacher),
     --resume, torchrun and progress as `mobileseg train`.

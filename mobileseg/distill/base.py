@@ -22,7 +22,7 @@ not options: the loop passes them to :meth:`Distiller.build` once, before the op
 A method that runs part of the student itself (LGD decodes its label-guided teacher features
 with the student's decoder) sets ``needs_student``: the loop then calls :meth:`Distiller.attach`
 with the student before ``build``, and the runner keeps the decoder's inputs
-(``outputs.student.decoder_inputs``). The student stays the student's: its parameters are
+(``outputs.student.decoder_inputs``, and the teacher's when there is one). The student stays the student's: its parameters are
 trained, checkpointed and exported as in every run, never as part of the distiller.
 """
 
@@ -87,6 +87,10 @@ class Distiller(nn.Module):
         called once before :meth:`build`. Keep no reference to it as a submodule: the student's
         parameters must not enter the distiller's state dict or parameter list."""
         raise NotImplementedError(f"{type(self).__name__} sets needs_student but does not implement attach")
+
+    def attach_teacher(self, teacher: MemoryNetwork) -> None:
+        """Called once with the frozen teacher (when the method has one) before :meth:`build`, for
+        sizes only the network tells (TDNet's grouped KD reads its stride-8 width). Keep no reference."""
 
     def build(self, student_dim: int, teacher_dim: int | None) -> None:
         """Create what depends on the networks (heads, banks) from the widths D of ``z_s`` and

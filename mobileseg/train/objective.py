@@ -48,6 +48,8 @@ class Objective:
         try:
             if self.distiller.needs_student:
                 self.distiller.attach(model)
+            if teacher is not None:
+                self.distiller.attach_teacher(teacher)
             self.distiller.build(representation_dim(model), None if teacher is None else representation_dim(teacher))
         except ValueError as exc:
             raise ConfigError(f"distiller {self.config.distiller!r}: {exc}") from None

@@ -87,13 +87,13 @@ class DistillRunner(nn.Module):
     the student with its fixed slots. Returns ``(student output, z_s, teacher output, z_t)``.
     ``init_masks`` (box-started clips) start only the student's memory: the teacher keeps the true
     masks, so what it passes on is the object, which the student must learn to find from a box.
-    ``keep_decoder_inputs``: the student's output also carries its :class:`DecoderInputs`.
+    ``keep_decoder_inputs``: the student's output (and the teacher's) also carries its :class:`DecoderInputs`.
     """
 
     def __init__(self, student: MemoryNetwork, teacher: MemoryNetwork | None = None, keep_decoder_inputs: bool = False) -> None:
         super().__init__()
         self.student = ClipRunner(student, keep_decoder_inputs)
-        self.teacher = ClipRunner(teacher) if teacher is not None else None
+        self.teacher = ClipRunner(teacher, keep_decoder_inputs) if teacher is not None else None
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor,
                 init_masks: torch.Tensor | None = None) -> tuple[ClipOutput, torch.Tensor, ClipOutput | None, torch.Tensor | None]:
