@@ -14,8 +14,11 @@ barely better than the student. This benchmark changes the experiment, not the l
 - one teacher, trained longer (``--teacher-steps``) once and reused; the table says by how much
   it beats the no-KD student (the bar: >= 0.08 J&F);
 - rows: none, mobilevos (the paper's unit weights), mobilevos rescaled (KL x tau^2, repr x N),
-  cirkd (all parts, and each part alone), lgd (no teacher); ``--seeds`` seeds for the main rows
-  and ``--part-seeds`` for the others. MobileVOS + CIRKD together is not a row: a run takes one
+  cirkd (all parts, and each part alone), lgd (no teacher), online (a ``--teacher-model`` trained
+  from scratch beside the student: all parts, and without each), and the TDNet student
+  (``--tdnet-student``, same widths, 2 sub-networks) without KD and with its grouped KD, against
+  the plain student's none row at the same budget; ``--seeds`` seeds for the main rows
+  and ``--part-seeds`` for the others; ``--rows`` picks rows by name prefix. MobileVOS + CIRKD together is not a row: a run takes one
   ``--distiller``, and summing two methods' terms would need weights nobody has tuned.
 
 Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share a GPU
@@ -50,8 +53,18 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "cirkd: pixel memory only": ("cirkd", ["--batch-weight", "0", "--region-weight", "0", "--logit-weight", "0"]),
     "cirkd: region memory only": ("cirkd", ["--batch-weight", "0", "--pixel-weight", "0", "--logit-weight", "0"]),
     "lgd (no teacher)": ("lgd", []),
+    "online (all parts)": ("online", []),
+    "online: no adaptive rate": ("online", ["--adaptive-rate", "false"]),
+    "online: no fusion": ("online", ["--fusion", "false"]),
+    "online: no smooth block": ("online", ["--smooth-block", "false"]),
+    "online: no discriminator": ("online", ["--adversarial-weight", "0"]),
+    "tdnet student, no KD": ("none", []),
+    "tdnet student, tdnet KD": ("tdnet", []),
 }
-MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)", "cirkd (all parts)", "lgd (no teacher)")
+MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)", "cirkd (all parts)", "lgd (no teacher)",
+             "online (all parts)", "tdnet student, no KD", "tdnet student, tdnet KD")
+TDNET_ROWS = ("tdnet student, no KD", "tdnet student, tdnet KD")  # --tdnet-student instead of --student
+TEACHERLESS = ("none", "lgd", "online")  # no --teacher checkpoint (online trains its own, an --teacher-model from scratch)
 BASELINE = "none (no KD)"
 TEACHER_MARGIN = 0.08  # how much the teacher must beat the no-KD student for the benchmark to mean anything
 
@@ -63,7 +76,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the main rows")
     parser.add_argument("--part-seeds", type=int, default=3, help="seeds of the other rows (CIRKD's parts alone)")
     parser.add_argument("--student", default="mobilevos_r18_mv2_small")
-    parser.add_argument("--teacher-model", default="stcn_r50_r18_small")
+    parser.add_argument("--tdnet-student", default="tdnet_r18_mv2_small", help="the student of the tdnet rows (same widths, 2 sub-networks)")
+    parser.add_argument("--teacher-model", default="stcn_r50_r18_small", help="the frozen teacher, and the network online distillation trains beside the student")
+    parser.add_argument("--rows", default="", help="comma-separated row-name prefixes to run (default: every row); none is always run")
     parser.add_argument("--teacher-steps", type=int, default=3000)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--clip-frames", type=int, default=8)
@@ -118,12 +133,15 @@ def score(best: Path, data: Path) -> float:
 
 def student_job(args: argparse.Namespace, data: Path, teacher: Path, row: str, seed: int) -> dict[str, Any]:
     distiller, options = ROWS[row]
-    slug = row.split(" (")[0].replace(":", "").replace(" ", "_")
-    out = args.work / "students" / f"{slug}-{distiller}-s{seed}"
+    slug = row.split(" (")[0].replace(":", "").replace(",", "").replace(" ", "_")
     threads = 1 if args.parallel > 1 else 2
-    command = ["distill", "--student", args.student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
-               *(["--teacher", str(teacher)] if distiller not in ("none", "lgd") else []),
-               *common(args, data, out, args.steps, seed, threads)]
+    student = args.tdnet_student if row in TDNET_ROWS else args.student
+    if distiller == "online":
+        options = [*options, "--online-teacher", args.teacher_model]
+    command = ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
+               *(["--teacher", str(teacher)] if distiller not in TEACHERLESS else []),
+               *common(args, data, args.work / "students" / f"{slug}-{distiller}-s{seed}", args.steps, seed, threads)]
+    out = Path(command[command.index("--out") + 1])
     seconds = run(command, out)
     return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": seconds / args.steps}
 
@@ -185,6 +203,7 @@ def main() -> None:
     if args.quick:
         args.student, args.teacher_model, args.teacher_steps, args.steps, args.seeds, args.part_seeds = (
             "mobilevos_r18_mv2_tiny", "stcn_r50_r18_tiny", 8, 4, 1, 1)
+        args.tdnet_student = "tdnet_r18_mv2_tiny"
         args.crop, args.videos, args.frames, args.clip_frames, args.max_skip = "48x64", 6, 10, 4, 3
         args.work = args.work.with_name(args.work.name + "_quick")
     from mobileseg.data.davis import open_davis2017
@@ -198,7 +217,9 @@ def main() -> None:
     teacher_out = args.work / "teacher"
     teacher_seconds = run(["train", "--model", args.teacher_model, *common(args, data, teacher_out, args.teacher_steps, 0, 2)], teacher_out)
     teacher = teacher_out / "best.pt"
-    jobs = [(row, seed) for row in ROWS for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
+    prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
+    chosen = [row for row in ROWS if row == BASELINE or not prefixes or any(row.startswith(p) for p in prefixes)]
+    jobs = [(row, seed) for row in chosen for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:  # each job is a subprocess: threads only wait
         runs = list(pool.map(lambda job: student_job(args, data, teacher, *job), jobs))
     for entry in runs:
