@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from mobileseg.data.clips import ClipDataset
 from mobileseg.data.datasets import open_dataset
 from mobileseg.data.sequence import VideoDataset
-from mobileseg.errors import MobilesegError
+from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
@@ -220,7 +220,11 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     out = Path(config.out)
     device = torch.device(f"cuda:{env.local_rank}" if config.device.startswith("cuda") else config.device)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, pretrained=config.pretrained, **config.model_kwargs).to(device)
+    try:
+        model = build_model(config.model, pretrained=config.pretrained, **config.model_kwargs).to(device)
+    except ValueError as exc:  # an architecture setting the network refuses (--slots 1 with the first frame pinned, ...)
+        raise ConfigError(f"--model {config.model} with {config.model_kwargs or 'its defaults'}"
+                          f"{f' and --pretrained {config.pretrained}' if config.pretrained else ''}: {exc}") from None
     objective = Objective(config)
     runner: nn.Module = objective.runner(model, device)  # loads the teacher, builds the distiller on the device
     distiller = objective.distiller

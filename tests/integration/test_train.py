@@ -160,3 +160,12 @@ def test_torchrun_two_processes(data: Path, tmp_path: Path) -> None:
     checkpoint = load_checkpoint(out / "last.pt")
     assert checkpoint["train"]["step"] == 3
     assert all(torch.isfinite(v).all() for v in checkpoint["model_state"].values() if v.is_floating_point())
+
+
+def test_architecture_settings_the_network_refuses_are_named_and_leave_nothing(data: Path, tmp_path: Path) -> None:
+    for model, extra, said in (("mobilevos_r18_mv2_tiny", ["--slots", "1"], "with {'slots': 1}: slots must be >= 1 (>= 2 with pin_first)"),
+                               ("tdnet_r18_mv2_tiny", ["--pretrained", "imagenet"], "ImageNet weights do not fit them (drop --pretrained)")):
+        out = tmp_path / model
+        result = CliRunner().invoke(cli, ["train", "--model", model, *extra, "--data", str(data), "--out", str(out), "--steps", "1"])
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert not out.exists()
