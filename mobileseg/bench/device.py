@@ -1,4 +1,6 @@
-"""``mobileseg bench --device adb``: time ``init`` and ``step`` of an exported file on an Android phone.
+"""``mobileseg bench --device adb``: time ``init`` and ``step`` of an exported file on an Android phone
+(``step_0``, ``step_1``, ... each on its own for a student with several step graphs; its ``step``
+entry in the report is then the mean over one cycle of them).
 
 The user supplies the on-device runner (TFLite's ``benchmark_model`` for ``.tflite``,
 ExecuTorch's ``executor_runner`` for ``.pte``; README says where to get them). The flow:
@@ -8,7 +10,7 @@ ExecuTorch's ``executor_runner`` for ``.pte``; README says where to get them). T
    readout unrealistically flat), saved as raw float32 files, one per input;
 2. choose the one usable device, record its identity and thermal status;
 3. push the model, the runner and the inputs into a fresh folder under ``/data/local/tmp/``;
-4. run ``init`` and ``step`` separately (``--signature_to_run_for`` / ``--method_name``), pinned to
+4. run ``init`` and every step entry separately (``--signature_to_run_for`` / ``--method_name``), pinned to
    the big cores with ``taskset`` when asked, with a cooldown between runs;
 5. parse the tools' output into the host bench's JSON and table;
 6. remove the folder, also after an error, and record the thermal status again.
@@ -50,30 +52,50 @@ class DeviceRequest:
 
 
 def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[str, Path]]:
-    """Raw float32 input files per entry point: ``init`` on frame 0, ``step`` on the frame after
-    ``state_frames`` steps with the state those steps produced (the file's own runtime)."""
+    """Raw float32 input files per entry point: ``init`` on frame 0; each step entry on a frame after
+    at least ``state_frames`` steps, with the state those steps produced (the file's own runtime).
+    A student with several step entries is stepped on until each has been picked by the schedule."""
     import torch
 
     from mobileseg.export.parity import parity_video
-    from mobileseg.export.signature import STATE
     from mobileseg.runtime import open_runtime
 
     runtime = open_runtime(model)
-    video, first = parity_video(*runtime.contract.size, objects=runtime.contract.objects, frames=state_frames + 2)
+    contract = runtime.contract
+    steps = contract.steps
+    video, first = parity_video(*contract.size, objects=contract.objects, frames=state_frames + len(steps) + 1)
     tracker = runtime.tracker()
+    phase = contract.state.index(contract.phase) if contract.phase is not None else None
+    values: dict[str, dict[str, Any]] = {"init": {"frame": video[0], "mask": first}}
     with torch.inference_mode():
         state = tracker.init(video[0], first)
-        for frame in video[1 : state_frames + 1]:
+        for t, frame in enumerate(video[1:], start=1):
+            if t > state_frames:
+                entry = contract.step_for(None if phase is None else float(state[phase].reshape(-1)[0]))
+                values.setdefault(entry, {"frame": frame, **dict(zip(contract.state, state))})
+                if len(values) == len(contract.entries):
+                    break
             _, state = tracker.step(frame, state)
-    values = {"init": {"frame": video[0], "mask": first}, "step": {"frame": video[state_frames + 1], **dict(zip(STATE, state))}}
     files: dict[str, dict[str, Path]] = {}
-    for entry, tensors in values.items():
+    for entry in contract.entries:
+        tensors = values[entry]
         files[entry] = {}
-        for spec in runtime.contract.inputs(entry):  # contract order: executor_runner takes inputs by position
+        for spec in contract.inputs(entry):  # contract order: executor_runner takes inputs by position
             path = folder / f"{entry}.{spec['name']}.raw"
             np.ascontiguousarray(tensors[spec["name"]].numpy(), dtype="<f4").tofile(path)
             files[entry][spec["name"]] = path
     return files
+
+
+def pooled_steps(entries: dict[str, Any], steps: tuple[str, ...]) -> dict[str, Any]:
+    """One ``step`` figure for a student whose frames cycle through ``steps``: ms per frame averaged
+    over a cycle (mean of the entries' means), min and max over them; percentiles are per entry only."""
+    from mobileseg.bench.stats import LatencyStats
+
+    stats = [entries[name] for name in steps]
+    mins, maxes = [s["min"] for s in stats], [s["max"] for s in stats]
+    return LatencyStats(count=sum(int(s["count"]) for s in stats), mean=sum(float(s["mean"]) for s in stats) / len(stats),
+                        min=min(mins) if None not in mins else None, max=max(maxes) if None not in maxes else None).to_dict()
 
 
 def big_core_mask(adb: Adb) -> str:
@@ -141,7 +163,7 @@ def bench_adb(request: DeviceRequest) -> dict[str, Any]:
                 adb.push(local, f"{work}/{local.name}")
             adb.shell(["chmod", "755", f"{work}/{request.runner.name}"])
             mask = big_core_mask(adb) if request.big_cores else None
-            for number, entry in enumerate(("init", "step")):
+            for number, entry in enumerate(contract.entries):
                 if number and request.cooldown > 0:
                     time.sleep(request.cooldown)
                 command = runner_command(target, entry, work, request.model.name, request.runner.name, inputs[entry], request)
@@ -157,7 +179,9 @@ def bench_adb(request: DeviceRequest) -> dict[str, Any]:
         finally:
             adb.shell(["rm", "-rf", work], check=False)
     device["thermal_after"] = adb.thermal()
-    step = extra["step"]
+    step = extra[contract.steps[0]]
+    if contract.steps != ("step",):  # the report's "step" is ms per frame, whichever entry runs it
+        entries["step"] = pooled_steps(entries, contract.steps)
     model = {"model": str(request.model), "name": contract.data.get("model", {}).get("name", "student"), "format": target,
              "role": "student", "size": list(contract.size), "file_mb": round(request.model.stat().st_size / 1e6, 3),
              "params": contract.data.get("model", {}).get("params"), "threads": request.threads, "entries": entries,

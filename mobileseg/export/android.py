@@ -5,7 +5,7 @@ The app's JVM module (``android_demo/core``, Java, no Android imports) implement
 rules; ``tests/integration/test_android.py`` runs both on the same inputs:
 
 - :func:`check_for_app` mirrors ``io.mobileseg.core.Contract`` (version, target, one object,
-  float32, the frame/mask/prob roles, a closed feedback loop), so ``export --android`` refuses a
+  float32, the frame/mask/prob roles, a closed feedback loop, the schedule of step entries), so ``export --android`` refuses a
   model the app would refuse at start-up;
 - :func:`camera_frame` mirrors ``FrameConverter``: rotate upright, centred crop with the model's
   aspect ratio in whole pixels, then the bilinear resize of :func:`mobileseg.eval.predict.frame_tensor`;
@@ -47,9 +47,12 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
         raise _problem(source, f"contract_version is {data.get('contract_version')}; this app reads version {CONTRACT_VERSION}.")
     if data.get("target") != APP_TARGET:
         raise _problem(source, f"target is {data.get('target')!r}; the app runs LiteRT files ({APP_TARGET}).")
+    steps, phase = _schedule(data, source)
     files = data.get("files", {})
-    if files.get("init") != files.get("step") or not str(files.get("step", "")).endswith(".tflite"):
-        raise _problem(source, f"files names {files}; the app needs init and step as two signatures of one .tflite file.")
+    model = files.get("init")
+    if not str(model or "").endswith(".tflite") or any(files.get(step) != model for step in steps):
+        how = "two signatures" if len(steps) == 1 else "signatures"
+        raise _problem(source, f"files names {files}; the app needs init and {', '.join(steps)} as {how} of one .tflite file.")
     info = data.get("input", {})
     height, width, objects = info.get("height"), info.get("width"), info.get("objects", 1)
     if objects != 1:
@@ -58,7 +61,7 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
         raise _problem(source, "the app feeds RGB frames scaled to [0, 1].")
     entries = data.get("entry_points", {})
     specs = {entry: {kind: {s["name"]: s for s in entries.get(entry, {}).get(kind, [])} for kind in ("inputs", "outputs")}
-             for entry in ("init", "step")}
+             for entry in ("init", *steps)}
     for entry, sides in specs.items():
         for kind, tensors in sides.items():
             if not tensors:
@@ -67,32 +70,57 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
                 if spec.get("dtype") != "float32":
                     raise _problem(source, f"{entry} {kind} {name} has dtype {spec.get('dtype')!r}; the app feeds and reads float32.")
     frame, single = (1, 3, height, width), (1, 1, height, width)
-    for entry, kind, name, shape in (("init", "inputs", "frame", frame), ("init", "inputs", "mask", single),
-                                     ("step", "inputs", "frame", frame), ("step", "outputs", "prob", single)):
+    roles = [("init", "inputs", "frame", frame), ("init", "inputs", "mask", single)]
+    roles += [role for step in steps for role in ((step, "inputs", "frame", frame), (step, "outputs", "prob", single))]
+    for entry, kind, name, shape in roles:
         spec = specs[entry][kind].get(name)
         if spec is None or _shape(spec) != shape:
             found = list(_shape(spec)) if spec else "nothing"
             raise _problem(source, f"{entry} {kind[:-1]} {name} should be {list(shape)} for input {height}x{width}; the contract has {found}.")
     if set(specs["init"]["inputs"]) != {"frame", "mask"}:
         raise _problem(source, f"init takes {list(specs['init']['inputs'])}; the app gives it exactly frame and mask.")
-    state = [name for name in specs["step"]["inputs"] if name != "frame"]
+    first = specs[steps[0]]["inputs"]
+    state = [name for name in first if name != "frame"]
     if not state:
-        raise _problem(source, "step takes no state inputs besides frame; the app needs the memory as explicit state.")
+        raise _problem(source, f"{steps[0]} takes no state inputs besides frame; the app needs the memory as explicit state.")
+    for step in steps:
+        if list(specs[step]["inputs"]) != list(first):
+            raise _problem(source, f"{step} takes {list(specs[step]['inputs'])} but {steps[0]} takes {list(first)}; "
+                                   "every step entry takes the frame and the same state.")
+    if phase is not None and (phase not in state or int(np.prod(_shape(first[phase]))) != 1):
+        raise _problem(source, f"schedule.phase names {phase}, which is not a single-number state input (state: {state}).")
     feedback = data.get("feedback", {})
-    for entry, others in (("init", set()), ("step", {"prob"})):
-        feeds = feedback.get(entry, {})
+    for section, entries_fed, others in (("init", ["init"], set()), ("step", list(steps), {"prob"})):
+        feeds = feedback.get(section, {})
         fed = list(feeds.values())
         if sorted(fed) != sorted(state) or len(set(fed)) != len(fed):
-            raise _problem(source, f"feedback.{entry} feeds {fed}; the state inputs of step are {state}, each fed exactly once.")
-        for output, target in feeds.items():
-            spec = specs[entry]["outputs"].get(output)
-            if spec is None:
-                raise _problem(source, f"feedback.{entry} names output {output}, which {entry} does not have.")
-            if _shape(spec) != _shape(specs["step"]["inputs"][target]):
-                raise _problem(source, f"{entry} output {output} feeds step input {target}: the shapes differ.")
-        unused = set(specs[entry]["outputs"]) - set(feeds) - others
-        if unused:
-            raise _problem(source, f"{entry} output {sorted(unused)[0]} feeds nothing: the feedback section does not say where it goes.")
+            raise _problem(source, f"feedback.{section} feeds {fed}; the state inputs of {steps[0]} are {state}, each fed exactly once.")
+        for entry in entries_fed:
+            for output, target in feeds.items():
+                spec = specs[entry]["outputs"].get(output)
+                if spec is None:
+                    raise _problem(source, f"feedback.{section} names output {output}, which {entry} does not have.")
+                if _shape(spec) != _shape(first[target]):
+                    raise _problem(source, f"{entry} output {output} feeds step input {target}: the shapes differ.")
+            unused = set(specs[entry]["outputs"]) - set(feeds) - others
+            if unused:
+                raise _problem(source, f"{entry} output {sorted(unused)[0]} feeds nothing: the feedback section does not say where it goes.")
+
+
+def _schedule(data: dict[str, Any], source: str) -> tuple[list[str], str | None]:
+    """The step entries and the phase input (``Contract.readSchedule``); no section: ``["step"]``, None."""
+    section = data.get("schedule")
+    if section is None:
+        return ["step"], None
+    steps, phase = section.get("steps") if isinstance(section, dict) else None, section.get("phase") if isinstance(section, dict) else None
+    if not isinstance(steps, list) or not steps or len(set(map(str, steps))) != len(steps) or "init" in steps \
+            or not all(isinstance(s, str) and s for s in steps):
+        raise _problem(source, f"schedule.steps is {steps}; expected distinct step entry names.")
+    if phase is None and len(steps) > 1:
+        raise _problem(source, f"schedule lists {len(steps)} step entries {steps} but no phase input to choose between them.")
+    if phase is not None and (not isinstance(phase, str) or not phase):
+        raise _problem(source, f"schedule.phase is {phase!r}; expected the name of a state input, or null.")
+    return steps, phase
 
 
 def centre_crop(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int, int, int]:
@@ -136,7 +164,7 @@ def install_into_app(contract_file: str | os.PathLike[str], app: str | os.PathLi
     check_for_app(contract.data, str(contract.path))
     assets = root / ASSETS
     assets.mkdir(parents=True, exist_ok=True)
-    model = contract.file("step")
+    model = contract.file("init")
     written = []
     for source in (model, contract.path):
         with atomic_path(assets / source.name) as tmp:

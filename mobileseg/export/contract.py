@@ -2,8 +2,11 @@
 
 A reader of this file alone knows how to drive the model: the files, each entry point's inputs
 and outputs (name, shape, dtype, layout, meaning), which output feeds which input on the next
-frame, the input size and value range, the memory policy, where the weights came from, the
-toolchain versions and the parity figures measured when the file was written.
+frame, which step entry runs each frame (``schedule``: ``step`` always, or ``steps[int(phase)]``
+for a student with several step graphs), the input size and value range, the memory policy,
+where the weights came from, the toolchain versions and the parity figures measured when the
+file was written. A contract without ``schedule`` (written before it existed) reads as
+``{"steps": ["step"], "phase": null}``.
 """
 
 from __future__ import annotations
@@ -12,19 +15,41 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mobileseg.errors import MobilesegError
-from mobileseg.export.signature import DESCRIPTIONS, ENTRY_POINTS, FEEDBACK, LAYOUTS, STATE, Signature
+from mobileseg.export.signature import DESCRIPTIONS, LAYOUTS, NEW, Signature
 from mobileseg.utils.fsio import write_json_atomic
 
 CONTRACT_VERSION = 1
 TOOLCHAIN = ("mobileseg", "torch", "onnx", "onnxruntime", "onnxsim", "litert-torch", "ai-edge-litert", "executorch", "coremltools")
-USAGE = ("state = init(frame, mask) -> {mem_key, mem_value}; then for every later frame: "
-         "step(frame, mem_key, mem_value) -> {prob, new_mem_key, new_mem_value}, and feed new_mem_key/new_mem_value "
-         "back as mem_key/mem_value on the next frame. A new video starts with init again.")
+_ENTRY_FILE = re.compile(r"^(init|step|step_\d+)$")  # student.<entry>.onnx belongs to student.onnx.json
+
+
+def usage(signature: Signature) -> str:
+    """How to drive the entry points, in one paragraph generated from the names (the contract's ``usage``)."""
+    state, new = signature.state, [NEW + name for name in signature.state]
+    step = signature.step_entries[0]
+    call = "step" if len(signature.steps) == 1 else "step_<i>"
+    text = (f"state = init(frame, mask) -> {{{', '.join(state)}}}; then for every later frame: "
+            f"{call}({', '.join(step.inputs)}) -> {{{', '.join(step.outputs)}}}, ")
+    if len(signature.steps) > 1:
+        text += (f"where step_<i> is schedule.steps[int({signature.phase})] ({', '.join(signature.steps)}: the sub-network "
+                 f"this frame runs), ")
+    return text + (f"and feed {'/'.join(new)} back as {'/'.join(state)} on the next frame. A new video starts with init again.")
+
+
+def schedule(signature: Signature) -> dict[str, Any]:
+    """The contract's ``schedule``: which step entry runs each frame."""
+    if signature.phase is None:
+        rule = f"run {signature.steps[0]} for every frame after the first"
+    else:
+        rule = (f"run steps[int({signature.phase})] for the next frame, {signature.phase} being the state input of that name; "
+                f"{signature.phase} is fed back like the rest of the state (init sets it to 0)")
+    return {"steps": list(signature.steps), "phase": signature.phase, "rule": rule}
 
 
 class ContractError(MobilesegError):
@@ -34,7 +59,7 @@ class ContractError(MobilesegError):
 def contract_path(artifact: str | os.PathLike[str]) -> Path:
     """``student.tflite`` -> ``student.tflite.json``; a ``.json`` path is returned as is.
 
-    One file per entry point (``student.step.onnx``) belongs to the contract of the whole
+    One file per entry point (``student.step.onnx``, ``student.step_0.onnx``) belongs to the contract of the whole
     artifact (``student.onnx.json``).
     """
     path = Path(artifact)
@@ -42,7 +67,7 @@ def contract_path(artifact: str | os.PathLike[str]) -> Path:
         return path
     own = path.with_name(path.name + ".json")
     parts = path.name.split(".")
-    if not own.exists() and len(parts) >= 3 and parts[-2] in ("init", "step"):
+    if not own.exists() and len(parts) >= 3 and _ENTRY_FILE.match(parts[-2]):
         return path.with_name(".".join(parts[:-2] + parts[-1:]) + ".json")
     return own
 
@@ -66,8 +91,10 @@ def toolchain_versions() -> dict[str, str]:
 
 
 def tensor_spec(name: str, signature: Signature) -> dict[str, Any]:
-    return {"name": name, "shape": list(signature.shapes[name]), "dtype": "float32", "layout": LAYOUTS[name],
-            "description": DESCRIPTIONS[name]}
+    base = name[len(NEW):] if name.startswith(NEW) else name
+    fallback = f"updated {base}: feed back as {base} on the next frame" if base != name else "model state, fed back every frame"
+    return {"name": name, "shape": list(signature.shapes[name]), "dtype": "float32",
+            "layout": LAYOUTS.get(name, "see the model's docstring"), "description": DESCRIPTIONS.get(name, fallback)}
 
 
 @dataclass
@@ -90,13 +117,14 @@ class Contract:
             "contract_version": CONTRACT_VERSION,
             "target": self.target,
             "files": self.files,
-            "usage": USAGE,
+            "usage": usage(sig),
             "entry_points": {
                 entry.name: {"inputs": [tensor_spec(n, sig) for n in entry.inputs],
                              "outputs": [tensor_spec(n, sig) for n in entry.outputs]}
-                for entry in ENTRY_POINTS
+                for entry in sig.entry_points
             },
-            "feedback": {"init": {name: name for name in STATE}, "step": dict(FEEDBACK)},
+            "feedback": {"init": {name: name for name in sig.state}, "step": sig.feedback},  # "step": every step entry
+            "schedule": schedule(sig),
             "input": {"height": sig.height, "width": sig.width, "objects": sig.objects, "frame_range": [0.0, 1.0],
                       "channels": "RGB", "normalisation": "inside the model (ImageNet mean/std)",
                       "mask_threshold": 0.5},
@@ -140,6 +168,54 @@ class LoadedContract:
         raise ContractError(f"{self.path}: entry point {entry!r} has no tensor {name!r}")
 
     @property
+    def state(self) -> tuple[str, ...]:
+        """The state input names in order: what init returns (its outputs, renamed by ``feedback.init``)."""
+        feeds = self.data["feedback"].get("init", {})
+        return tuple(feeds.get(spec["name"], spec["name"]) for spec in self.outputs("init"))
+
+    def init_output(self, name: str) -> str:
+        """The init output that fills state input ``name``."""
+        return next((out for out, target in self.data["feedback"].get("init", {}).items() if target == name), name)
+
+    @property
+    def feedback(self) -> dict[str, str]:
+        """Step output -> state input on the next frame (every step entry's)."""
+        return dict(self.data["feedback"]["step"])
+
+    @property
+    def schedule(self) -> dict[str, Any]:
+        """The ``schedule`` section; contracts written before it existed had the one entry ``step``."""
+        return dict(self.data.get("schedule") or {"steps": ["step"], "phase": None})
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The step entry names, in phase order."""
+        return tuple(self.schedule["steps"])
+
+    @property
+    def phase(self) -> str | None:
+        """The state input whose value picks the step entry (None: always ``steps[0]``)."""
+        phase = self.schedule.get("phase")
+        return None if phase is None else str(phase)
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        """Every entry point: ``init`` then the step entries."""
+        return ("init", *self.steps)
+
+    def step_for(self, phase: float | None) -> str:
+        """The step entry that runs the next frame when the state's phase input holds ``phase``."""
+        steps = self.steps
+        if self.phase is None:
+            return steps[0]
+        if phase is None or not float(phase).is_integer() or not 0 <= int(phase) < len(steps):
+            raise ContractError(
+                f"{self.path.name}: the state's {self.phase!r} is {phase}, but the schedule has {len(steps)} step entries "
+                f"({', '.join(steps)}), so it must be a whole number from 0 to {len(steps) - 1}. Feed back the state the previous "
+                "init/step returned, unchanged (a new video starts with init); if the contract was edited, export again.")
+        return steps[int(phase)]
+
+    @property
     def size(self) -> tuple[int, int]:
         return int(self.data["input"]["height"]), int(self.data["input"]["width"])
 
@@ -158,6 +234,24 @@ class LoadedContract:
         if sha256(path) == recorded:
             return f"{path.name} is the file exported with this contract, so the contract was edited"
         return f"{path.name} is not the file this contract was exported with (its sha256 differs), so the model file was replaced"
+
+    def check_schedule(self) -> None:
+        """The schedule names step entries the contract has, a phase input among the state, and the
+        same state on every step entry (an edited or foreign contract does not)."""
+        steps = self.steps
+        if not steps or any(step not in self.data["entry_points"] for step in steps) or "init" not in self.data["entry_points"]:
+            raise ContractError(f"{self.path}: schedule.steps {list(steps)} and init must all be entry points "
+                                f"(it has {sorted(self.data['entry_points'])}); export again.")
+        if self.phase is None and len(steps) != 1:
+            raise ContractError(f"{self.path}: schedule lists {len(steps)} step entries but no phase input to choose between them; export again.")
+        state = self.state
+        if self.phase is not None and self.phase not in state:
+            raise ContractError(f"{self.path}: schedule.phase {self.phase!r} is not a state input (state: {list(state)}); export again.")
+        for step in steps:
+            inputs = [spec["name"] for spec in self.inputs(step)]
+            if inputs != ["frame", *state]:
+                raise ContractError(f"{self.path}: {step} takes {inputs}; every step entry takes frame and the state init returns "
+                                    f"{['frame', *state]}. The contract was edited or is foreign; export again.")
 
     def check_consistent(self) -> None:
         """The contract's input section agrees with its own entry points (an edited height does not)."""
@@ -196,4 +290,5 @@ def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
         if not loaded.file(entry).exists():
             raise ContractError(f"contract {path} names {loaded.file(entry)} for {entry!r}, which does not exist.")
     loaded.check_consistent()
+    loaded.check_schedule()
     return loaded

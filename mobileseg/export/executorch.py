@@ -1,6 +1,7 @@
-"""ExecuTorch: one ``.pte`` with the methods ``init`` and ``step``, lowered to XNNPACK.
+"""ExecuTorch: one ``.pte`` with a method per entry point (``init`` and ``step``, or ``step_0``,
+``step_1``, ... for a student with several step graphs), lowered to XNNPACK.
 
-Each entry point goes through ``torch.export``; both are lowered together with the XNNPACK
+Each entry point goes through ``torch.export``; all are lowered together with the XNNPACK
 partitioner. Ops the delegate does not take stay on ExecuTorch's portable kernels: they are
 counted per method and recorded in the contract (``export.outside_delegate``) and the log. The
 ``.pte`` keeps no tensor names, so the contract JSON is the only place they live. Runs in
@@ -17,7 +18,7 @@ import torch
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import ENTRY_POINTS, InitEntry, Signature, StepEntry
+from mobileseg.export.signature import Signature
 from mobileseg.runtime.base import require
 
 _PLUMBING = {"executorch_call_delegate", "getitem"}
@@ -29,13 +30,13 @@ def outside_delegate(graph_module: torch.fx.GraphModule) -> dict[str, int]:
     return dict(sorted(Counter(name for name in names if name not in _PLUMBING).items()))
 
 
-def write_executorch(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
-                  quant: Quantization | None = None) -> Written:
+def write_executorch(modules: dict[str, torch.nn.Module], signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+                     quant: Quantization | None = None) -> Written:
     with quiet():
         exir = require("executorch.exir", "executorch", "ExecuTorch export")
         partitioner = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch", "ExecuTorch export")
-        programs = {entry.name: torch.export.export(module, signature.example(entry), strict=False)
-                    for entry, module in zip(ENTRY_POINTS, (init, step))}
+        programs = {entry.name: torch.export.export(modules[entry.name], signature.example(entry), strict=False)
+                    for entry in signature.entry_points}
         if quant is not None:
             programs = quantize_programs(programs, signature, quant)
         edge = exir.to_edge_transform_and_lower(programs, partitioner=[partitioner.XnnpackPartitioner()])
@@ -59,14 +60,13 @@ def quantize_programs(programs: dict[str, Any], signature: Signature, quant: Qua
     pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch", "ExecuTorch int8 (torchao)")
     if quant.precision != "int8" or quant.calibration is None:
         raise ValueError(f"ExecuTorch writes int8 with calibration only, not {quant.precision}")
-    samples = {"init": quant.calibration.init, "step": quant.calibration.step}
     quantised = {}
-    for entry in ENTRY_POINTS:
+    for entry in signature.entry_points:
         config = quantizer_module.get_symmetric_quantization_config(is_per_channel=True)
         quantizer = quantizer_module.XNNPACKQuantizer().set_global(config)
         prepared = pt2e.prepare_pt2e(programs[entry.name].module(), quantizer)
         with torch.no_grad():
-            for sample in samples[entry.name]:
+            for sample in quant.calibration.samples(entry.name):
                 prepared(*sample)
         converted = pt2e.convert_pt2e(prepared)
         quantised[entry.name] = torch.export.export(converted, signature.example(entry), strict=False)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from torch import nn
+
 from mobileseg.export.contract import LoadedContract
 from mobileseg.export.quantize import Calibration
-from mobileseg.export.signature import InitEntry, Signature, StepEntry
+from mobileseg.export.signature import Signature
 from mobileseg.registry import Registry
 
 
@@ -36,8 +38,9 @@ class Quantization:
 
 @dataclass(frozen=True)
 class ExportFormat:
-    """A registered target. ``write(init, step, signature, folder, stem, options, quant)`` makes the files
-    (``quant`` None: fp32); ``precisions`` lists the quantised precisions it can write."""
+    """A registered target. ``write(modules, signature, folder, stem, options, quant)`` makes the files of
+    every entry point in ``signature.entry_points`` from ``modules`` (entry name -> the module to trace,
+    :meth:`Signature.modules`; ``quant`` None: fp32); ``precisions`` lists the quantised precisions it can write."""
 
     name: str
     title: str
@@ -46,7 +49,7 @@ class ExportFormat:
     modules: tuple[str, ...]  # importable modules the converter needs
     runtime: str | None  # runtime package that runs it here, or None (spec check only)
     entry_points: str  # how init and step are packaged
-    write: Callable[[InitEntry, StepEntry, Signature, Path, str, dict[str, Any], Quantization | None], Written]
+    write: Callable[[dict[str, nn.Module], Signature, Path, str, dict[str, Any], Quantization | None], Written]
     # formats without a runtime here (Core ML on Linux) validate the saved file against its contract
     check_spec: Callable[[LoadedContract], dict[str, Any]] | None = None
     notes: str = ""

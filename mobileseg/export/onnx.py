@@ -1,10 +1,11 @@
-"""ONNX: one graph per entry point (``student.init.onnx``, ``student.step.onnx``) and one weights file.
+"""ONNX: one graph per entry point (``student.init.onnx``, ``student.step.onnx``, or ``student.step_0.onnx``,
+``student.step_1.onnx``, ... for a student with several step graphs) and one weights file.
 
 Exported with PyTorch's torch.export-based exporter (``dynamo=True``, which needs onnxscript),
 with the contract's input and output names, then simplified with onnxsim (which keeps names and
-parity) and checked with ``onnx.checker``. The two graphs share their weights: every initializer
+parity) and checked with ``onnx.checker``. The graphs share their weights: every initializer
 of 1 KiB or more is stored once in ``student.weights`` (keyed by dtype, shape and content) and
-both graphs point into it as ONNX external data, so the weights are on disk once, not twice.
+every graph points into it as ONNX external data, so the weights are on disk once, not per graph.
 Quantised variants use onnxruntime's quantisation tools. Runs in onnxruntime
 (``mobileseg.runtime.onnxruntime``).
 """
@@ -23,7 +24,7 @@ import torch
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import ENTRY_POINTS, InitEntry, Signature, StepEntry
+from mobileseg.export.signature import Signature
 from mobileseg.runtime.base import require
 
 OPSET = 18
@@ -32,17 +33,17 @@ SHARED_MIN_BYTES = 1024  # smaller tensors (shapes, scales) stay inside the grap
 FLOAT_OPS = {"MatMul", "Softmax", "Sigmoid", "Log", "Div", "Mul"}
 
 
-def write_onnx(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
-                  quant: Quantization | None = None) -> Written:
+def write_onnx(modules: dict[str, torch.nn.Module], signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+               quant: Quantization | None = None) -> Written:
     onnx = require("onnx", "onnx", "ONNX export")
     require("onnxscript", "onnx", "ONNX export (the torch.export-based exporter)")
     opset = int(options.get("opset", OPSET))
     simplify = bool(options.get("simplify", True))
     files, nodes, models = {}, {}, {}
-    for entry, module in zip(ENTRY_POINTS, (init, step)):
+    for entry in signature.entry_points:
         path = folder / f"{stem}.{entry.name}.onnx"
         with quiet():
-            torch.onnx.export(module, signature.example(entry), str(path), dynamo=True, opset_version=opset,
+            torch.onnx.export(modules[entry.name], signature.example(entry), str(path), dynamo=True, opset_version=opset,
                               input_names=list(entry.inputs), output_names=list(entry.outputs), external_data=False, verbose=False)
         model = onnx.load(str(path))
         if simplify:
@@ -58,11 +59,11 @@ def write_onnx(init: InitEntry, step: StepEntry, signature: Signature, folder: P
         models[entry.name] = model
     info: dict[str, Any] = {"opset": opset, "simplified": simplify}
     if quant is not None:
-        models = quantize_onnx(models, quant)
+        models = quantize_onnx(models, signature, quant)
         info["quantizer"] = {"tool": "onnxruntime.quantization", "precision": quant.precision}
     weights = f"{stem}.weights"
     info["shared_weights"] = {"file": weights, "bytes": share_weights(models, folder, weights)}
-    for entry in ENTRY_POINTS:
+    for entry in signature.entry_points:
         path = folder / f"{stem}.{entry.name}.onnx"
         onnx.save_model(models[entry.name], str(path))
         onnx.checker.check_model(str(path), full_check=True)  # the path form resolves the external weights
@@ -102,7 +103,7 @@ def share_weights(models: dict[str, Any], folder: Path, weights: str) -> int:
     return offset
 
 
-def quantize_onnx(models: dict[str, Any], quant: Quantization) -> dict[str, Any]:
+def quantize_onnx(models: dict[str, Any], signature: Signature, quant: Quantization) -> dict[str, Any]:
     """fp16: weights and math in float16 with float32 inputs and outputs. dynamic-int8: uint8
     weights, activations quantised on the fly. int8: QDQ with per-channel int8 weights and uint8
     activations calibrated on the recorded inputs (the real state fed back); the attention read-out
@@ -115,7 +116,7 @@ def quantize_onnx(models: dict[str, Any], quant: Quantization) -> dict[str, Any]
     ort_quant = require("onnxruntime.quantization", "onnx", "ONNX quantisation")
     out = {}
     with tempfile.TemporaryDirectory(prefix="mobileseg-onnx-quant-") as work:
-        for entry in ENTRY_POINTS:
+        for entry in signature.entry_points:
             source, target = Path(work) / f"{entry.name}.onnx", Path(work) / f"{entry.name}.q.onnx"
             onnx.save_model(models[entry.name], str(source))
             with quiet():
@@ -126,7 +127,7 @@ def quantize_onnx(models: dict[str, Any], quant: Quantization) -> dict[str, Any]
                         raise ValueError("int8 needs calibration samples")
                     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
-                    recorded = quant.calibration.init if entry.name == "init" else quant.calibration.step
+                    recorded = quant.calibration.samples(entry.name)
                     reader = _reader([{n: t.numpy() for n, t in zip(entry.inputs, sample)} for sample in recorded], ort_quant)
                     ort_quant.quantize_static(str(source), str(target), reader, quant_format=ort_quant.QuantFormat.QDQ,
                                               per_channel=True, activation_type=ort_quant.QuantType.QUInt8,

@@ -3,7 +3,8 @@
 A single frame proves little for a recurrent model: an error in the state only shows after it
 has been fed back a few times. So both trackers run a whole generated video (>= 30 frames,
 moving, deforming, occluding objects): ``init`` on frame 0, then ``step`` on every later frame
-with their *own* previous state. Per frame we record the largest absolute difference of the
+with their *own* previous state (a student with several step graphs runs them in turn, as its
+state's phase says, so a video exercises every one). Per frame we record the largest absolute difference of the
 probabilities and the IoU of the two masks (prob > 0.5). ``mobileseg export``, ``mobileseg
 verify`` and the tests all call :func:`compare_trackers`.
 """

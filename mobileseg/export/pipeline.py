@@ -23,7 +23,7 @@ from mobileseg.export.formats import FORMATS, ExportFormat
 from mobileseg.export.formats import Quantization
 from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, parity_video
 from mobileseg.export.quantize import CALIBRATION_FRAMES, check_precision, measure_accuracy, record_calibration, stem_for
-from mobileseg.export.signature import InitEntry, StepEntry, signature_of
+from mobileseg.export.signature import signature_of
 from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
@@ -176,8 +176,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        written = fmt.write(InitEntry(model).eval(), StepEntry(model).eval(), signature, staging, stem,
-                            request.options.get(fmt.name, {}), quant)
+        written = fmt.write(signature.modules(model), signature, staging, stem, request.options.get(fmt.name, {}), quant)
         precision = {"precision": request.precision}
         if quant is not None and quant.calibration is not None:
             precision["calibration"] = quant.calibration.describe()

@@ -7,8 +7,10 @@ state feedback and the app do not change with the precision.
 
 Calibration (``int8``) records what the graphs really see: the fp32 PyTorch tracker runs over
 videos (``--calibration-data``, or generated SynthVOS videos at the export size) with its own
-state fed back, and every ``init`` and ``step`` call's inputs are kept, so ``mem_key`` and
-``mem_value`` are calibrated on the values they take in use, not on zeros or noise.
+state fed back, and every ``init`` and step call's inputs are kept, so the state (``mem_key``,
+``mem_value``, ...) is calibrated on the values it takes in use, not on zeros or noise. A student
+with several step graphs (``step_0``, ``step_1``, ...) has each calibrated on the inputs it
+receives in that run: the calls of its own phase.
 
 Accuracy is measured, never assumed: the quantised file runs in its real runtime (1) against the
 fp32 PyTorch tracker over the parity video (mask IoU min/mean, max |dprob|: the agreement) and
@@ -41,14 +43,29 @@ JF_SEED = 2000
 
 @dataclass
 class Calibration:
-    """Recorded inputs of each entry point, in call order: ``init`` (frame, mask), ``step`` (frame, mem_key, mem_value)."""
+    """Recorded inputs of each entry point, in call order: ``init`` (frame, mask), ``step`` (frame, *state)
+    of every step call, and ``phases``, the phase each step call ran (its step entry: ``steps[phase]``)."""
 
     init: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
     step: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    phases: list[int] = field(default_factory=list)
+    steps: tuple[str, ...] = ("step",)  # the step entry names, in phase order
     source: str = ""
 
+    def samples(self, entry: str) -> list[tuple[torch.Tensor, ...]]:
+        """The recorded inputs of entry point ``entry`` (``init`` or one of ``steps``)."""
+        if entry == "init":
+            return self.init
+        if entry not in self.steps:
+            raise KeyError(f"no calibration for entry point {entry!r} (recorded: init, {', '.join(self.steps)})")
+        phase = self.steps.index(entry)
+        return [sample for sample, ran in zip(self.step, self.phases) if ran == phase]
+
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source, "init_samples": len(self.init), "step_samples": len(self.step)}
+        described: dict[str, Any] = {"source": self.source, "init_samples": len(self.init), "step_samples": len(self.step)}
+        if len(self.steps) > 1:
+            described["samples_per_step_entry"] = {name: len(self.samples(name)) for name in self.steps}
+        return described
 
 
 def stem_for(stem: str, precision: str) -> str:
@@ -106,22 +123,31 @@ def calibration_videos(size: tuple[int, int], objects: int, data: str | os.PathL
 @torch.no_grad()
 def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: int, frames: int = CALIBRATION_FRAMES,
                        data: str | os.PathLike[str] | None = None) -> Calibration:
-    """Run the fp32 tracker with its state fed back and keep every entry point's inputs (``frames`` step calls)."""
+    """Run the fp32 tracker with its state fed back and keep every entry point's inputs (``frames`` step
+    calls, more if needed until every step entry of a multi-phase student has its own samples)."""
+    from mobileseg.export.signature import phase_of, step_names
+
     if frames < 1:
         raise ConfigError(f"--calibration-frames must be >= 1, got {frames}")
     source = str(data) if data is not None else f"generated SynthVOS videos at {size[0]}x{size[1]}"
-    calibration = Calibration(source=source)
+    phases = int(getattr(model, "phases", 1))
+    calibration = Calibration(steps=step_names(phases), source=source)
     model = model.eval()
     for video, first in calibration_videos(size, objects, data):
         state = model.init(video[0], first)  # type: ignore[operator]
         calibration.init.append((video[0], first))
         for frame in video[1:]:
             calibration.step.append((frame, *state))
+            calibration.phases.append(phase_of(model, state))  # type: ignore[arg-type]
             _, *state = model.step(frame, *state)  # type: ignore[operator]
-            if len(calibration.step) >= frames:
+            if len(calibration.step) >= frames and len(set(calibration.phases)) == phases:
                 return calibration
     if not calibration.step:
         raise ConfigError(f"--calibration-data {data}: no video with an annotated first frame to calibrate on.")
+    missing = [name for name in calibration.steps if not calibration.samples(name)]
+    if missing:
+        raise ConfigError(f"--calibration-data {data}: its videos are too short to reach {', '.join(missing)} (the student runs "
+                          f"{phases} step graphs in turn); give videos of at least {phases + 1} frames.")
     log.warning("calibration: only %d step frames in %s (asked for %d)", len(calibration.step), source, frames)
     return calibration
 

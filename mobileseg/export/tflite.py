@@ -1,8 +1,9 @@
-"""TFLite (LiteRT): one ``.tflite`` holding the signatures ``init`` and ``step``, via litert-torch.
+"""TFLite (LiteRT): one ``.tflite`` holding a signature per entry point (``init`` and ``step``, or
+``step_0``, ``step_1``, ... for a student with several step graphs), via litert-torch.
 
 litert-torch converts from torch.export without TensorFlow. Signature inputs are named by the
 keyword arguments given at conversion and outputs by the keys of a returned dict, so each entry
-point is wrapped to return ``{name: tensor}``. Shapes stay NCHW as in PyTorch. Runs in
+point is wrapped to take its inputs by name and return ``{name: tensor}``. Shapes stay NCHW as in PyTorch. Runs in
 ai-edge-litert (``mobileseg.runtime.litert``), XNNPACK by default.
 """
 
@@ -16,7 +17,7 @@ from torch import nn
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import INIT, STEP, EntryPoint, InitEntry, Signature, StepEntry
+from mobileseg.export.signature import EntryPoint, Signature
 from mobileseg.runtime.base import require
 
 
@@ -25,35 +26,35 @@ class NamedOutputs(nn.Module):
 
     def __init__(self, inner: nn.Module, entry: EntryPoint) -> None:
         super().__init__()
-        self.inner, self.names = inner, entry.outputs
+        self.inner, self.inputs, self.names = inner, entry.inputs, entry.outputs
 
     def forward(self, **inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(self.names, self.inner(**inputs)))
+        return dict(zip(self.names, self.inner(*(inputs[name] for name in self.inputs))))
 
 
-def write_tflite(init: InitEntry, step: StepEntry, signature: Signature, folder: Path, stem: str, options: dict[str, Any],
-                  quant: Quantization | None = None) -> Written:
+def write_tflite(modules: dict[str, nn.Module], signature: Signature, folder: Path, stem: str, options: dict[str, Any],
+                 quant: Quantization | None = None) -> Written:
     with quiet():
         litert_torch = require("litert_torch", "tflite", "TFLite export")
         converter = litert_torch
-        for entry, module in ((INIT, init), (STEP, step)):
+        for entry in signature.entry_points:
             sample = dict(zip(entry.inputs, signature.example(entry)))
-            converter = converter.signature(entry.name, NamedOutputs(module, entry).eval(), sample_kwargs=sample)
+            converter = converter.signature(entry.name, NamedOutputs(modules[entry.name], entry).eval(), sample_kwargs=sample)
         edge = converter.convert()
     path = folder / f"{stem}.tflite"
-    info: dict[str, Any] = {"signatures": [INIT.name, STEP.name], "converter": "litert-torch"}
+    info: dict[str, Any] = {"signatures": [entry.name for entry in signature.entry_points], "converter": "litert-torch"}
     if quant is None:
         edge.export(str(path))
     else:
         float_path = folder / f".{stem}.float.tflite"
         edge.export(str(float_path))
-        info["quantizer"] = quantize_tflite(float_path, path, quant)
+        info["quantizer"] = quantize_tflite(float_path, path, signature, quant)
         float_path.unlink()
-    return Written({INIT.name: path.name, STEP.name: path.name}, info)
+    return Written({entry.name: path.name for entry in signature.entry_points}, info)
 
 
-def quantize_tflite(source: Path, target: Path, quant: Quantization) -> dict[str, Any]:
-    """Post-training quantisation of the two-signature file with ai-edge-quantizer.
+def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Quantization) -> dict[str, Any]:
+    """Post-training quantisation of the multi-signature file with ai-edge-quantizer.
 
     fp16: conv / fully-connected weights cast to float16 (compute stays float32). dynamic-int8:
     per-channel int8 weights, float activations. int8: int8 weights and activations, ranges from
@@ -81,8 +82,8 @@ def quantize_tflite(source: Path, target: Path, quant: Quantization) -> dict[str
             quantizer = aeq.Quantizer(str(source), recipe.static_wi8_ai8())
             for op in (ops.INPUT, ops.OUTPUT, ops.SUM, ops.DIV):
                 quantizer.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
-            samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in recorded]
-                       for entry, recorded in ((INIT, calibration.init), (STEP, calibration.step))}
+            samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in calibration.samples(entry.name)]
+                       for entry in signature.entry_points}
             result = quantizer.quantize(quantizer.calibrate(samples, num_threads=1))
         result.export_model(str(target), overwrite=True)
     return {"tool": "ai-edge-quantizer", "precision": quant.precision,

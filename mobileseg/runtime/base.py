@@ -16,7 +16,6 @@ import torch
 
 from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.export.contract import ContractError, LoadedContract, load_contract
-from mobileseg.export.signature import FEEDBACK, INIT, STATE, STEP
 from mobileseg.registry import Registry
 from mobileseg.tracker import State
 
@@ -93,23 +92,37 @@ class RuntimeModel:
 
 
 class RuntimeTracker:
-    """The tracker protocol over a :class:`RuntimeModel`; one state takes the exported object count."""
+    """The tracker protocol over a :class:`RuntimeModel`; one state takes the exported object count.
+
+    The state is the contract's state inputs in order; each frame runs the step entry the
+    contract's schedule picks from the state's phase input (the plain student: always ``step``).
+    """
 
     def __init__(self, model: RuntimeModel) -> None:
         self.model = model
         self.objects: int | None = model.contract.objects
+        contract = model.contract
+        self.state_names = contract.state
+        self.init_outputs = [contract.init_output(name) for name in self.state_names]
+        self.refills = {target: output for output, target in contract.feedback.items()}  # state input -> step output
+        self.phase = self.state_names.index(contract.phase) if contract.phase is not None else None
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
         feeds = {"frame": self.model.check("init", "frame", frame), "mask": self.model.check("init", "mask", mask)}
-        out = self.model.run(INIT.name, feeds)
-        return tuple(torch.from_numpy(np.array(out[name])) for name in STATE)
+        out = self.model.run("init", feeds)
+        return tuple(torch.from_numpy(np.array(out[name])) for name in self.init_outputs)
 
     def step(self, frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        feeds = {"frame": self.model.check("step", "frame", frame)}
-        feeds.update({name: self.model.check("step", name, value) for name, value in zip(STATE, state)})
-        out = self.model.run(STEP.name, feeds)
-        by_input = {FEEDBACK[name]: out[name] for name in FEEDBACK}
-        return torch.from_numpy(np.array(out["prob"])), tuple(torch.from_numpy(np.array(by_input[name])) for name in STATE)
+        contract = self.model.contract
+        if len(state) != len(self.state_names):
+            raise RuntimeInputError(f"the state has {len(state)} tensors; {contract.path.name} takes {len(self.state_names)} "
+                                    f"({', '.join(self.state_names)}): pass the state init/step returned.")
+        entry = contract.step_for(None if self.phase is None else float(state[self.phase].reshape(-1)[0]))
+        feeds = {"frame": self.model.check(entry, "frame", frame)}
+        feeds.update({name: self.model.check(entry, name, value) for name, value in zip(self.state_names, state)})
+        out = self.model.run(entry, feeds)
+        return (torch.from_numpy(np.array(out["prob"])),
+                tuple(torch.from_numpy(np.array(out[self.refills[name]])) for name in self.state_names))
 
 
 RUNTIMES: Registry[type[RuntimeModel]] = Registry("runtime")

@@ -1,4 +1,4 @@
-"""executorch.runtime over a ``.pte`` with the methods ``init`` and ``step``.
+"""executorch.runtime over a ``.pte`` with a method per entry point, ``init`` and ``step`` (or ``step_0``, ...).
 
 The ``.pte`` has no tensor names: inputs are passed and outputs read in the contract's order,
 which is the order the entry points were traced with. ExecuTorch's thread pool is one per
@@ -15,7 +15,6 @@ import torch
 
 from mobileseg.export.contract import ContractError, LoadedContract
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import ENTRY_POINTS
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
 
 log = logging.getLogger(__name__)
@@ -41,23 +40,23 @@ class ExecuTorchModel(RuntimeModel):
         with quiet():
             runtime = require("executorch.runtime", "executorch", "running ExecuTorch files")
             _size_thread_pool(threads)
-        path = contract.file("step")
+        path = contract.file("init")
         try:
             with quiet():
                 program = runtime.Runtime.get().load_program(str(path))
         except Exception as exc:  # noqa: BLE001 - the runtime raises plain RuntimeError/ValueError
             raise ContractError(f"executorch cannot load {path}: {exc}") from None
         self.methods, self.order = {}, {}
-        for entry in ENTRY_POINTS:
-            if entry.name not in program.method_names:
-                raise ContractError(f"{path.name} has methods {sorted(program.method_names)}; its contract needs {entry.name!r}. "
-                                    f"Which side changed: {contract.blame(entry.name)}. Export again.")
-            meta = program.metadata(entry.name)
-            self.check_file(entry.name, [(None, tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())],
+        for entry in contract.entries:
+            if entry not in program.method_names:
+                raise ContractError(f"{path.name} has methods {sorted(program.method_names)}; its contract needs {entry!r}. "
+                                    f"Which side changed: {contract.blame(entry)}. Export again.")
+            meta = program.metadata(entry)
+            self.check_file(entry, [(None, tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())],
                             [(None, tuple(meta.output_tensor_meta(i).sizes())) for i in range(meta.num_outputs())])
             with quiet():
-                self.methods[entry.name] = program.load_method(entry.name)
-            self.order[entry.name] = ([t["name"] for t in contract.inputs(entry.name)], [t["name"] for t in contract.outputs(entry.name)])
+                self.methods[entry] = program.load_method(entry)
+            self.order[entry] = ([t["name"] for t in contract.inputs(entry)], [t["name"] for t in contract.outputs(entry)])
 
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         inputs, outputs = self.order[entry]

@@ -1,4 +1,4 @@
-"""ai-edge-litert over a ``.tflite`` with the signatures ``init`` and ``step`` (XNNPACK, N threads)."""
+"""ai-edge-litert over a ``.tflite`` with a signature per entry point, ``init`` and ``step`` (or ``step_0``, ...), XNNPACK, N threads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 
 from mobileseg.export.contract import ContractError, LoadedContract
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import ENTRY_POINTS
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
 
 
@@ -18,7 +17,7 @@ class LiteRTModel(RuntimeModel):
         super().__init__(contract, threads)
         with quiet():
             interpreter_module = require("ai_edge_litert.interpreter", "tflite", "running TFLite files")
-        path = contract.file("step")
+        path = contract.file("init")
         try:
             with quiet():  # "Created TensorFlow Lite XNNPACK delegate" on stderr
                 self.interpreter = interpreter_module.Interpreter(model_path=str(path), num_threads=threads)
@@ -27,14 +26,14 @@ class LiteRTModel(RuntimeModel):
             raise ContractError(f"ai-edge-litert cannot load {path}: {exc}") from None
         signatures = self.interpreter.get_signature_list()
         self.runners = {}
-        for entry in ENTRY_POINTS:
-            if entry.name not in signatures:
-                raise ContractError(f"{path.name} has the signatures {sorted(signatures)}; its contract needs {entry.name!r}. "
-                                    f"Which side changed: {contract.blame(entry.name)}. Export again.")
-            runner = self.interpreter.get_signature_runner(entry.name)
-            self.check_file(entry.name, [(name, tuple(int(d) for d in spec["shape"])) for name, spec in runner.get_input_details().items()],
+        for entry in contract.entries:
+            if entry not in signatures:
+                raise ContractError(f"{path.name} has the signatures {sorted(signatures)}; its contract needs {entry!r}. "
+                                    f"Which side changed: {contract.blame(entry)}. Export again.")
+            runner = self.interpreter.get_signature_runner(entry)
+            self.check_file(entry, [(name, tuple(int(d) for d in spec["shape"])) for name, spec in runner.get_input_details().items()],
                             [(name, tuple(int(d) for d in spec["shape"])) for name, spec in runner.get_output_details().items()])
-            self.runners[entry.name] = runner
+            self.runners[entry] = runner
 
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(self.runners[entry](**feeds))

@@ -1,4 +1,5 @@
-"""onnxruntime over ``student.init.onnx`` / ``student.step.onnx`` (CPU execution provider)."""
+"""onnxruntime over one graph per entry point, ``student.init.onnx`` / ``student.step.onnx`` (``student.step_0.onnx``, ...
+for a student with several step graphs), CPU execution provider."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import numpy as np
 
 from mobileseg.export.contract import ContractError, LoadedContract
 from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import ENTRY_POINTS
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
 
 
@@ -23,15 +23,15 @@ class OnnxRuntimeModel(RuntimeModel):
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.sessions = {}
-        for entry in ENTRY_POINTS:
-            path = contract.file(entry.name)
+        for entry in contract.entries:
+            path = contract.file(entry)
             try:
                 session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
                 raise ContractError(f"onnxruntime cannot load {path}: {exc}") from None
-            self.check_file(entry.name, [(i.name, tuple(i.shape)) for i in session.get_inputs()],
+            self.check_file(entry, [(i.name, tuple(i.shape)) for i in session.get_inputs()],
                             [(o.name, tuple(o.shape)) for o in session.get_outputs()])
-            self.sessions[entry.name] = session
+            self.sessions[entry] = session
 
     def run(self, entry: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         session = self.sessions[entry]

@@ -13,18 +13,23 @@ import java.util.TreeSet;
  * start-up so that a model the app cannot drive is a message, never a crash mid-video.
  *
  * <p>What the app reads (contract version 1, written by {@code mobileseg export}): target
- * {@code tflite}; one file holding the signatures {@code init(frame, mask)} and
+ * {@code tflite}; one file holding the signatures {@code init(frame, mask)} and every step entry
  * {@code step(frame, state...)}; float32 tensors; one object; the frame {@code [1, 3, H, W]}
  * RGB in [0, 1]; {@code prob [1, 1, H, W]}. The names {@code frame}, {@code mask} and
  * {@code prob} are the protocol's; every state tensor's name and shape, and which output feeds
  * which input on the next frame, come from the contract's {@code feedback} section, never from
- * this code. The Python exporter applies the same rules before it copies a model into the app
+ * this code. Which step entry runs each frame comes from its {@code schedule} section:
+ * {@code steps[(int) phase]}, {@code phase} being the state tensor it names (a student whose
+ * query encoder is split into sub-networks has {@code step_0}, {@code step_1}, ...); a contract
+ * without it (written before it existed) has the one entry {@code step}, run every frame. The
+ * Python exporter applies the same rules before it copies a model into the app
  * ({@code mobileseg/export/android.py}); a test runs both on the same contracts.
  */
 public final class Contract {
     public static final int VERSION = 1;
     public static final String TARGET = "tflite";
     public static final String INIT = "init";
+    /** The one step entry of a contract without a schedule (and of the plain student's). */
     public static final String STEP = "step";
     public static final String FRAME = "frame";
     public static final String MASK = "mask";
@@ -42,6 +47,9 @@ public final class Contract {
     /** step input (state) name -> init output that fills it, and -> step output that refills it. */
     private final Map<String, String> fromInit = new LinkedHashMap<>();
     private final Map<String, String> fromStep = new LinkedHashMap<>();
+    /** The step entries in phase order, and the state input whose value picks one (null: always the first). */
+    private final List<String> steps = new ArrayList<>();
+    private final String phase;
 
     private Contract(String source, Map<String, Object> root) throws ContractException {
         this.source = source;
@@ -52,11 +60,14 @@ public final class Contract {
         if (!TARGET.equals(root.get("target"))) {
             throw fail("target is " + quote(root.get("target")) + "; the app runs LiteRT files (" + TARGET + ").");
         }
+        phase = readSchedule(root.get("schedule"));
         Map<String, Object> files = map(root, "files");
-        String initFile = string(files, INIT, "files");
-        modelFile = string(files, STEP, "files");
-        if (!initFile.equals(modelFile) || !modelFile.endsWith(".tflite")) {
-            throw fail("files names " + files + "; the app needs init and step as two signatures of one .tflite file.");
+        modelFile = string(files, INIT, "files");
+        for (String step : steps) {
+            if (!modelFile.equals(string(files, step, "files")) || !modelFile.endsWith(".tflite")) {
+                throw fail("files names " + files + "; the app needs init and " + String.join(", ", steps)
+                        + (steps.size() == 1 ? " as two signatures" : " as signatures") + " of one .tflite file.");
+            }
         }
         Map<String, Object> input = map(root, "input");
         height = positive(input, "height");
@@ -79,7 +90,7 @@ public final class Contract {
             throw fail("input.mask_threshold is " + threshold + "; it must lie strictly between 0 and 1.");
         }
         Map<String, Object> entries = map(root, "entry_points");
-        for (String entry : new String[] {INIT, STEP}) {
+        for (String entry : entries()) {
             Map<String, Object> spec = map(entries, entry);
             inputs.put(entry, tensors(spec, entry, "inputs"));
             outputs.put(entry, tensors(spec, entry, "outputs"));
@@ -88,6 +99,37 @@ public final class Contract {
         readFeedback(map(feedback, INIT), INIT, fromInit);
         readFeedback(map(feedback, STEP), STEP, fromStep);
         checkRoles();
+    }
+
+    /** Reads {@code schedule} into {@link #steps}; returns its phase input (null when absent or null). */
+    private String readSchedule(Object section) throws ContractException {
+        if (section == null) {
+            steps.add(STEP);
+            return null;
+        }
+        if (!(section instanceof Map)) {
+            throw fail("has a malformed \"schedule\" section.");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> schedule = (Map<String, Object>) section;
+        Object list = schedule.get("steps");
+        if (!(list instanceof List) || ((List<?>) list).isEmpty()) {
+            throw fail("schedule.steps is " + list + "; expected the list of step entry names.");
+        }
+        for (Object name : (List<?>) list) {
+            if (!(name instanceof String) || ((String) name).isEmpty() || steps.contains(name) || INIT.equals(name)) {
+                throw fail("schedule.steps is " + list + "; expected distinct step entry names.");
+            }
+            steps.add((String) name);
+        }
+        Object name = schedule.get("phase");
+        if (name == null && steps.size() > 1) {
+            throw fail("schedule lists " + steps.size() + " step entries " + steps + " but no phase input to choose between them.");
+        }
+        if (name != null && (!(name instanceof String) || ((String) name).isEmpty())) {
+            throw fail("schedule.phase is " + quote(name) + "; expected the name of a state input, or null.");
+        }
+        return (String) name;
     }
 
     /** Reads and checks contract JSON text; {@code source} names it in messages (an asset path). */
@@ -201,43 +243,67 @@ public final class Contract {
         int[] single = {1, 1, height, width};
         expect(INIT, inputs, FRAME, frame);
         expect(INIT, inputs, MASK, single);
-        expect(STEP, inputs, FRAME, frame);
-        expect(STEP, outputs, PROB, single);
+        for (String step : steps) {
+            expect(step, inputs, FRAME, frame);
+            expect(step, outputs, PROB, single);
+        }
         if (inputs.get(INIT).size() != 2) {
             throw fail("init takes " + names(inputs.get(INIT)) + "; the app gives it exactly frame and mask.");
         }
         List<String> state = stateNames();
         if (state.isEmpty()) {
-            throw fail("step takes no state inputs besides frame; the app needs the memory as explicit state.");
+            throw fail(steps.get(0) + " takes no state inputs besides frame; the app needs the memory as explicit state.");
+        }
+        List<TensorSpec> first = inputs.get(steps.get(0));
+        for (String step : steps) {
+            if (!inputs.get(step).toString().equals(first.toString())) { // names and shapes, in order
+                throw fail(step + " takes " + inputs.get(step) + " but " + steps.get(0) + " takes " + first
+                        + "; every step entry takes the frame and the same state.");
+            }
+        }
+        if (phase != null) {
+            TensorSpec spec = stateSpec(phase);
+            if (spec == null || spec.elements() != 1) {
+                throw fail("schedule.phase names " + (spec == null ? phase + ", which is not a state input (state: " + state + ")"
+                        : spec + ", which is not a single number") + ".");
+            }
         }
         for (String name : state) {
-            TensorSpec in = find(inputs.get(STEP), name);
-            checkFeed(INIT, fromInit.get(name), in);
-            checkFeed(STEP, fromStep.get(name), in);
+            TensorSpec in = find(first, name);
+            checkFeed(INIT, INIT, fromInit.get(name), in);
+            for (String step : steps) {
+                checkFeed(STEP, step, fromStep.get(name), in);
+            }
         }
-        checkAllUsed(INIT, fromInit, Collections.<String>emptyList());
-        checkAllUsed(STEP, fromStep, Collections.singletonList(PROB));
+        checkAllUsed(INIT, INIT, fromInit, Collections.<String>emptyList());
+        for (String step : steps) {
+            checkAllUsed(STEP, step, fromStep, Collections.singletonList(PROB));
+        }
     }
 
-    private void checkFeed(String entry, String output, TensorSpec input) throws ContractException {
+    /** {@code section} is the feedback section ("init", or "step" which serves every step entry), {@code entry} the entry point. */
+    private void checkFeed(String section, String entry, String output, TensorSpec input) throws ContractException {
+        Map<String, String> feeds = section.equals(INIT) ? fromInit : fromStep;
         if (output == null) {
-            throw fail("no " + entry + " output feeds step input " + input.name + " (feedback." + entry + " is " + (entry.equals(INIT) ? fromInit : fromStep).keySet()
-                    + " -> " + (entry.equals(INIT) ? fromInit : fromStep).values() + ").");
+            throw fail("no " + entry + " output feeds step input " + input.name + " (feedback." + section + " is " + feeds.keySet()
+                    + " -> " + feeds.values() + ").");
         }
         TensorSpec out = find(outputs.get(entry), output);
         if (out == null) {
-            throw fail("feedback." + entry + " names output " + output + ", which " + entry + " does not have (its outputs: " + names(outputs.get(entry)) + ").");
+            throw fail("feedback." + section + " names output " + output + ", which " + entry + " does not have (its outputs: "
+                    + names(outputs.get(entry)) + ").");
         }
         if (!out.sameShape(input.shape())) {
             throw fail(entry + " output " + out + " feeds step input " + input + ": the shapes differ.");
         }
     }
 
-    private void checkAllUsed(String entry, Map<String, String> feeds, List<String> others) throws ContractException {
-        List<String> inputNames = names(inputs.get(STEP));
+    private void checkAllUsed(String section, String entry, Map<String, String> feeds, List<String> others) throws ContractException {
+        List<String> inputNames = names(inputs.get(steps.get(0)));
         for (String target : feeds.keySet()) {
             if (!inputNames.contains(target) || FRAME.equals(target)) {
-                throw fail("feedback." + entry + " feeds " + target + ", which is not a state input of step (step inputs: " + inputNames + ").");
+                throw fail("feedback." + section + " feeds " + target + ", which is not a state input of " + steps.get(0)
+                        + " (its inputs: " + inputNames + ").");
             }
         }
         for (TensorSpec out : outputs.get(entry)) {
@@ -280,7 +346,7 @@ public final class Contract {
      * differing tensor (a contract from another export beside this file, or an edited one).
      */
     public void checkModel(ModelSignatures model) throws ContractException {
-        for (String entry : new String[] {INIT, STEP}) {
+        for (String entry : entries()) {
             if (!model.signatures().contains(entry)) {
                 throw fail(modelFile + " has the signatures " + new TreeSet<>(model.signatures()) + "; the contract needs " + entry
                         + ". The model file and its contract come from different exports.");
@@ -337,10 +403,28 @@ public final class Contract {
         return Collections.unmodifiableList(outputs.get(entry));
     }
 
+    /** Every entry point: init, then the step entries in phase order. */
+    public List<String> entries() {
+        List<String> entries = new ArrayList<>();
+        entries.add(INIT);
+        entries.addAll(steps);
+        return entries;
+    }
+
+    /** The step entries in phase order ({@code [step]} for a contract without a schedule). */
+    public List<String> steps() {
+        return Collections.unmodifiableList(steps);
+    }
+
+    /** The state input whose value picks the step entry of the next frame ({@code steps[(int) phase]}), or null: always the first. */
+    public String phaseName() {
+        return phase;
+    }
+
     /** Step inputs other than the frame, in the contract's order: the state the app feeds back. */
     public List<String> stateNames() {
         List<String> state = new ArrayList<>();
-        for (TensorSpec spec : inputs.get(STEP)) {
+        for (TensorSpec spec : inputs.get(steps.get(0))) {
             if (!spec.name.equals(FRAME)) {
                 state.add(spec.name);
             }
@@ -349,7 +433,7 @@ public final class Contract {
     }
 
     public TensorSpec stateSpec(String name) {
-        return find(inputs.get(STEP), name);
+        return find(inputs.get(steps.get(0)), name);
     }
 
     /** The init output that fills state input {@code name}. */
@@ -357,7 +441,7 @@ public final class Contract {
         return fromInit.get(name);
     }
 
-    /** The step output that refills state input {@code name} for the next frame. */
+    /** The step output (of every step entry) that refills state input {@code name} for the next frame. */
     public String stepOutputFor(String name) {
         return fromStep.get(name);
     }

@@ -3,6 +3,7 @@ package io.mobileseg.core;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -13,6 +14,10 @@ import java.util.Map;
  *   prob, state = step(frame, state)       // every later frame; state fed back by the contract's names
  * </pre>
  *
+ * The step entry of each frame is the contract schedule's {@code steps[(int) phase]}, the phase
+ * read from the state buffer the schedule names (a contract without one: always {@code step}).
+ * Every step entry takes the same inputs and writes the same outputs, so they share the buffers.
+ *
  * Every buffer is allocated once here (direct, native order, float32): the frame and mask the
  * caller fills, the probability map, and two sets of state buffers that swap roles each frame
  * (step reads one set and writes the other), so the hot path allocates nothing and never copies
@@ -21,6 +26,8 @@ import java.util.Map;
 public final class Tracker {
     private final Contract contract;
     private final Runner runner;
+    private final List<String> steps;
+    private final String phase;
     private final ByteBuffer frame;
     private final ByteBuffer mask;
     private final ByteBuffer prob;
@@ -36,6 +43,8 @@ public final class Tracker {
     public Tracker(Contract contract, Runner runner) {
         this.contract = contract;
         this.runner = runner;
+        steps = contract.steps();
+        phase = contract.phaseName();
         frame = allocate(contract.height() * contract.width() * 3);
         mask = allocate(contract.height() * contract.width());
         prob = allocate(contract.height() * contract.width());
@@ -99,13 +108,32 @@ public final class Tracker {
         if (current < 0) {
             throw new IllegalStateException("step() before init(): draw a box first (init starts every video).");
         }
+        String entry = nextStep();
         rewind(stepInputs[current]);
         rewind(stepOutputs[current]);
-        runner.run(Contract.STEP, stepInputs[current], stepOutputs[current]);
+        runner.run(entry, stepInputs[current], stepOutputs[current]);
         current = 1 - current;
         frames++;
         prob.rewind();
         return prob;
+    }
+
+    /** The step entry the schedule picks for the next frame from the phase in the current state. */
+    public String nextStep() {
+        if (phase == null) {
+            return steps.get(0);
+        }
+        if (current < 0) {
+            throw new IllegalStateException("no state before init()");
+        }
+        float value = state[current].get(phase).getFloat(0);
+        int index = (int) value;
+        if (index != value || index < 0 || index >= steps.size()) {
+            throw new IllegalStateException("the state's " + phase + " is " + value + ", but " + contract.source() + " schedules "
+                    + steps.size() + " step entries " + steps + ", so it must be a whole number from 0 to " + (steps.size() - 1)
+                    + ". The model file and its contract come from different exports: export again, then start the video with init.");
+        }
+        return steps.get(index);
     }
 
     /** Forgets the object; the next video starts with {@link #init}. */

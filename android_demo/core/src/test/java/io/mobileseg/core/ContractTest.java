@@ -2,6 +2,7 @@ package io.mobileseg.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -30,6 +31,38 @@ public class ContractTest {
                 + "                         {\"name\": \"new_mem_value\", \"shape\": [1, 2, 5, 2, 3], \"dtype\": \"float32\"}]}},"
                 + " \"feedback\": {\"init\": {\"mem_key\": \"mem_key\", \"mem_value\": \"mem_value\"},"
                 + "              \"step\": {\"new_mem_key\": \"mem_key\", \"new_mem_value\": \"mem_value\"}},"
+                + " \"input\": {\"height\": 32, \"width\": 48, \"objects\": 1, \"frame_range\": [0.0, 1.0], \"channels\": \"RGB\","
+                + "           \"mask_threshold\": 0.5}}";
+        for (int i = 0; i < edits.length; i += 2) {
+            if (!text.contains(edits[i])) {
+                throw new IllegalArgumentException("test bug: " + edits[i] + " not in the contract");
+            }
+            text = text.replace(edits[i], edits[i + 1]);
+        }
+        return text;
+    }
+
+    /**
+     * A contract of a student with two step graphs run in turn (TDNet's sub-networks): state
+     * {@code mem_key} and {@code phase}, entries init, step_0, step_1, and its schedule.
+     */
+    static String twoPhase(String... edits) {
+        String state = "{\"name\": \"mem_key\", \"shape\": [1, 2, 4, 2, 3], \"dtype\": \"float32\"},"
+                + " {\"name\": \"phase\", \"shape\": [1], \"dtype\": \"float32\"}";
+        String newState = "{\"name\": \"new_mem_key\", \"shape\": [1, 2, 4, 2, 3], \"dtype\": \"float32\"},"
+                + " {\"name\": \"new_phase\", \"shape\": [1], \"dtype\": \"float32\"}";
+        String frame = "{\"name\": \"frame\", \"shape\": [1, 3, 32, 48], \"dtype\": \"float32\"}";
+        String prob = "{\"name\": \"prob\", \"shape\": [1, 1, 32, 48], \"dtype\": \"float32\"}";
+        String step = "{\"inputs\": [" + frame + ", " + state + "], \"outputs\": [" + prob + ", " + newState + "]}";
+        String text = "{\"contract_version\": 1, \"target\": \"tflite\","
+                + " \"files\": {\"init\": \"student.tflite\", \"step_0\": \"student.tflite\", \"step_1\": \"student.tflite\"},"
+                + " \"entry_points\": {"
+                + "  \"init\": {\"inputs\": [" + frame + ", {\"name\": \"mask\", \"shape\": [1, 1, 32, 48], \"dtype\": \"float32\"}],"
+                + "             \"outputs\": [" + state + "]},"
+                + "  \"step_0\": " + step + ", \"step_1\": " + step + "},"
+                + " \"feedback\": {\"init\": {\"mem_key\": \"mem_key\", \"phase\": \"phase\"},"
+                + "              \"step\": {\"new_mem_key\": \"mem_key\", \"new_phase\": \"phase\"}},"
+                + " \"schedule\": {\"steps\": [\"step_0\", \"step_1\"], \"phase\": \"phase\", \"rule\": \"run steps[int(phase)]\"},"
                 + " \"input\": {\"height\": 32, \"width\": 48, \"objects\": 1, \"frame_range\": [0.0, 1.0], \"channels\": \"RGB\","
                 + "           \"mask_threshold\": 0.5}}";
         for (int i = 0; i < edits.length; i += 2) {
@@ -71,6 +104,58 @@ public class ContractTest {
     }
 
     @Test
+    public void aContractWithoutScheduleHasTheOneStepEntry() throws ContractException {
+        Contract c = parse(contract());
+        assertEquals(Arrays.asList("step"), c.steps());
+        assertEquals(Arrays.asList("init", "step"), c.entries());
+        assertNull(c.phaseName());
+        Contract scheduled = parse(contract("\"input\":", "\"schedule\": {\"steps\": [\"step\"], \"phase\": null}, \"input\":"));
+        assertEquals(Arrays.asList("step"), scheduled.steps());
+        assertNull(scheduled.phaseName());
+    }
+
+    @Test
+    public void readsATwoPhaseContract() throws ContractException {
+        Contract c = parse(twoPhase());
+        assertEquals("student.tflite", c.modelFile());
+        assertEquals(Arrays.asList("step_0", "step_1"), c.steps());
+        assertEquals(Arrays.asList("init", "step_0", "step_1"), c.entries());
+        assertEquals("phase", c.phaseName());
+        assertEquals(Arrays.asList("mem_key", "phase"), c.stateNames());
+        assertEquals("new_phase", c.stepOutputFor("phase"));
+        assertEquals(1, c.stateSpec("phase").elements());
+        c.checkModel(new Signatures(c));
+    }
+
+    @Test
+    public void rejectsABrokenSchedule() {
+        rejected(twoPhase("\"steps\": [\"step_0\", \"step_1\"]", "\"steps\": [\"step_0\", \"step_2\"]"), "step_2");
+        rejected(twoPhase("\"phase\": \"phase\", \"rule\"", "\"phase\": \"phaze\", \"rule\""), "phaze", "not a state input");
+        rejected(twoPhase("\"phase\": \"phase\", \"rule\"", "\"phase\": null, \"rule\""), "no phase input", "[step_0, step_1]");
+        rejected(twoPhase("\"phase\": \"phase\", \"rule\"", "\"phase\": \"mem_key\", \"rule\""), "mem_key[1, 2, 4, 2, 3]", "not a single number");
+        rejected(twoPhase("\"steps\": [\"step_0\", \"step_1\"]", "\"steps\": []"), "schedule.steps");
+        rejected(twoPhase("\"step_1\": \"student.tflite\"", "\"step_1\": \"other.tflite\""), "init and step_0, step_1", "one .tflite file");
+        rejected(twoPhase("\"step_1\": {\"inputs\": [", "\"step_1\": {\"inputs\": [{\"name\": \"extra\", \"shape\": [1], \"dtype\": \"float32\"}, "),
+                "step_1 takes [extra[1], frame[1, 3, 32, 48]", "same state");
+        rejected(twoPhase("\"step_1\": {\"inputs\": [{\"name\": \"frame\", \"shape\": [1, 3, 32, 48], \"dtype\": \"float32\"},"
+                + " {\"name\": \"mem_key\", \"shape\": [1, 2, 4, 2, 3]", "\"step_1\": {\"inputs\": [{\"name\": \"frame\", \"shape\": [1, 3, 32, 48],"
+                + " \"dtype\": \"float32\"}, {\"name\": \"mem_key\", \"shape\": [1, 2, 4, 2, 9]"), "mem_key[1, 2, 4, 2, 9]", "same state");
+    }
+
+    @Test
+    public void checksEveryStepEntryOfTheModelFile() throws ContractException {
+        Contract c = parse(twoPhase());
+        Signatures model = new Signatures(c);
+        model.in.remove("step_1");
+        try {
+            c.checkModel(model);
+            fail("a model without step_1 was accepted");
+        } catch (ContractException ex) {
+            assertTrue(ex.getMessage(), ex.getMessage().contains("has the signatures [init, step_0]; the contract needs step_1"));
+        }
+    }
+
+    @Test
     public void stateNamesComeFromTheContract() throws ContractException {
         Contract c = parse(contract("\"mem_key\"", "\"keys\"", "\"new_mem_key\"", "\"next_keys\"", "\"mem_value\"", "\"values\"",
                 "\"new_mem_value\"", "\"next_values\""));
@@ -109,7 +194,7 @@ public class ContractTest {
         final Map<String, Map<String, int[]>> out = new HashMap<>();
 
         Signatures(Contract c) {
-            for (String entry : new String[] {Contract.INIT, Contract.STEP}) {
+            for (String entry : c.entries()) {
                 in.put(entry, new HashMap<>());
                 out.put(entry, new HashMap<>());
                 for (TensorSpec s : c.inputs(entry)) {

@@ -120,6 +120,67 @@ public class TrackerTest {
         assertSame(read, last[1]);
     }
 
+    /**
+     * A two-phase interpreter (the state is mem_key and phase): init sets mem_key = 1 and phase = 0;
+     * step_i checks that the phase it was given is i, then prob = 10 * i + mem_key,
+     * new_mem_key = mem_key + 1 and new_phase = (i + 1) mod 2, or {@code badPhase} when set.
+     */
+    static final class TwoPhaseRunner implements Runner {
+        final List<String> calls = new ArrayList<>();
+        float badPhase = -1;
+
+        @Override
+        public void run(String entry, Map<String, ByteBuffer> inputs, Map<String, ByteBuffer> outputs) {
+            calls.add(entry);
+            if (entry.equals("init")) {
+                FakeRunner.fillAll(outputs.get("mem_key"), 1);
+                FakeRunner.fillAll(outputs.get("phase"), 0);
+                return;
+            }
+            int index = Integer.parseInt(entry.substring("step_".length()));
+            assertEquals("step_" + index + " got the phase of another entry", index, inputs.get("phase").getFloat(0), 0f);
+            float key = inputs.get("mem_key").getFloat(0);
+            FakeRunner.fillAll(outputs.get("prob"), 10 * index + key);
+            FakeRunner.fillAll(outputs.get("new_mem_key"), key + 1);
+            FakeRunner.fillAll(outputs.get("new_phase"), badPhase >= 0 ? badPhase : (index + 1) % 2);
+        }
+    }
+
+    @Test
+    public void runsTheStepEntryTheScheduleNamesEachFrame() throws Exception {
+        TwoPhaseRunner runner = new TwoPhaseRunner();
+        Tracker tracker = new Tracker(ContractTest.parse(ContractTest.twoPhase()), runner);
+        tracker.init();
+        assertEquals("step_0", tracker.nextStep());
+        for (int t = 1; t <= 5; t++) {
+            ByteBuffer prob = tracker.step();
+            assertEquals("frame " + t, 10 * ((t - 1) % 2) + t, prob.getFloat(0), 0f);
+            assertEquals(t % 2, tracker.state("phase").getFloat(0), 0f);
+        }
+        assertEquals(java.util.Arrays.asList("init", "step_0", "step_1", "step_0", "step_1", "step_0"), runner.calls);
+        tracker.init(); // a new video starts at phase 0 again
+        tracker.step();
+        assertEquals("step_0", runner.calls.get(runner.calls.size() - 1));
+    }
+
+    @Test
+    public void aPhaseOutsideTheScheduleIsAClearError() throws Exception {
+        TwoPhaseRunner runner = new TwoPhaseRunner();
+        Tracker tracker = new Tracker(ContractTest.parse(ContractTest.twoPhase()), runner);
+        tracker.init();
+        runner.badPhase = 2;
+        tracker.step();
+        try {
+            tracker.step();
+            fail("ran a step with phase 2 of a two-entry schedule");
+        } catch (IllegalStateException ex) {
+            for (String word : new String[] {"phase is 2.0", "[step_0, step_1]", "from 0 to 1", "export again"}) {
+                assertTrue(ex.getMessage(), ex.getMessage().contains(word));
+            }
+        }
+        assertEquals(2, runner.calls.size());
+    }
+
     @Test
     public void stepBeforeInitAndResetAreClear() throws Exception {
         Tracker tracker = new Tracker(ContractTest.parse(ContractTest.contract()), new FakeRunner());
