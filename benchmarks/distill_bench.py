@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -133,14 +134,14 @@ def score(best: Path, data: Path) -> float:
 
 def student_job(args: argparse.Namespace, data: Path, teacher: Path, row: str, seed: int) -> dict[str, Any]:
     distiller, options = ROWS[row]
-    slug = row.split(" (")[0].replace(":", "").replace(",", "").replace(" ", "_")
+    slug = re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")  # one folder per row: rows of one method differ in options
     threads = 1 if args.parallel > 1 else 2
     student = args.tdnet_student if row in TDNET_ROWS else args.student
     if distiller == "online":
         options = [*options, "--online-teacher", args.teacher_model]
     command = ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
                *(["--teacher", str(teacher)] if distiller not in TEACHERLESS else []),
-               *common(args, data, args.work / "students" / f"{slug}-{distiller}-s{seed}", args.steps, seed, threads)]
+               *common(args, data, args.work / "students" / f"{slug}-s{seed}", args.steps, seed, threads)]
     out = Path(command[command.index("--out") + 1])
     seconds = run(command, out)
     return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": seconds / args.steps}
