@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -27,14 +25,7 @@ from mobileseg.train.runner import ClipRunner, DistillRunner, segmentation_loss
 B, T, K, H, W = 2, 3, 2, 48, 64
 SMALL = dict(label_dim=16, heads=4, mask_size=3)
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny convolutions run far faster on one thread than on cores shared with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clips(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -3,8 +3,6 @@ fusion's causality and the adapters' initial identity."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -18,13 +16,7 @@ from mobileseg.train.runner import DistillRunner, segmentation_loss
 B, T, K, H, W = 2, 3, 2, 48, 64
 TINY = dict(online_teacher="stcn_r50_r18_tiny")
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clips(seed: int = 0) -> dict[str, torch.Tensor]:

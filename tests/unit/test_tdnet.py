@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
 
 import pytest
 import torch
@@ -14,13 +13,7 @@ from mobileseg.train.runner import ClipRunner
 
 SIZE = (64, 96)
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _counting(model: TDNetStudent) -> Counter[int]:

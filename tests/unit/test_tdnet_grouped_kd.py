@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -15,13 +13,7 @@ from mobileseg.train.runner import DistillRunner
 
 H, W = 48, 64
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _setup(frames: int = 3, subnets: int = 2, **options: float) -> tuple[nn.Module, nn.Module, TDNetDistiller, StepOutputs]:
