@@ -87,3 +87,9 @@ def gather_pixels(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     channels = maps.shape[1]
     picked = maps.flatten(2).gather(2, index.unsqueeze(1).expand(-1, channels, -1))  # [B, D, M]
     return picked.transpose(1, 2)
+
+
+def channel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
+    """Per-pixel ``tau^2 KL(softmax(teacher/tau) || softmax(student/tau))`` over dim 1: ``[N, C, h, w]`` -> ``[N, h, w]``."""
+    target = F.softmax(teacher / tau, dim=1)
+    return tau**2 * (target * (target.clamp(min=1e-8).log() - F.log_softmax(student / tau, dim=1))).sum(1)

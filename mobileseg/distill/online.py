@@ -75,6 +75,7 @@ from torch.func import functional_call
 
 from mobileseg.data.clips import IGNORE_INDEX
 from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
+from mobileseg.distill.losses import channel_kl
 from mobileseg.train.runner import ClipRunner, pixel_losses
 
 DISC_WIDTH = 64
@@ -181,10 +182,8 @@ class OnlineDistiller(Distiller):
             rates = (labels != IGNORE_INDEX).float()
         labelled = (labels != IGNORE_INDEX).sum().clamp(min=1)
         if self.logit_weight > 0:
-            tau = self.logit_tau
-            target = F.softmax(teacher.class_logits.detach() / tau, dim=2)
-            kl = (target * (target.clamp(min=1e-8).log() - F.log_softmax(outputs.student.class_logits / tau, dim=2))).sum(2)
-            terms["logit_kd"] = self.logit_weight * tau**2 * (kl * rates).sum() / labelled
+            kl = channel_kl(outputs.student.class_logits.flatten(0, 1), teacher.class_logits.detach().flatten(0, 1), self.logit_tau)
+            terms["logit_kd"] = self.logit_weight * (kl.view_as(rates) * rates).sum() / labelled
 
         real = outputs.selector[:, None, :].expand(labels.shape[0], labels.shape[1], -1).flatten() > 0  # [N]
         student = self._adapted(outputs, batch["masks"])[real]  # [n, Dt, h, w]

@@ -32,20 +32,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mobileseg.data.clips import IGNORE_INDEX
 from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
+from mobileseg.distill.losses import channel_kl
 
 if TYPE_CHECKING:
     from mobileseg.models.base import MemoryNetwork
-
-
-def channel_kl(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
-    """Per-pixel ``tau^2 KL(softmax(teacher/tau) || softmax(student/tau))`` over dim 1: ``[N, C, h, w]`` -> ``[N, h, w]``."""
-    target = F.softmax(teacher / tau, dim=1)
-    return tau**2 * (target * (target.clamp(min=1e-8).log() - F.log_softmax(student / tau, dim=1))).sum(1)
 
 
 @DISTILLERS.register("tdnet")
