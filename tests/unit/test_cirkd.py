@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import math
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -240,27 +242,57 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     """One process of the two-process check below: the distiller in DDP, as the training loop wraps it."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     try:
-        torch.manual_seed(0)  # DDP broadcasts rank 0's weights anyway
-        distiller = _built(pixel_queue=100)
-        wrapped = DistributedDataParallel(distiller, device_ids=None, find_unused_parameters=True, forward_sync_buffers=False)
-        optimizer = torch.optim.SGD(distiller.parameters(), lr=0.5)
-        for step in range(2):
-            terms = wrapped(_outputs(seed=10 + rank), torch.Generator().manual_seed(100 * step + rank))
-            sum(terms.values()).backward()
-            optimizer.step()
-            optimizer.zero_grad()
-        torch.save(distiller.state_dict(), Path(out) / f"rank{rank}.pt")
+        _ddp_steps(rank, out)
     finally:
         dist.destroy_process_group()
+
+
+def _ddp_steps(rank: int, out: str) -> None:
+    """Two DDP steps; the wrapper dies when this returns, before the group is destroyed.
+
+    The order matters: a DDP reducer freed after ``destroy_process_group`` holds the last reference
+    to the gloo group, whose destructor then joins gloo's threads while holding the GIL, and a
+    gloo thread still freeing a finished work item waits for the GIL: a deadlock (PyTorch issue
+    56297; it hung 1 run in ~13 here, and CI once). Freed through the group object itself, the
+    destructor releases the GIL.
+    """
+    torch.manual_seed(0)  # DDP broadcasts rank 0's weights anyway
+    distiller = _built(pixel_queue=100)
+    wrapped = DistributedDataParallel(distiller, device_ids=None, find_unused_parameters=True, forward_sync_buffers=False)
+    optimizer = torch.optim.SGD(distiller.parameters(), lr=0.5)
+    for step in range(2):
+        terms = wrapped(_outputs(seed=10 + rank), torch.Generator().manual_seed(100 * step + rank))
+        sum(terms.values()).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    torch.save(distiller.state_dict(), Path(out) / f"rank{rank}.pt")
+
+
+def _spawn(worker: object, args: tuple[object, ...], processes: int, deadline: float = 300.0) -> None:
+    """``mp.spawn`` with a deadline: a hung process group fails this test in minutes, naming the
+    ranks still running, and leaves no process behind (a plain ``join`` would wait forever, and
+    the interpreter would wait for its non-daemon children at exit)."""
+    context = mp.start_processes(worker, args=args, nprocs=processes, join=False, start_method="spawn")
+    began = time.monotonic()
+    try:
+        while not context.join(timeout=1):
+            if time.monotonic() - began > deadline:
+                alive = [rank for rank, process in enumerate(context.processes) if process.is_alive()]
+                pytest.fail(f"ranks {alive} of {processes} still running after {deadline:.0f} s: the process group hung")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 def test_under_ddp_banks_hold_every_process_entries_and_the_head_stays_in_sync(tmp_path: Path) -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    _spawn(_ddp_worker, (2, port, str(tmp_path)), processes=2)
     states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     single = _built(pixel_queue=100)
     single(_outputs(), torch.Generator().manual_seed(0))
