@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -58,5 +59,13 @@ def mean_over_ranks(env: Dist, value: float) -> float:
 
 
 def teardown(env: Dist) -> None:
+    """Leave the process group, after freeing what still wraps it.
+
+    A DDP wrapper that outlives the group (held in a reference cycle) would
+    free the last reference to a gloo group while holding the GIL, and gloo's destructor can then
+    deadlock with its own threads (PyTorch issue 56297; seen in a two-process test). Collecting
+    first frees such wrappers while the group is alive; the group's own destructor releases the GIL.
+    """
     if env.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()

@@ -257,7 +257,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "config.json", config.to_dict())
-        teacher = "" if config.distiller == "none" else f", distilled ({config.distiller})" + (f" from {config.teacher}" if config.teacher else ", no teacher")
+        teacher = "" if config.distiller == "none" else f", distilled ({config.distiller})" + (f" from {config.teacher}" if config.teacher else ", no teacher checkpoint")
         log.info("training %s (%s) on %s: %d steps of %d clips x %d frames, world size %d, %d threads%s%s -> %s",
                  config.model, ROLES[config.model], config.data, config.steps, config.batch_size, config.clip_frames, env.world,
                  torch.get_num_threads(), ", deterministic" if config.deterministic else "", teacher, out)
