@@ -250,14 +250,9 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 def _ddp_steps(rank: int, out: str) -> None:
-    """Two DDP steps; the wrapper dies when this returns, before the group is destroyed.
-
-    The order matters: a DDP reducer freed after ``destroy_process_group`` holds the last reference
-    to the gloo group, whose destructor then joins gloo's threads while holding the GIL, and a
-    gloo thread still freeing a finished work item waits for the GIL: a deadlock (PyTorch issue
-    56297; it hung 1 run in ~13 here, and CI once). Freed through the group object itself, the
-    destructor releases the GIL.
-    """
+    """Two DDP steps; the wrapper dies when this returns, before the group is destroyed: freed
+    after it, the wrapper can deadlock gloo's destructor (why: ``mobileseg.train.distributed.teardown``;
+    in this test it hung 2 runs in 16 under load, and CI once)."""
     torch.manual_seed(0)  # DDP broadcasts rank 0's weights anyway
     distiller = _built(pixel_queue=100)
     wrapped = DistributedDataParallel(distiller, device_ids=None, find_unused_parameters=True, forward_sync_buffers=False)
