@@ -177,10 +177,13 @@ def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, pa
     objects = runtime.contract.objects
     video, first = parity_video(*size, objects=objects, frames=parity_frames)
     agreement = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, Tolerance(float("inf"), 0.0))
+    # mask IoU outside the band around the threshold where fp32 itself is undecided (export.parity's rule)
     figures = {"kind": "agreement", "frames": agreement.frames, "iou_min": agreement.iou_min, "iou_mean": agreement.iou_mean,
-               "max_abs_prob": agreement.worst_prob,
+               "max_abs_prob": agreement.worst_prob, "flipped": sum(agreement.flipped), "near_threshold": sum(agreement.near_threshold),
+               "threshold_band": agreement.tolerance.band,
                "summary": (f"agreement with fp32 over {agreement.frames} frames: mask IoU min {agreement.iou_min:.4f} mean "
-                           f"{agreement.iou_mean:.4f}, max |dprob| {agreement.worst_prob:.2e}")}
+                           f"{agreement.iou_mean:.4f} ({sum(agreement.flipped)} pixels flipped outside "
+                           f"{agreement.tolerance.band:.0e} of the threshold), max |dprob| {agreement.worst_prob:.2e}")}
     if not jf:
         return {**figures, "summary": figures["summary"] + "; J&F not measured"}
     with tempfile.TemporaryDirectory(prefix="mobileseg-jf-") as work:

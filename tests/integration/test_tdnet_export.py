@@ -25,7 +25,7 @@ from mobileseg.export.contract import (
     contract_path,
     load_contract,
 )
-from mobileseg.export.parity import Tolerance, parity_video
+from mobileseg.export.parity import Tolerance, mask_agreement, parity_video
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 from mobileseg.export.signature import signature_of
 from mobileseg.models import NetworkTracker, build_model
@@ -135,8 +135,7 @@ def test_runtimes_run_the_phases_in_turn_and_match_pytorch(exported: dict[str, o
                 assert [tuple(s.shape) for s in state] == [tuple(s.shape) for s in ref_state]
                 assert float(state[-1]) == float(ref_state[-1]) == t % 2, (target, t)
                 worst = float((prob - ref_prob).abs().max())
-                union = int(((prob > 0.5) | (ref_prob > 0.5)).sum())
-                iou = 1.0 if union == 0 else int(((prob > 0.5) & (ref_prob > 0.5)).sum()) / union
+                iou = mask_agreement(ref_prob, prob, tolerance.band).iou
                 assert worst <= tolerance.max_abs_prob and iou >= tolerance.min_iou, (target, t, worst, iou)
         assert calls == ["init"] + [STEPS[(t - 1) % 2] for t in range(1, len(frames))], target
         monkeypatch.setattr(type(runtime), "run", run)
