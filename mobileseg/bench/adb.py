@@ -1,8 +1,10 @@
-"""A thin ``adb`` transport: find the tool, choose exactly one usable device, push / pull / shell.
+"""A thin ``adb`` transport: find the tool, choose exactly one usable device, push / shell / logcat.
 
 Every call runs the real ``adb`` executable found on PATH (the tests put a stand-in first on
 PATH that performs the same commands on a local folder). Device states come from ``adb devices
 -l``: ``device`` is usable; ``unauthorized``, ``offline`` and the rest are refused with what to do.
+The first call starts adb's server if none is running, and it stays running afterwards (adb's
+own behaviour; ``adb kill-server`` stops it).
 """
 
 from __future__ import annotations
@@ -59,13 +61,14 @@ def _state_error(device: Device) -> AdbError:
     return AdbError(f"device {device.serial} is in state {device.state!r}, not 'device'; boot it normally with USB debugging on.")
 
 
-def select_device(devices: list[Device], serial: str | None) -> Device:
-    """The one device to use: ``serial`` (or ANDROID_SERIAL), else the only one listed."""
+def select_device(devices: list[Device], serial: str | None, source: str = "--serial") -> Device:
+    """The one device to use: ``serial`` (``source`` names where it came from: --serial or ANDROID_SERIAL), else the only one listed."""
     listed = ", ".join(f"{d.serial} ({d.state})" for d in devices)
     if serial:
         found = [d for d in devices if d.serial == serial]
         if not found:
-            raise AdbError(f"--serial {serial} is not connected; adb lists {listed or 'no device'}.")
+            given = f"--serial {serial}" if source == "--serial" else f"{source}={serial} (from the environment)"
+            raise AdbError(f"{given} is not connected; adb lists {listed or 'no device'}.")
         device = found[0]
     elif not devices:
         raise AdbError("no Android device is connected: plug in a phone with USB debugging on (Settings > Developer "
@@ -102,7 +105,8 @@ class Adb:
             raise AdbError(f"adb is not on PATH: {INSTALL}.")
         self.timeout = timeout
         devices = parse_devices(self._run(["devices", "-l"]).stdout)
-        self.device = select_device(devices, serial or os.environ.get("ANDROID_SERIAL"))
+        source = "--serial" if serial else "ANDROID_SERIAL"
+        self.device = select_device(devices, serial or os.environ.get("ANDROID_SERIAL"), source)
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
@@ -126,6 +130,14 @@ class Adb:
 
     def pull(self, remote: str, local: str | os.PathLike[str]) -> None:
         self._device(["pull", remote, str(local)])
+
+    def logcat_clear(self) -> None:
+        """Empty the phone's log buffers (``adb logcat -c``), so a later read holds only what came after."""
+        self._device(["logcat", "-c"], check=False)
+
+    def logcat(self, tag: str, pid: int) -> str:
+        """What process ``pid`` logged under ``tag`` (info and above) since the last clear: ``adb logcat -d``."""
+        return self._device(["logcat", "-d", f"--pid={pid}", "-s", f"{tag}:I"], check=False).stdout
 
     def getprop(self, name: str) -> str:
         return self.shell(["getprop", name]).stdout.strip()

@@ -11,14 +11,19 @@ ExecuTorch's ``executor_runner`` for ``.pte``; README says where to get them). T
 2. choose the one usable device, record its identity and thermal status;
 3. push the model, the runner and the inputs into a fresh folder under ``/data/local/tmp/``;
 4. run ``init`` and every step entry separately (``--signature_to_run_for`` / ``--method_name``), pinned to
-   the big cores with ``taskset`` when asked, with a cooldown between runs;
+   the big cores with ``taskset`` when asked, with a cooldown between runs; the command lines and
+   where each runner's output is read are :mod:`mobileseg.bench.runners`';
 5. parse the tools' output into the host bench's JSON and table;
 6. remove the folder, also after an error, and record the thermal status again.
+
+``--dry-run`` prints the adb command lines of steps 3, 4 and 6 without running anything.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import tempfile
 import time
 import uuid
@@ -29,12 +34,10 @@ from typing import Any
 import numpy as np
 
 from mobileseg.bench.adb import Adb, AdbError
-from mobileseg.bench.parsers import ToolOutputError, ToolRun, parse_benchmark_model, parse_executor_runner
+from mobileseg.bench.runners import RUNNERS, on_device, read_output, runner_command, tflite_signature
 from mobileseg.errors import ConfigError
 
 REMOTE_ROOT = "/data/local/tmp"
-RUNNERS = {"tflite": "benchmark_model", "executorch": "executor_runner"}
-DELEGATES = {"xnnpack": "--use_xnnpack=true", "gpu": "--use_gpu=true", "nnapi": "--use_nnapi=true"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class DeviceRequest:
     warmup: int = 5
     cooldown: float = 5.0
     state_frames: int = 5
+
+
+def input_file(folder: Path, entry: str, name: str) -> Path:
+    """Where the raw float32 value of input ``name`` of ``entry`` is written (and, by its name, pushed)."""
+    return folder / f"{entry}.{name}.raw"
 
 
 def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[str, Path]]:
@@ -81,7 +89,7 @@ def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[
         tensors = values[entry]
         files[entry] = {}
         for spec in contract.inputs(entry):  # contract order: executor_runner takes inputs by position
-            path = folder / f"{entry}.{spec['name']}.raw"
+            path = input_file(folder, entry, spec["name"])
             np.ascontiguousarray(tensors[spec["name"]].numpy(), dtype="<f4").tofile(path)
             files[entry][spec["name"]] = path
     return files
@@ -110,20 +118,56 @@ def big_core_mask(adb: Adb) -> str:
     return format(sum(1 << core for core in big), "x")
 
 
-def runner_command(target: str, entry: str, work: str, model: str, runner: str, inputs: dict[str, Path], request: DeviceRequest) -> list[str]:
-    if target == "tflite":
-        values = ",".join(f"{name}:{work}/{path.name}" for name, path in inputs.items())
-        return [f"{work}/{runner}", f"--graph={work}/{model}", f"--signature_to_run_for={entry}", f"--num_threads={request.threads}",
-                f"--num_runs={request.runs}", f"--warmup_runs={request.warmup}", "--report_peak_memory_footprint=true",
-                f"--input_layer_value_files={values}", DELEGATES[request.delegate]]
-    return [f"{work}/{runner}", f"--model_path={work}/{model}", f"--method_name={entry}", f"--num_executions={request.warmup + request.runs}",
-            f"--inputs={','.join(f'{work}/{path.name}' for path in inputs.values())}", f"--cpu_threads={request.threads}"]
+@dataclass(frozen=True)
+class Plan:
+    """What a phone run does, as command lines: the files to push and each entry point's command."""
+
+    work: str  # the fresh folder on the phone
+    pushes: list[tuple[Path, str]]  # (local file, remote path)
+    commands: dict[str, list[str]]  # entry point -> what `adb shell` runs
+    subgraphs: dict[str, int]  # .tflite: entry point -> its subgraph (to pick the delegate line)
 
 
-def _parse(target: str, text: str, warmup: int) -> ToolRun:
-    if target == "tflite":
-        return parse_benchmark_model(text)
-    return parse_executor_runner(text, skip=warmup)  # executor_runner has no warm-up flag: its first runs are the warm-up
+def make_plan(request: DeviceRequest, target: str, contract: Any, inputs: dict[str, dict[str, Path]], mask: str | None) -> Plan:
+    """The command lines of a phone run; ``inputs``: entry -> input name -> local raw file."""
+    work = f"{REMOTE_ROOT}/mobileseg-bench-{uuid.uuid4().hex[:8]}"
+    pushes = [(local, f"{work}/{local.name}") for local in [request.model, request.runner, *[p for files in inputs.values() for p in files.values()]]]
+    commands, subgraphs = {}, {}
+    for entry in contract.entries:
+        layers = None
+        if target == "tflite":
+            subgraphs[entry], layers = tflite_signature(request.model, entry)
+        command = runner_command(target, entry, work, request.model.name, request.runner.name, inputs[entry], layers,
+                                 request.threads, request.runs, request.warmup, request.delegate)
+        commands[entry] = on_device(target, command, mask)
+    return Plan(work, pushes, commands, subgraphs)
+
+
+def dry_run(request: DeviceRequest) -> list[str]:
+    """The adb command lines a run would execute, in order (nothing runs; no phone or adb needed)."""
+    from mobileseg.export.contract import load_contract
+
+    target = check_request(request)
+    contract = load_contract(request.model)
+    host = Path("$TMP")
+    inputs = {entry: {spec["name"]: input_file(host, entry, spec["name"]) for spec in contract.inputs(entry)} for entry in contract.entries}
+    plan = make_plan(request, target, contract, inputs, "MASK" if request.big_cores else None)
+    serial = request.serial or os.environ.get("ANDROID_SERIAL") or "SERIAL"
+    adb = f"adb -s {shlex.quote(serial)}"
+    lines = ["# $TMP: a temporary folder on this machine where the real state inputs are computed first"]
+    if request.big_cores:
+        lines.append("# MASK: the taskset mask of the cores faster than the slowest cluster, read from the phone's cpufreq")
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(['mkdir', '-p', plan.work]))}")
+    lines += [f"{adb} push {shlex.quote(str(local))} {remote}" for local, remote in plan.pushes]
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(['chmod', '755', f'{plan.work}/{request.runner.name}']))}")
+    for entry, command in plan.commands.items():
+        if target == "executorch":
+            lines.append(f"{adb} logcat -c")
+        lines.append(f"{adb} shell {shlex.quote(shlex.join(command))}")
+        if target == "executorch":
+            lines.append(f"{adb} logcat -d --pid=PID -s ExecuTorch:I   # PID: printed by the command above; read when its timings are not on stdout/stderr")
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(['rm', '-rf', plan.work]))}")
+    return lines
 
 
 def check_request(request: DeviceRequest) -> str:
@@ -152,32 +196,28 @@ def bench_adb(request: DeviceRequest) -> dict[str, Any]:
     adb = Adb(request.serial)
     device = adb.info()
     device["thermal_before"] = adb.thermal()
-    work = f"{REMOTE_ROOT}/mobileseg-bench-{uuid.uuid4().hex[:8]}"
     entries: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mobileseg-adb-") as tmp:
         inputs = real_inputs(request.model, Path(tmp), request.state_frames)
-        adb.shell(["mkdir", "-p", work])
+        mask = big_core_mask(adb) if request.big_cores else None
+        plan = make_plan(request, target, contract, inputs, mask)
+        adb.shell(["mkdir", "-p", plan.work])
         try:
-            for local in [request.model, request.runner, *[p for files in inputs.values() for p in files.values()]]:
-                adb.push(local, f"{work}/{local.name}")
-            adb.shell(["chmod", "755", f"{work}/{request.runner.name}"])
-            mask = big_core_mask(adb) if request.big_cores else None
-            for number, entry in enumerate(contract.entries):
+            for local, remote in plan.pushes:
+                adb.push(local, remote)
+            adb.shell(["chmod", "755", f"{plan.work}/{request.runner.name}"])
+            for number, (entry, command) in enumerate(plan.commands.items()):
                 if number and request.cooldown > 0:
                     time.sleep(request.cooldown)
-                command = runner_command(target, entry, work, request.model.name, request.runner.name, inputs[entry], request)
-                if mask is not None:
-                    command = ["taskset", mask, *command]
+                if target == "executorch":
+                    adb.logcat_clear()
                 done = adb.shell(command, check=False)
-                try:
-                    run = _parse(target, done.stdout + done.stderr, request.warmup)
-                except ToolOutputError as exc:
-                    raise ToolOutputError(f"{request.runner.name} {entry} (status {done.returncode}): {exc}") from None
+                run = read_output(target, adb, done, request.runner.name, entry, request.warmup, plan.subgraphs.get(entry))
                 entries[entry] = run.stats.to_dict()
-                extra[entry] = {**run.to_dict(), "command": " ".join(command)}
+                extra[entry] = {**run.to_dict(), "command": shlex.join(command)}
         finally:
-            adb.shell(["rm", "-rf", work], check=False)
+            adb.shell(["rm", "-rf", plan.work], check=False)
     device["thermal_after"] = adb.thermal()
     step = extra[contract.steps[0]]
     if contract.steps != ("step",):  # the report's "step" is ms per frame, whichever entry runs it

@@ -11,7 +11,7 @@ from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
 
 HOST_ONLY = ("frames", "every", "plot", "data", "size", "start_frame")
-ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "state_frames")
+ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "state_frames", "dry_run")
 
 
 @click.command("bench")
@@ -39,12 +39,15 @@ ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "st
 @click.option("--runner", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="adb: the Android arm64 runner binary: TFLite's benchmark_model for .tflite, ExecuTorch's executor_runner for .pte.")
 @click.option("--delegate", default="xnnpack", show_default=True, type=click.Choice(["xnnpack", "gpu", "nnapi"]),
-              help="adb, .tflite: the delegate benchmark_model uses (the LiteRT GPU delegate rejects 5-D state tensors).")
+              help="adb, .tflite: the delegate benchmark_model uses (LiteRT's GPU delegate leaves the nodes on the 5-D state tensors to the CPU).")
 @click.option("--big-cores", is_flag=True, help="adb: pin the runner to the fast cores with taskset (steadier numbers).")
 @click.option("--runs", default=50, show_default=True, type=click.IntRange(min=1), help="adb: timed runs per entry point.")
 @click.option("--cooldown", default=5.0, show_default=True, type=click.FloatRange(min=0), help="adb: seconds of rest between the init and step runs.")
 @click.option("--state-frames", default=5, show_default=True, type=click.IntRange(min=1),
               help="adb: step is fed the real state after this many frames of a generated video.")
+@click.option("--dry-run", is_flag=True,
+              help="adb: print the exact adb command lines the run would execute (push, the runner per entry point, logcat, "
+                   "clean-up) and stop; needs no phone and no adb.")
 @click.pass_context
 def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...], json_path: Path, **options: Any) -> None:
     """Time init and step of each model per frame: min / p50 / p90 / p99 / mean ms, FPS, memory, size.
@@ -53,6 +56,7 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
     mobileseg bench --model export/out/student.tflite --model export/out/student.pte --model runs/student/best.pt
     mobileseg bench --model runs/teacher/best.pt --model export/out/student.tflite --frames 1000 --every 50 --plot latency.png
     mobileseg bench --device adb --model export/out/student.tflite --runner ~/android/benchmark_model --big-cores
+    mobileseg bench --device adb --model export/out/student.pte --runner ~/android/executor_runner --dry-run
 
     On the host every model runs its own tracker over a generated video with its state fed back,
     in a fresh process (so the peak memory is its own); several models print one table.
@@ -62,6 +66,11 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise ConfigError(f"{flags}: only for --device {'host' if device_kind == 'adb' else 'adb'}; this run is --device {device_kind}.")
+    if device_kind == "adb" and options["dry_run"]:
+        from mobileseg.bench.device import dry_run
+
+        click.echo("\n".join(dry_run(_adb_request(models, options))))
+        return
     if device_kind == "adb":
         report = _adb(models, options)
     else:
@@ -102,8 +111,8 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
     return make_report(host_info(threads), settings, bench_host(requests))
 
 
-def _adb(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
-    from mobileseg.bench.device import DeviceRequest, bench_adb
+def _adb_request(models: tuple[Path, ...], options: dict[str, Any]) -> Any:
+    from mobileseg.bench.device import DeviceRequest
 
     if len(models) != 1:
         raise ConfigError(f"--device adb times one --model per run ({len(models)} given): run it once per file.")
@@ -113,4 +122,10 @@ def _adb(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
     request = DeviceRequest(model=models[0], runner=options["runner"], serial=options["serial"], threads=options["threads"] or 4,
                             delegate=options["delegate"], big_cores=options["big_cores"], runs=options["runs"], warmup=options["warmup"],
                             cooldown=options["cooldown"], state_frames=options["state_frames"])
-    return bench_adb(request)
+    return request
+
+
+def _adb(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
+    from mobileseg.bench.device import bench_adb
+
+    return bench_adb(_adb_request(models, options))

@@ -1,11 +1,14 @@
 """`mobileseg bench` on this host (every runtime and checkpoints) and over adb.
 
 No phone is attached here. The adb flow runs end to end against STAND-INS, named as such:
-``tests/standins/adb.py`` really performs ``devices``, ``push``, ``pull`` and ``shell`` on a local
-folder that plays the phone's file system, and ``tests/standins/benchmark_model.py`` /
-``executor_runner.py`` take the real tools' flags, run the model for real with ai-edge-litert /
-executorch and print the real tools' output format. With Debian's real ``adb`` on PATH and no
-phone, the no-device message is checked against it.
+``tests/standins/adb.py`` really performs ``devices``, ``push``, ``pull``, ``shell`` and ``logcat``
+on a local folder that plays the phone's file system, and ``tests/standins/benchmark_model.py`` /
+``executor_runner.py`` copy the real tools' validation, input matching, output format, exit
+status and (ExecuTorch) logging to logcat from their sources, and run the model for real with
+ai-edge-litert / executorch; each stand-in's docstring names the files and functions it follows.
+The stand-ins save the outputs of their last run, so a test checks that each pushed file fed the
+input it was meant for. With Debian's real ``adb`` on PATH and no phone, the no-device message
+is checked against it.
 """
 
 from __future__ import annotations
@@ -124,10 +127,30 @@ def _log(root: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (root / "adb.log").read_text().splitlines()]
 
 
+def _expected_step(model: Path, tmp_path: Path) -> dict[str, object]:
+    """What the file's own Python runtime returns for the step inputs the flow computes (the same real state)."""
+    import numpy as np
+
+    from mobileseg.bench.device import real_inputs
+    from mobileseg.runtime import open_runtime
+
+    tmp_path.mkdir()
+    files = real_inputs(model, tmp_path, state_frames=5)["step"]
+    runtime = open_runtime(model)
+    feeds = {name: np.fromfile(path, dtype="<f4").reshape(spec["shape"])
+             for spec in runtime.contract.inputs("step") for name, path in files.items() if name == spec["name"]}
+    return runtime.run("step", feeds)  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize("suffix, runner", [(".tflite", "benchmark_model"), (".pte", "executor_runner")])
-def test_adb_flow_end_to_end_against_the_standins(exported: dict[str, object], phone: dict[str, Path], suffix: str, runner: str) -> None:
+def test_adb_flow_end_to_end_against_the_standins(exported: dict[str, object], phone: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch, suffix: str, runner: str) -> None:
+    import numpy as np
+
     tool = _wrapper(phone["tools"], runner, STANDINS / f"{runner}.py")
     model = exported["out"] / f"student{suffix}"  # type: ignore[operator]
+    (tmp_path / "outputs").mkdir()
+    monkeypatch.setenv("STANDIN_RUNNER_OUTPUTS", str(tmp_path / "outputs"))
     result = CliRunner().invoke(cli, ["bench", "--device", "adb", "--model", str(model), "--runner", str(tool), "--big-cores",
                                       "--runs", "4", "--warmup", "1", "--cooldown", "0", "--threads", "2", "--json", str(phone["json"])])
     assert result.exit_code == 0, result.output
@@ -141,16 +164,78 @@ def test_adb_flow_end_to_end_against_the_standins(exported: dict[str, object], p
     for name in ("init", "step"):
         assert entry["entries"][name]["count"] == 4 and entry["entries"][name]["mean"] > 0
         command = entry["commands"][name]
-        assert command.startswith("taskset f0 /data/local/tmp/mobileseg-bench-")
+        assert "taskset f0 /data/local/tmp/mobileseg-bench-" in command
         assert (f"--signature_to_run_for={name}" if suffix == ".tflite" else f"--method_name={name}") in command
-    if suffix == ".tflite":  # the real state went in by name; the tool's memory line was parsed
-        assert "mem_key:/data/local/tmp/" in entry["commands"]["step"] and entry["memory_mb"]["overall"] >= 0
+    if suffix == ".tflite":  # every value file's name is in --input_layer, in the subgraph's input order; the memory lines parsed
+        assert "--input_layer=step_frame,step_mem_key,step_mem_value " in entry["commands"]["step"]
+        assert "--input_layer_value_files=step_frame:/data/local/tmp/" in entry["commands"]["step"]
+        assert entry["memory_mb"]["overall"] >= 0 and entry["memory_mb"]["peak"] > 0
+        ran = {name: np.load(tmp_path / "outputs" / f"step.{name}.npy") for name in ("prob", "new_mem_key", "new_mem_value")}
+    else:  # the Android PAL's log lines were read from logcat
+        assert "--print_output=none" in entry["commands"]["step"] and "echo mobileseg-pid:$$; exec taskset f0" in entry["commands"]["step"]
+        assert any(e.get("args", [None] * 3)[2:4] == ["logcat", "-d"] for e in _log(phone["root"]))  # type: ignore[index]
+        ran = {name: np.load(tmp_path / "outputs" / f"step.{i}.npy") for i, name in enumerate(("prob", "new_mem_key", "new_mem_value"))}
+    # the pushed files fed the inputs they were meant for: the phone's step equals the Python runtime's on the same state
+    expected = _expected_step(model, tmp_path / "expected")
+    for name, value in expected.items():
+        np.testing.assert_allclose(ran[name], value, atol=1e-5, err_msg=name)
     log = _log(phone["root"])
     pushed = [e["args"][4] for e in log if "args" in e and e["args"][2:3] == ["push"]]  # type: ignore[index]
     assert {Path(p).name for p in pushed} >= {model.name, runner, "step.frame.raw", "step.mem_key.raw", "step.mem_value.raw",
                                                "init.frame.raw", "init.mask.raw"}
     assert [e["taskset"] for e in log if "taskset" in e] == ["f0", "f0"]
     assert not list((phone["root"] / "data" / "local" / "tmp").iterdir()), "the working folder was left on the phone"
+
+
+def test_the_old_flags_abort_the_real_tool(exported: dict[str, object], tmp_path: Path) -> None:
+    """What mobileseg passed before: value files without --input_layer. benchmark_model's FindLayerInfoIndex aborts on it."""
+    model = exported["out"] / "student.tflite"  # type: ignore[operator]
+    from mobileseg.bench.device import real_inputs
+
+    files = real_inputs(model, tmp_path, state_frames=2)["step"]
+    values = ",".join(f"{name}:{path}" for name, path in files.items())
+    done = subprocess.run([sys.executable, str(STANDINS / "benchmark_model.py"), f"--graph={model}", "--signature_to_run_for=step",
+                           "--num_runs=1", f"--input_layer_value_files={values}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -6  # SIGABRT; a shell reports 134
+    assert "FATAL: Cannot find the corresponding input_layer name(frame) in --input_layer as " in done.stderr
+
+
+@pytest.mark.parametrize("pal, logging, message", [
+    ("posix", "on", None),  # a posix-PAL build: its lines on stderr, no logcat needed
+    ("android", "off", "printed no timing: nothing on stdout or stderr, and nothing in logcat under the tag ExecuTorch"),
+])
+def test_adb_executor_runner_builds(exported: dict[str, object], phone: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                    pal: str, logging: str, message: str | None) -> None:
+    monkeypatch.setenv("STANDIN_ET_PAL", pal)
+    monkeypatch.setenv("STANDIN_ET_LOGGING", logging)
+    tool = _wrapper(phone["tools"], "executor_runner", STANDINS / "executor_runner.py")
+    result = CliRunner().invoke(cli, ["bench", "--device", "adb", "--model", str(exported["out"] / "student.pte"), "--runner", str(tool),  # type: ignore[operator]
+                                      "--runs", "2", "--warmup", "1", "--cooldown", "0", "--json", str(phone["json"])])
+    if message is None:
+        assert result.exit_code == 0, result.output
+        assert json.loads(phone["json"].read_text())["models"][0]["entries"]["step"]["count"] == 2
+        assert not any(e.get("args", [None] * 3)[2:4] == ["logcat", "-d"] for e in _log(phone["root"]))  # type: ignore[index]
+    else:
+        assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+        assert "EXECUTORCH_ENABLE_LOGGING=ON" in result.output and "Traceback" not in result.output
+
+
+def test_adb_dry_run_prints_the_exact_commands(exported: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no adb: a dry run needs none
+    (tmp_path / "benchmark_model").write_text("")
+    (tmp_path / "executor_runner").write_text("")
+    tflite = CliRunner().invoke(cli, ["bench", "--device", "adb", "--model", str(exported["out"] / "student.tflite"),  # type: ignore[operator]
+                                      "--runner", str(tmp_path / "benchmark_model"), "--serial", "R5CT1234", "--dry-run"])
+    assert tflite.exit_code == 0, tflite.output
+    lines = tflite.output.splitlines()
+    step = next(line for line in lines if "--signature_to_run_for=step" in line)
+    assert step.startswith("adb -s R5CT1234 shell '/data/local/tmp/mobileseg-bench-")
+    assert "--input_layer=step_frame,step_mem_key,step_mem_value --input_layer_shape=1,3,64,96:" in step
+    assert sum(line.startswith("adb -s R5CT1234 push ") for line in lines) == 2 + 5 and lines[-1].startswith("adb -s R5CT1234 shell 'rm -rf ")
+    pte = CliRunner().invoke(cli, ["bench", "--device", "adb", "--model", str(exported["out"] / "student.pte"),  # type: ignore[operator]
+                                   "--runner", str(tmp_path / "executor_runner"), "--big-cores", "--dry-run"])
+    assert pte.exit_code == 0 and "adb -s SERIAL logcat -c" in pte.output and "logcat -d --pid=PID -s ExecuTorch:I" in pte.output
+    assert "exec taskset MASK /data/local/tmp/mobileseg-bench-" in pte.output and not (tmp_path / "bench.json").exists()
 
 
 def test_adb_working_folder_is_removed_after_a_failing_runner(exported: dict[str, object], phone: dict[str, Path]) -> None:
@@ -178,6 +263,15 @@ def test_adb_device_states_have_clear_errors(exported: dict[str, object], phone:
     args = ["bench", "--device", "adb", "--model", str(exported["out"] / "student.tflite"), "--runner", str(tool), "--json", str(phone["json"])]  # type: ignore[operator]
     result = CliRunner().invoke(cli, args + (["--serial", serial] if serial else []))
     assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+
+
+def test_adb_serial_from_the_environment_is_named_as_such(exported: dict[str, object], phone: dict[str, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANDROID_SERIAL", "bogus")
+    tool = _wrapper(phone["tools"], "benchmark_model", STANDINS / "benchmark_model.py")
+    result = CliRunner().invoke(cli, ["bench", "--device", "adb", "--model", str(exported["out"] / "student.tflite"),  # type: ignore[operator]
+                                      "--runner", str(tool), "--json", str(phone["json"])])
+    assert result.exit_code == 1 and "ANDROID_SERIAL=bogus (from the environment) is not connected" in " ".join(result.output.split())
 
 
 def test_adb_missing_names_how_to_install_it(exported: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
