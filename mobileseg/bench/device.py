@@ -123,9 +123,19 @@ class Plan:
     """What a phone run does, as command lines: the files to push and each entry point's command."""
 
     work: str  # the fresh folder on the phone
+    runner: str  # the runner's path there
     pushes: list[tuple[Path, str]]  # (local file, remote path)
     commands: dict[str, list[str]]  # entry point -> what `adb shell` runs
     subgraphs: dict[str, int]  # .tflite: entry point -> its subgraph (to pick the delegate line)
+
+    @property
+    def setup(self) -> tuple[list[str], list[str]]:
+        """`adb shell` commands before the pushes and after them: make the folder, make the runner executable."""
+        return ["mkdir", "-p", self.work], ["chmod", "755", self.runner]
+
+    @property
+    def cleanup(self) -> list[str]:
+        return ["rm", "-rf", self.work]
 
 
 def make_plan(request: DeviceRequest, target: str, contract: Any, inputs: dict[str, dict[str, Path]], mask: str | None) -> Plan:
@@ -140,7 +150,7 @@ def make_plan(request: DeviceRequest, target: str, contract: Any, inputs: dict[s
         command = runner_command(target, entry, work, request.model.name, request.runner.name, inputs[entry], layers,
                                  request.threads, request.runs, request.warmup, request.delegate)
         commands[entry] = on_device(target, command, mask)
-    return Plan(work, pushes, commands, subgraphs)
+    return Plan(work, f"{work}/{request.runner.name}", pushes, commands, subgraphs)
 
 
 def dry_run(request: DeviceRequest) -> list[str]:
@@ -157,16 +167,17 @@ def dry_run(request: DeviceRequest) -> list[str]:
     lines = ["# $TMP: a temporary folder on this machine where the real state inputs are computed first"]
     if request.big_cores:
         lines.append("# MASK: the taskset mask of the cores faster than the slowest cluster, read from the phone's cpufreq")
-    lines.append(f"{adb} shell {shlex.quote(shlex.join(['mkdir', '-p', plan.work]))}")
+    mkdir, chmod = plan.setup
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(mkdir))}")
     lines += [f"{adb} push {shlex.quote(str(local))} {remote}" for local, remote in plan.pushes]
-    lines.append(f"{adb} shell {shlex.quote(shlex.join(['chmod', '755', f'{plan.work}/{request.runner.name}']))}")
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(chmod))}")
     for entry, command in plan.commands.items():
         if target == "executorch":
             lines.append(f"{adb} logcat -c")
         lines.append(f"{adb} shell {shlex.quote(shlex.join(command))}")
         if target == "executorch":
             lines.append(f"{adb} logcat -d --pid=PID -s ExecuTorch:I   # PID: printed by the command above; read when its timings are not on stdout/stderr")
-    lines.append(f"{adb} shell {shlex.quote(shlex.join(['rm', '-rf', plan.work]))}")
+    lines.append(f"{adb} shell {shlex.quote(shlex.join(plan.cleanup))}")
     return lines
 
 
@@ -202,11 +213,12 @@ def bench_adb(request: DeviceRequest) -> dict[str, Any]:
         inputs = real_inputs(request.model, Path(tmp), request.state_frames)
         mask = big_core_mask(adb) if request.big_cores else None
         plan = make_plan(request, target, contract, inputs, mask)
-        adb.shell(["mkdir", "-p", plan.work])
+        mkdir, chmod = plan.setup
+        adb.shell(mkdir)
         try:
             for local, remote in plan.pushes:
                 adb.push(local, remote)
-            adb.shell(["chmod", "755", f"{plan.work}/{request.runner.name}"])
+            adb.shell(chmod)
             for number, (entry, command) in enumerate(plan.commands.items()):
                 if number and request.cooldown > 0:
                     time.sleep(request.cooldown)
@@ -217,7 +229,7 @@ def bench_adb(request: DeviceRequest) -> dict[str, Any]:
                 entries[entry] = run.stats.to_dict()
                 extra[entry] = {**run.to_dict(), "command": shlex.join(command)}
         finally:
-            adb.shell(["rm", "-rf", plan.work], check=False)
+            adb.shell(plan.cleanup, check=False)
     device["thermal_after"] = adb.thermal()
     step = extra[contract.steps[0]]
     if contract.steps != ("step",):  # the report's "step" is ms per frame, whichever entry runs it

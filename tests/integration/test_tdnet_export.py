@@ -226,11 +226,13 @@ def test_device_bench_inputs_and_runs_cover_every_step_entry(exported: dict[str,
     ms = {"init": 9.0, "step_0": 4.0, "step_1": 2.0}
     monkeypatch.setattr(device, "Adb", FakeAdb)
 
-    def parse(target: str, text: str, warmup: int) -> ToolRun:
-        entry = next(a.split("=")[1] for a in commands[-1] if a.startswith("--signature_to_run_for="))
+    def read_output(target: str, adb: object, done: object, runner: str, entry: str, warmup: int,
+                    subgraph: int | None = None) -> ToolRun:
+        named = next(a.split("=")[1] for a in commands[-1] if a.startswith("--signature_to_run_for="))
+        assert named == entry and subgraph is not None
         return ToolRun(LatencyStats.of([ms[entry]] * 3))
 
-    monkeypatch.setattr(device, "_parse", parse)
+    monkeypatch.setattr(device, "read_output", read_output)
     runner = tmp_path / "benchmark_model"
     runner.write_text("#!/bin/sh\n")
     report = device.bench_adb(device.DeviceRequest(model=model, runner=runner, runs=3, warmup=0, cooldown=0))
