@@ -5,8 +5,9 @@ The app's JVM module (``android_demo/core``, Java, no Android imports) implement
 rules; ``tests/integration/test_android.py`` runs both on the same inputs:
 
 - :func:`check_for_app` mirrors ``io.mobileseg.core.Contract`` (version, target, one object,
-  float32, the frame/mask/prob roles, a closed feedback loop, the schedule of step entries), so ``export --android`` refuses a
-  model the app would refuse at start-up;
+  float32, the frame/mask/prob roles, a closed feedback loop by the export's names, the schedule of step entries, the model
+  file's recorded sha256), so ``export --android`` refuses a model the app would refuse at start-up;
+- :func:`check_model_file` mirrors ``ModelDigest``: the model bytes are the ones the contract records;
 - :func:`camera_frame` mirrors ``FrameConverter``: rotate upright, centred crop with the model's
   aspect ratio in whole pixels, then the bilinear resize of :func:`mobileseg.eval.predict.frame_tensor`;
 - box -> first mask is :func:`mobileseg.data.boxes.box_to_mask` (``BoxMask`` in Java).
@@ -15,6 +16,7 @@ rules; ``tests/integration/test_android.py`` runs both on the same inputs:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,14 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError
-from mobileseg.export.contract import CONTRACT_VERSION, ContractError, load_contract
+from mobileseg.export.contract import CONTRACT_VERSION, ContractError, load_contract, sha256
 from mobileseg.utils.fsio import atomic_path
 
 APP_TARGET = "tflite"
 ASSETS = Path("app/src/main/assets/mobileseg")  # inside the app project; the app loads the one contract there
 MANIFEST = Path("app/src/main/AndroidManifest.xml")
+NEW = "new_"  # step output NEW + S refills state input S on the next frame; init output S fills it
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 FIX = (" Export the model again with `mobileseg export --checkpoint RUN/best.pt --target tflite --android android_demo` "
        f"(this app reads contract version {CONTRACT_VERSION}, target {APP_TARGET}, one object).")
 
@@ -53,6 +57,7 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
     if not str(model or "").endswith(".tflite") or any(files.get(step) != model for step in steps):
         how = "two signatures" if len(steps) == 1 else "signatures"
         raise _problem(source, f"files names {files}; the app needs init and {', '.join(steps)} as {how} of one .tflite file.")
+    _recorded_digest(data, source)
     info = data.get("input", {})
     height, width, objects = info.get("height"), info.get("width"), info.get("objects", 1)
     if objects != 1:
@@ -95,6 +100,15 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
         fed = list(feeds.values())
         if sorted(fed) != sorted(state) or len(set(fed)) != len(fed):
             raise _problem(source, f"feedback.{section} feeds {fed}; the state inputs of {steps[0]} are {state}, each fed exactly once.")
+        # The names, not only the shapes: states of one shape swapped by an edit pass the shape check and would feed the
+        # wrong tensor back every frame, a silently different result. In state order, as Contract.checkFeed reports.
+        source_of = {target: output for output, target in feeds.items()}
+        for target in state:
+            expected = target if section == "init" else NEW + target
+            if source_of[target] != expected:
+                raise _problem(source, f"feedback.{section} fills state input {target} from {source_of[target]}; the export fills it from "
+                                       f"{section} output {expected} (init output S fills state input S, step output {NEW}S refills it). "
+                                       "The feedback map was edited, and following it would feed the wrong tensor back; export again.")
         for entry in entries_fed:
             for output, target in feeds.items():
                 spec = specs[entry]["outputs"].get(output)
@@ -105,6 +119,32 @@ def check_for_app(data: dict[str, Any], source: str = "contract") -> None:  # no
             unused = set(specs[entry]["outputs"]) - set(feeds) - others
             if unused:
                 raise _problem(source, f"{entry} output {sorted(unused)[0]} feeds nothing: the feedback section does not say where it goes.")
+
+
+def _recorded_digest(data: dict[str, Any], source: str) -> str:
+    """The sha256 the export recorded for the model file (lower case), or the problem (``Contract.readDigest``): without it
+    nothing tells the exported file from another with the same tensors and other weights."""
+    model = data["files"]["init"]
+    section = data.get("sha256")
+    digest = section.get(model) if isinstance(section, dict) else None
+    if digest is None:
+        raise _problem(source, f"has no sha256 digest of {model} (its sha256 section is {section}), so the app cannot tell whether the "
+                               "model file is the one exported with it: the contract was written before digests were recorded, or edited; "
+                               "export again.")
+    if not isinstance(digest, str) or not _HEX_DIGEST.fullmatch(digest):
+        raise _problem(source, f"sha256.{model} is {digest!r}; expected the file's SHA-256 as 64 hex digits. The contract was edited; export again.")
+    return digest.lower()
+
+
+def check_model_file(data: dict[str, Any], model: str | os.PathLike[str], source: str = "contract") -> None:
+    """ContractError unless the file ``model`` holds the bytes the contract ``data`` records for its model file
+    (``ModelDigest.check`` in the app). The signature check compares tensor names and shapes only, which another export of
+    the same network passes too; that model would run and silently compute different masks."""
+    recorded, found = _recorded_digest(data, source), sha256(model)
+    if found != recorded:
+        raise _problem(source, f"{data['files']['init']} has sha256 {found}, but the contract records {recorded} for it: the model file "
+                               "was replaced or the contract edited after the export, and another model would silently compute different "
+                               "masks; export again.")
 
 
 def _schedule(data: dict[str, Any], source: str) -> tuple[list[str], str | None]:
@@ -155,7 +195,8 @@ def check_app_dir(app: str | os.PathLike[str]) -> Path:
 def install_into_app(contract_file: str | os.PathLike[str], app: str | os.PathLike[str]) -> list[Path]:
     """Copy a TFLite export and its contract into the app's assets (``app/src/main/assets/mobileseg``).
 
-    The contract is checked first with the app's rules; the files are copied atomically (the
+    The contract is checked first with the app's rules, and the copied model's bytes against the
+    contract's sha256 (as the app checks them); the files are copied atomically (the
     model before its contract), and older ``*.tflite`` / ``*.tflite.json`` files in that asset
     folder, which the app would find instead, are removed. Nothing else there is touched.
     """
@@ -169,6 +210,8 @@ def install_into_app(contract_file: str | os.PathLike[str], app: str | os.PathLi
     for source in (model, contract.path):
         with atomic_path(assets / source.name) as tmp:
             shutil.copyfile(source, tmp)
+            if source == model:  # the bytes the app will load; a mismatch leaves the assets untouched
+                check_model_file(contract.data, tmp, str(contract.path))
         written.append(assets / source.name)
     for old in assets.iterdir():
         if old not in written and (old.name.endswith(".tflite") or old.name.endswith(".tflite.json")):

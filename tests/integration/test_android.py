@@ -1,7 +1,7 @@
 """The Android demo app's JVM module (android_demo/core), compiled and tested with the JDK, and
 checked against the Python side on the same inputs: the contract reader (every contract the export
-writes; broken ones), camera image -> frame tensor, and box -> first mask. Also
-``mobileseg export --android``.
+writes; broken ones), the model file's digest, camera image -> frame tensor, and box -> first mask.
+Also ``mobileseg export --android``.
 
 The APK itself cannot be built here (no Android SDK or Gradle plugin); everything it does
 without Android lives in android_demo/core and runs below. Without a JDK (javac) or Debian's
@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -22,8 +23,8 @@ from click.testing import CliRunner
 
 from mobileseg.cli import cli
 from mobileseg.data.boxes import box_to_mask
-from mobileseg.export.android import ASSETS, MANIFEST, camera_frame, check_for_app
-from mobileseg.export.contract import ContractError
+from mobileseg.export.android import ASSETS, MANIFEST, camera_frame, check_for_app, check_model_file, install_into_app
+from mobileseg.export.contract import ContractError, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "android_demo"
@@ -108,7 +109,7 @@ def _verdicts(jvm: Path, path: Path) -> tuple[bool, str, bool, str]:
 
 def test_contract_reader_agrees_with_the_exporter(jvm: Path, exported: dict[str, object]) -> None:
     out: Path = exported["out"]  # type: ignore[assignment]
-    contracts = sorted(out.glob("*.json"))
+    contracts = sorted(out.glob("student*.json"))
     assert {p.name for p in contracts} >= {"student.tflite.json", "student.onnx.json", "student.pte.json"}
     for path in contracts:
         java_ok, java_says, python_ok, python_says = _verdicts(jvm, path)
@@ -118,6 +119,26 @@ def test_contract_reader_agrees_with_the_exporter(jvm: Path, exported: dict[str,
             assert java_says == "ok 64x96 student.tflite state=mem_key,mem_value"
         else:
             assert "target is" in java_says and "target is" in python_says
+
+
+def _one_state_shape(data: dict[str, Any]) -> None:
+    """Gives mem_value (and new_mem_value) mem_key's shape everywhere, so that only the names tell the two states apart."""
+    specs = [spec for entry in data["entry_points"].values() for kind in ("inputs", "outputs") for spec in entry[kind]]
+    key = next(spec["shape"] for spec in specs if spec["name"] == "mem_key")
+    for spec in specs:
+        if spec["name"] in ("mem_value", "new_mem_value"):
+            spec["shape"] = list(key)
+
+
+def _swapped(section: str) -> Callable[[dict[str, Any]], None]:
+    """A feedback section whose two states trade places, with states of one shape: the shape check alone passes it."""
+    swap = {"init": {"mem_key": "mem_value", "mem_value": "mem_key"}, "step": {"new_mem_key": "mem_value", "new_mem_value": "mem_key"}}[section]
+
+    def edit(data: dict[str, Any]) -> None:
+        _one_state_shape(data)
+        data["feedback"][section] = swap
+
+    return edit
 
 
 MUTATIONS = {  # what a hand edit or another exporter could produce -> a word both messages must hold
@@ -130,6 +151,11 @@ MUTATIONS = {  # what a hand edit or another exporter could produce -> a word bo
     "feedback to nowhere": (lambda d: d["feedback"]["step"].update(new_mem_value="mem_valu"), "mem_valu"),
     "two files": (lambda d: d["files"].update(init="other.tflite"), "one .tflite file"),
     "no prob": (lambda d: d["entry_points"]["step"]["outputs"][0].update(name="probability"), "prob"),
+    "swapped step feedback": (_swapped("step"), "feedback.step fills state input mem_key from new_mem_value; the export fills it from step output new_mem_key"),
+    "swapped init feedback": (_swapped("init"), "feedback.init fills state input mem_key from mem_value; the export fills it from init output mem_key"),
+    "no sha256": (lambda d: d.pop("sha256"), "no sha256 digest of student.tflite"),
+    "sha256 of another file": (lambda d: d.update(sha256={"other.tflite": d["sha256"]["student.tflite"]}), "no sha256 digest of student.tflite"),
+    "malformed sha256": (lambda d: d["sha256"].update({"student.tflite": "0" * 63}), "64 hex digits"),
 }
 
 
@@ -145,6 +171,38 @@ def test_broken_contracts_are_rejected_by_both_with_a_clear_message(jvm: Path, e
     assert not java_ok and not python_ok, (java_says, python_says)
     for message in (java_says, python_says):
         assert word in message and "mobileseg export" in message, message
+
+
+def test_states_of_one_shape_in_the_exported_order_are_accepted_by_both(jvm: Path, exported: dict[str, object], tmp_path: Path) -> None:
+    """The swapped-feedback mutations above are refused for the swap, not for the equalised shapes they also make."""
+    data = json.loads((exported["out"] / "student.tflite.json").read_text())  # type: ignore[operator]
+    _one_state_shape(data)
+    path = tmp_path / "student.tflite.json"
+    path.write_text(json.dumps(data))
+    java_ok, java_says, python_ok, python_says = _verdicts(jvm, path)
+    assert java_ok and python_ok, (java_says, python_says)
+
+
+def test_model_digest_is_checked_by_both(jvm: Path, exported: dict[str, object], tmp_path: Path) -> None:
+    """The exported model passes the digest check of the app (ModelDigest) and of export --android; a replaced one
+    (one byte changed: same tensors, other weights) fails both, each naming the file and both digests."""
+    out: Path = exported["out"]  # type: ignore[assignment]
+    contract = out / "student.tflite.json"
+    data = json.loads(contract.read_text())
+    done = java(jvm, "io.mobileseg.core.Probe", "model", str(contract), str(out / "student.tflite"))
+    assert done.returncode == 0 and done.stdout.strip() == f"ok sha256 {data['sha256']['student.tflite']}", done.stdout + done.stderr
+    check_model_file(data, out / "student.tflite", str(contract))
+    replaced = bytearray((out / "student.tflite").read_bytes())
+    replaced[len(replaced) // 2] ^= 0xFF
+    (tmp_path / "student.tflite").write_bytes(bytes(replaced))
+    done = java(jvm, "io.mobileseg.core.Probe", "model", str(contract), str(tmp_path / "student.tflite"))
+    with pytest.raises(ContractError) as python_says:
+        check_model_file(data, tmp_path / "student.tflite", str(contract))
+    assert done.returncode == 3, done.stdout + done.stderr
+    found = sha256(tmp_path / "student.tflite")
+    for message in (done.stdout, str(python_says.value)):
+        assert f"student.tflite has sha256 {found}, but the contract records {data['sha256']['student.tflite']}" in message, message
+        assert "the model file was replaced or the contract edited" in message and "export again" in message, message
 
 
 def _app_copy(tmp_path: Path) -> Path:
@@ -168,6 +226,29 @@ def test_export_android_copies_a_checked_model_into_the_assets(jvm: Path, traine
     assert "copied student.tflite, student.tflite.json" in result.output
     done = java(jvm, "io.mobileseg.core.Probe", "contract", str(assets / "student.tflite.json"))
     assert done.stdout.startswith("ok 64x96 student.tflite"), done.stdout
+
+
+def test_export_android_refuses_a_replaced_model_file(exported: dict[str, object], tmp_path: Path) -> None:
+    """A model file that is not the one its contract was exported with is not copied, and the app's assets stay as they were."""
+    app = _app_copy(tmp_path)
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("student.tflite", "student.tflite.json"):
+        shutil.copy(exported["out"] / name, export / name)  # type: ignore[operator]
+    replaced = bytearray((export / "student.tflite").read_bytes())
+    replaced[-1] ^= 0xFF
+    (export / "student.tflite").write_bytes(bytes(replaced))
+    # refused where the contract is loaded (mobileseg.export.contract), before the app's own copy-time check
+    with pytest.raises(ContractError, match="student.tflite is not the file student.tflite.json was exported with.*the model file was replaced"):
+        install_into_app(export / "student.tflite.json", app)
+    assert sorted(p.name for p in (app / ASSETS).iterdir()) == ["notes.txt", "old.tflite"]
+    swapped = json.loads((exported["out"] / "student.tflite.json").read_text())  # type: ignore[operator]
+    swapped["feedback"]["step"] = {"new_mem_key": "mem_value", "new_mem_value": "mem_key"}
+    (export / "student.tflite").write_bytes((exported["out"] / "student.tflite").read_bytes())  # type: ignore[operator]
+    (export / "student.tflite.json").write_text(json.dumps(swapped))
+    with pytest.raises(ContractError, match=r"feedback.step is \{'new_mem_key': 'mem_value', 'new_mem_value': 'mem_key'\}"):
+        install_into_app(export / "student.tflite.json", app)
+    assert sorted(p.name for p in (app / ASSETS).iterdir()) == ["notes.txt", "old.tflite"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -3,6 +3,7 @@ package io.mobileseg.demo
 import android.content.res.AssetManager
 import io.mobileseg.core.Contract
 import io.mobileseg.core.ContractException
+import io.mobileseg.core.ModelDigest
 import java.io.IOException
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
@@ -18,8 +19,9 @@ class ModelFiles(val contract: Contract, val buffer: MappedByteBuffer, val contr
 /**
  * Finds the one model in the APK's `assets/mobileseg/` folder, where
  * `mobileseg export --target tflite --android android_demo` copies `student.tflite` and its
- * contract `student.tflite.json`, reads the contract with the core module's rules and maps the
- * model file it names. Called on the background thread.
+ * contract `student.tflite.json`, reads the contract with the core module's rules, maps the
+ * model file it names and checks the mapped bytes against the contract's sha256. Called on the
+ * background thread.
  */
 object ModelLoader {
     const val FOLDER = "mobileseg"
@@ -67,6 +69,14 @@ object ModelLoader {
                     "(androidResources { noCompress += \"tflite\" } in app/build.gradle.kts).",
                 e,
             )
+        }
+        // The Segmenter's signature check (Contract.checkModel) compares tensor names and shapes only: another
+        // export of the same network (other weights) passes it and would silently compute other masks. The digest
+        // tells them apart; it is taken over the very mapping the interpreter gets (ModelDigest leaves its position).
+        try {
+            ModelDigest.check(contract, buffer)
+        } catch (e: ContractException) {
+            throw ModelException(e.message ?: "assets/$FOLDER/$model is not the file $source was exported with; $EXPORT.", e)
         }
         return ModelFiles(contract, buffer, source)
     }

@@ -5,8 +5,10 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 /**
  * The export contract ({@code student.tflite.json}) as this app reads it, checked completely at
@@ -18,11 +20,15 @@ import java.util.TreeSet;
  * RGB in [0, 1]; {@code prob [1, 1, H, W]}. The names {@code frame}, {@code mask} and
  * {@code prob} are the protocol's; every state tensor's name and shape, and which output feeds
  * which input on the next frame, come from the contract's {@code feedback} section, never from
- * this code. Which step entry runs each frame comes from its {@code schedule} section:
- * {@code steps[(int) phase]}, {@code phase} being the state tensor it names (a student whose
- * query encoder is split into sub-networks has {@code step_0}, {@code step_1}, ...); a contract
- * without it (written before it existed) has the one entry {@code step}, run every frame. The
- * Python exporter applies the same rules before it copies a model into the app
+ * this code. That section must follow the export's naming, which this code holds it to: init
+ * output S fills state input S, step output {@code new_S} refills it (an edited map that swaps
+ * two states of one shape would otherwise run, with silently different results). Which step
+ * entry runs each frame comes from its {@code schedule} section: {@code steps[(int) phase]},
+ * {@code phase} being the state tensor it names (a student whose query encoder is split into
+ * sub-networks has {@code step_0}, {@code step_1}, ...); a contract without it (written before
+ * it existed) has the one entry {@code step}, run every frame. Its {@code sha256} section
+ * records the digest of the model file, which {@link ModelDigest} compares with the bytes the
+ * app loads. The Python exporter applies the same rules before it copies a model into the app
  * ({@code mobileseg/export/android.py}); a test runs both on the same contracts.
  */
 public final class Contract {
@@ -34,17 +40,24 @@ public final class Contract {
     public static final String FRAME = "frame";
     public static final String MASK = "mask";
     public static final String PROB = "prob";
+    /** The prefix of the step output that refills state input S on the next frame: {@code new_S}. */
+    public static final String NEW = "new_";
+    private static final Pattern HEX_DIGEST = Pattern.compile("[0-9a-fA-F]{64}");
     static final String FIX = " Export the model again with `mobileseg export --checkpoint RUN/best.pt --target tflite --android android_demo`"
             + " (this app reads contract version " + VERSION + ", target " + TARGET + ", one object).";
 
     private final String source;
     private final String modelFile;
+    private final String sha256;
     private final int height;
     private final int width;
     private final float maskThreshold;
     private final Map<String, List<TensorSpec>> inputs = new LinkedHashMap<>();
     private final Map<String, List<TensorSpec>> outputs = new LinkedHashMap<>();
-    /** step input (state) name -> init output that fills it, and -> step output that refills it. */
+    /**
+     * step input (state) name -> init output that fills it, and -> step output that refills it. The
+     * export names them S and {@link #NEW} + S; {@link #checkFeed} holds the feedback map to that.
+     */
     private final Map<String, String> fromInit = new LinkedHashMap<>();
     private final Map<String, String> fromStep = new LinkedHashMap<>();
     /** The step entries in phase order, and the state input whose value picks one (null: always the first). */
@@ -69,6 +82,7 @@ public final class Contract {
                         + (steps.size() == 1 ? " as two signatures" : " as signatures") + " of one .tflite file.");
             }
         }
+        sha256 = readDigest(root.get("sha256"));
         Map<String, Object> input = map(root, "input");
         height = positive(input, "height");
         width = positive(input, "width");
@@ -130,6 +144,26 @@ public final class Contract {
             throw fail("schedule.phase is " + quote(name) + "; expected the name of a state input, or null.");
         }
         return (String) name;
+    }
+
+    /**
+     * The digest the export recorded for the model file (lower case). Without one the app could not
+     * tell the file this contract describes from another put beside it with the same tensor names
+     * and shapes (another export, other weights), which {@link #checkModel} accepts and which
+     * would silently compute different masks; so a contract without it is refused, not trusted.
+     */
+    private String readDigest(Object section) throws ContractException {
+        Object digest = section instanceof Map ? ((Map<?, ?>) section).get(modelFile) : null;
+        if (digest == null) {
+            throw fail("has no sha256 digest of " + modelFile + " (its sha256 section is " + section + "), so the app cannot tell"
+                    + " whether the model file is the one exported with it: the contract was written before digests were recorded,"
+                    + " or edited; export again.");
+        }
+        if (!(digest instanceof String) || !HEX_DIGEST.matcher((String) digest).matches()) {
+            throw fail("sha256." + modelFile + " is " + quote(digest) + "; expected the file's SHA-256 as 64 hex digits."
+                    + " The contract was edited; export again.");
+        }
+        return ((String) digest).toLowerCase(Locale.ROOT);
     }
 
     /** Reads and checks contract JSON text; {@code source} names it in messages (an asset path). */
@@ -281,12 +315,23 @@ public final class Contract {
         }
     }
 
-    /** {@code section} is the feedback section ("init", or "step" which serves every step entry), {@code entry} the entry point. */
+    /**
+     * {@code section} is the feedback section ("init", or "step" which serves every step entry), {@code entry} the entry point.
+     * The export fills state input S from the init output S and refills it from the step output {@code new_S}. The names are
+     * checked, not only the shapes: states of equal shape swapped by an edit would pass the shape check and feed the wrong
+     * tensor back every frame, a silently different result rather than an error.
+     */
     private void checkFeed(String section, String entry, String output, TensorSpec input) throws ContractException {
         Map<String, String> feeds = section.equals(INIT) ? fromInit : fromStep;
         if (output == null) {
             throw fail("no " + entry + " output feeds step input " + input.name + " (feedback." + section + " is " + feeds.keySet()
                     + " -> " + feeds.values() + ").");
+        }
+        String expected = section.equals(INIT) ? input.name : NEW + input.name;
+        if (!output.equals(expected)) {
+            throw fail("feedback." + section + " fills state input " + input.name + " from " + output + "; the export fills it from "
+                    + section + " output " + expected + " (init output S fills state input S, step output " + NEW + "S refills it)."
+                    + " The feedback map was edited, and following it would feed the wrong tensor back; export again.");
         }
         TensorSpec out = find(outputs.get(entry), output);
         if (out == null) {
@@ -374,6 +419,18 @@ public final class Contract {
         }
     }
 
+    /**
+     * Called by {@link ModelDigest} with the SHA-256 of the model bytes the app loads: a ContractException unless it is
+     * the digest recorded at export.
+     */
+    void checkDigest(String found) throws ContractException {
+        if (!sha256.equals(found)) {
+            throw fail(modelFile + " has sha256 " + found + ", but the contract records " + sha256 + " for it: the model file"
+                    + " was replaced or the contract edited after the export, and another model would silently compute different"
+                    + " masks; export again.");
+        }
+    }
+
     public String source() {
         return source;
     }
@@ -381,6 +438,11 @@ public final class Contract {
     /** The .tflite file, relative to the contract. */
     public String modelFile() {
         return modelFile;
+    }
+
+    /** The SHA-256 of {@link #modelFile()} recorded at export: 64 lower-case hex digits. */
+    public String sha256() {
+        return sha256;
     }
 
     public int height() {

@@ -6,14 +6,27 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.junit.Test;
 
 public class ContractTest {
+    /**
+     * The model bytes of the contracts below, and their SHA-256 as the export records it: FIPS 180-2's test vector "abc",
+     * so the digest is checked against a published value, not only against this code's own.
+     */
+    static final byte[] MODEL = "abc".getBytes(StandardCharsets.US_ASCII);
+    static final String MODEL_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
     /** A contract as `mobileseg export --target tflite` writes it, small sizes; {@code edits} replace substrings. */
     static String contract(String... edits) {
         String text = "{\"contract_version\": 1, \"target\": \"tflite\","
@@ -31,6 +44,7 @@ public class ContractTest {
                 + "                         {\"name\": \"new_mem_value\", \"shape\": [1, 2, 5, 2, 3], \"dtype\": \"float32\"}]}},"
                 + " \"feedback\": {\"init\": {\"mem_key\": \"mem_key\", \"mem_value\": \"mem_value\"},"
                 + "              \"step\": {\"new_mem_key\": \"mem_key\", \"new_mem_value\": \"mem_value\"}},"
+                + " \"sha256\": {\"student.tflite\": \"" + MODEL_SHA256 + "\"},"
                 + " \"input\": {\"height\": 32, \"width\": 48, \"objects\": 1, \"frame_range\": [0.0, 1.0], \"channels\": \"RGB\","
                 + "           \"mask_threshold\": 0.5}}";
         for (int i = 0; i < edits.length; i += 2) {
@@ -63,6 +77,7 @@ public class ContractTest {
                 + " \"feedback\": {\"init\": {\"mem_key\": \"mem_key\", \"phase\": \"phase\"},"
                 + "              \"step\": {\"new_mem_key\": \"mem_key\", \"new_phase\": \"phase\"}},"
                 + " \"schedule\": {\"steps\": [\"step_0\", \"step_1\"], \"phase\": \"phase\", \"rule\": \"run steps[int(phase)]\"},"
+                + " \"sha256\": {\"student.tflite\": \"" + MODEL_SHA256 + "\"},"
                 + " \"input\": {\"height\": 32, \"width\": 48, \"objects\": 1, \"frame_range\": [0.0, 1.0], \"channels\": \"RGB\","
                 + "           \"mask_threshold\": 0.5}}";
         for (int i = 0; i < edits.length; i += 2) {
@@ -157,10 +172,98 @@ public class ContractTest {
 
     @Test
     public void stateNamesComeFromTheContract() throws ContractException {
-        Contract c = parse(contract("\"mem_key\"", "\"keys\"", "\"new_mem_key\"", "\"next_keys\"", "\"mem_value\"", "\"values\"",
-                "\"new_mem_value\"", "\"next_values\""));
+        Contract c = parse(contract("\"mem_key\"", "\"keys\"", "\"new_mem_key\"", "\"new_keys\"", "\"mem_value\"", "\"values\"",
+                "\"new_mem_value\"", "\"new_values\""));
         assertEquals(Arrays.asList("keys", "values"), c.stateNames());
-        assertEquals("next_keys", c.stepOutputFor("keys"));
+        assertEquals("keys", c.initOutputFor("keys"));
+        assertEquals("new_keys", c.stepOutputFor("keys"));
+    }
+
+    /** The two states have the same shape here, so only the names can tell a swapped feedback map from the exported one. */
+    static String sameShapes(String... edits) {
+        String[] all = new String[edits.length + 2];
+        all[0] = "[1, 2, 5, 2, 3]";
+        all[1] = "[1, 2, 4, 2, 3]";
+        System.arraycopy(edits, 0, all, 2, edits.length);
+        return contract(all);
+    }
+
+    @Test
+    public void acceptsTheExportedFeedbackWhenTheStatesHaveOneShape() throws ContractException {
+        Contract c = parse(sameShapes());
+        assertEquals("mem_value", c.initOutputFor("mem_value"));
+        assertEquals("new_mem_value", c.stepOutputFor("mem_value"));
+        assertEquals("new_mem_key", c.stepOutputFor("mem_key"));
+    }
+
+    @Test
+    public void rejectsASwappedStepFeedback() {
+        rejected(sameShapes("\"new_mem_key\": \"mem_key\", \"new_mem_value\": \"mem_value\"",
+                "\"new_mem_key\": \"mem_value\", \"new_mem_value\": \"mem_key\""),
+                "feedback.step fills state input mem_key from new_mem_value", "step output new_mem_key", "export again");
+    }
+
+    @Test
+    public void rejectsASwappedInitFeedback() {
+        rejected(sameShapes("{\"mem_key\": \"mem_key\", \"mem_value\": \"mem_value\"}", "{\"mem_key\": \"mem_value\", \"mem_value\": \"mem_key\"}"),
+                "feedback.init fills state input mem_key from mem_value", "init output mem_key", "export again");
+        // Every step entry of a scheduled contract follows the one step section: a swap there is refused as well.
+        rejected(twoPhase("\"new_mem_key\": \"mem_key\", \"new_phase\": \"phase\"", "\"new_mem_key\": \"phase\", \"new_phase\": \"mem_key\""),
+                "feedback.step fills state input mem_key from new_phase", "step output new_mem_key");
+    }
+
+    @Test
+    public void acceptsTheModelBytesItWasExportedWith() throws ContractException, IOException {
+        Contract c = parse(contract());
+        assertEquals(MODEL_SHA256, c.sha256());
+        assertEquals(MODEL_SHA256, ModelDigest.of(new ByteArrayInputStream(MODEL)));
+        ModelDigest.check(c, new ByteArrayInputStream(MODEL));
+        ByteBuffer mapped = ByteBuffer.allocateDirect(MODEL.length);
+        mapped.put(MODEL).flip();
+        ModelDigest.check(c, mapped);
+        assertEquals("the buffer the interpreter gets is not moved", 0, mapped.position());
+        assertEquals(MODEL.length, mapped.remaining());
+        // A digest written in upper case is the same digest.
+        ModelDigest.check(parse(contract(MODEL_SHA256, MODEL_SHA256.toUpperCase(Locale.ROOT))), new ByteArrayInputStream(MODEL));
+        // Longer than one read block: the whole stream is digested.
+        byte[] big = new byte[200_000];
+        big[199_999] = 1;
+        InputStream in = new ByteArrayInputStream(big);
+        String digest = ModelDigest.of(in);
+        assertEquals(-1, in.read());
+        ModelDigest.check(parse(contract(MODEL_SHA256, digest)), ByteBuffer.wrap(big));
+    }
+
+    @Test
+    public void rejectsModelBytesOtherThanTheExportedOnes() throws ContractException, IOException {
+        Contract c = parse(contract());
+        byte[] replaced = "abd".getBytes(StandardCharsets.US_ASCII);
+        for (int i = 0; i < 2; i++) {
+            try {
+                if (i == 0) {
+                    ModelDigest.check(c, new ByteArrayInputStream(replaced));
+                } else {
+                    ModelDigest.check(c, ByteBuffer.wrap(replaced));
+                }
+                fail("model bytes with another digest were accepted");
+            } catch (ContractException ex) {
+                String message = ex.getMessage();
+                assertTrue(message, message.contains("contract test.json: student.tflite has sha256 " + ModelDigest.of(ByteBuffer.wrap(replaced))
+                        + ", but the contract records " + MODEL_SHA256));
+                assertTrue(message, message.contains("the model file was replaced or the contract edited"));
+                assertTrue(message, message.contains("export again") && message.contains("mobileseg export"));
+            }
+        }
+    }
+
+    @Test
+    public void rejectsAContractWithoutTheModelDigest() {
+        rejected(contract(" \"sha256\": {\"student.tflite\": \"" + MODEL_SHA256 + "\"},", ""),
+                "no sha256 digest of student.tflite", "written before digests were recorded, or edited", "export again");
+        rejected(contract("\"sha256\": {\"student.tflite\"", "\"sha256\": {\"other.tflite\""),
+                "no sha256 digest of student.tflite", "other.tflite");
+        rejected(contract(MODEL_SHA256, MODEL_SHA256.substring(1)), "sha256.student.tflite is \"" + MODEL_SHA256.substring(1) + "\"", "64 hex digits");
+        rejected(contract("\"" + MODEL_SHA256 + "\"", "null"), "no sha256 digest of student.tflite");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.mobileseg.core;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.nio.file.Paths;
  *
  * <pre>
  *   contract FILE                       -> "ok HxW MODEL state=a,b" (exit 0) or "rejected: MESSAGE" (exit 3)
+ *   model CONTRACT MODEL                -> "ok sha256 HEX" (exit 0: MODEL's bytes are the ones CONTRACT records) or "rejected: MESSAGE" (exit 3)
  *   frame RGBA W H ROW_STRIDE PIXEL_STRIDE ROTATION OUT_H OUT_W OUT   -> OUT: float32 little-endian [3, OUT_H, OUT_W]
  *   box X0 Y0 X1 Y1 H W OUT             -> OUT: float32 little-endian [H, W]
  * </pre>
@@ -29,6 +31,17 @@ public final class Probe {
                     Contract contract = Contract.parse(text, args[1]);
                     System.out.println("ok " + contract.height() + "x" + contract.width() + " " + contract.modelFile()
                             + " state=" + String.join(",", contract.stateNames()));
+                } catch (ContractException ex) {
+                    System.out.println("rejected: " + ex.getMessage());
+                    System.exit(3);
+                }
+                break;
+            case "model":
+                try (InputStream model = Files.newInputStream(Paths.get(args[2]))) {
+                    String text = new String(Files.readAllBytes(Paths.get(args[1])), StandardCharsets.UTF_8);
+                    Contract contract = Contract.parse(text, args[1]);
+                    ModelDigest.check(contract, model);
+                    System.out.println("ok sha256 " + contract.sha256());
                 } catch (ContractException ex) {
                     System.out.println("rejected: " + ex.getMessage());
                     System.exit(3);
@@ -56,7 +69,7 @@ public final class Probe {
                 break;
             }
             default:
-                System.err.println("usage: Probe contract FILE | frame RGBA W H ROW_STRIDE PIXEL_STRIDE ROTATION OUT_H OUT_W OUT | box X0 Y0 X1 Y1 H W OUT");
+                System.err.println("usage: Probe contract FILE | model CONTRACT MODEL | frame RGBA W H ROW_STRIDE PIXEL_STRIDE ROTATION OUT_H OUT_W OUT | box X0 Y0 X1 Y1 H W OUT");
                 System.exit(2);
         }
     }
