@@ -70,7 +70,7 @@ def run_config(work: Path, data: Path, quick: bool, prob: float, seed: int) -> T
 
 def trained(config: TrainConfig) -> tuple[Path, str, float]:
     """``best.pt`` of ``config`` (trained, resumed or reused), what was done, and the training seconds of this call."""
-    status = prepare_run(config)
+    status = prepare_run(config, "benchmark")
     began = time.perf_counter()
     if status != "finished":
         train(config, resume=status == "resume")

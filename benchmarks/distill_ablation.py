@@ -73,7 +73,7 @@ def config(args: argparse.Namespace, data: Path, out: Path, model: str, steps: i
 
 def run(cfg: TrainConfig) -> None:
     """Train ``cfg`` unless its run already finished (a killed run is resumed); records its seconds."""
-    status = prepare_run(cfg)
+    status = prepare_run(cfg, "benchmark")
     if status == "finished":
         return
     began = time.perf_counter()

@@ -115,7 +115,7 @@ def accuracy_rows(work: Path, quick: bool, seeds: int) -> list[dict[str, Any]]:
         for name in STUDENTS:
             config = TrainConfig(model=name, data=str(data), out=str(work / "runs" / f"{name}-s{seed}"), steps=6 if quick else 300,
                                  batch_size=4, crop=(48, 64) if quick else (112, 112), val_every=0, bn_batches=4, seed=seed, threads=2)
-            decision = prepare_run(config)
+            decision = prepare_run(config, "benchmark")
             best = Path(config.out) / "best.pt" if decision == "finished" else train(config, resume=decision == "resume").best
             source = checkpoint_source(best)
             jf = 100 * float(predict_dataset(source.make, val, multiple=16).report.summary()["J&F-Mean"])  # type: ignore[union-attr]

@@ -28,7 +28,7 @@ from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.data.synth.generate import MARKER
 from mobileseg.eval.predict import aligned_size, predict_dataset
 from mobileseg.eval.sources import artifact_source, baseline_source, checkpoint_source
-from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.fsio import write_bytes_atomic, write_json_atomic
 from mobileseg.utils.table import format_table
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def _train(role: str, config: "TrainConfig") -> Path:
     """Train (or reuse / resume) one network; returns its best checkpoint."""
     from mobileseg.train.loop import prepare_run, train
 
-    status = prepare_run(config)
+    status = prepare_run(config, "quickstart")
     if status == "finished":
         log.info("%s: reusing the finished run in %s", role, config.out)
         return Path(config.out) / "best.pt"
@@ -226,7 +226,8 @@ def _score(job: RowJob, data: Path, results: Path) -> dict[str, object]:
     else:
         source = artifact_source(job.path, job.threads)  # type: ignore[arg-type]
     folder = results / f"{source.name} {job.tag}".strip().replace(" ", "-").replace("(", "").replace(")", "")
-    run = predict_dataset(source.make, open_davis2017(data, split="val"), folder, size=source.size, multiple=source.multiple, desc=source.name)
+    run = predict_dataset(source.make, open_davis2017(data, split="val"), folder, size=source.size, multiple=source.multiple, desc=source.name,
+                          overwrite=True)  # inside the quickstart's own folder (claimed in run_quickstart)
     assert run.report is not None
     summary = run.report.summary()
     size = None if source.file_bytes is None else round(source.file_bytes / 1e6, 2)
@@ -268,7 +269,8 @@ def _export_target(student: Path, target: str, folder: Path, size: tuple[int, in
     from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 
     try:
-        [result] = export_checkpoint(ExportRequest(checkpoint=student, targets=[target], out=folder, size=size, threads=threads))
+        [result] = export_checkpoint(ExportRequest(checkpoint=student, targets=[target], out=folder, size=size, threads=threads,
+                                                   overwrite=True))  # inside the quickstart's own folder
     except MobilesegError as exc:
         return {"target": target, "failure": str(exc)}
     check = result.parity.get("summary", "spec check passed")
@@ -387,8 +389,25 @@ class _PhaseClock:
         self.last = now
 
 
+KIND = "quickstart"  # the marker kind of the quickstart's --out (mobileseg.utils.owned)
+ENTRIES = frozenset({"data", "runs", "export", "results", "summary.json", "summary.md"})  # everything it writes there
+
+
+def _claim(out: Path, overwrite: bool) -> Path:
+    """The quickstart's folder: new, empty, its own, or (``overwrite``) the user's consent. A folder an
+    earlier mobileseg's quickstart wrote (before folders were marked) holds only its entries and its summary."""
+    from mobileseg.utils.owned import MARKER, claim_output, foreign_entries, read_marker
+
+    if out.is_dir() and read_marker(out) is None:
+        entries = set(foreign_entries(out))
+        if entries and entries <= ENTRIES and "summary.json" in entries and "data" in entries:
+            overwrite = True
+            log.info("%s: a quickstart folder written before %s markers; reusing it", out, MARKER)
+    return claim_output(out, KIND, overwrite=overwrite)
+
+
 def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: int = 0, threads: int | None = None,
-                   workers: int | None = None) -> QuickstartResult:
+                   workers: int | None = None, overwrite: bool = False) -> QuickstartResult:
     """Run the pipeline into ``out`` with one of BUDGETS; returns the table rows and where things are.
 
     ``seed`` seeds the training runs (the data is always the same); ``threads``: the teacher's
@@ -397,8 +416,7 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: 
     """
     began = time.perf_counter()
     plan = BUDGETS[budget]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _claim(Path(out), overwrite)
     data = _dataset(out, plan.data)
     result = QuickstartResult(out=out, data=data)
     phase = _PhaseClock(result.phases, began)
@@ -433,5 +451,6 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: 
                                              "phase_seconds": result.phases, "seed": seed, "threads": threads,
                                              "workers": plan.workers if workers is None else workers,
                                              "failed": {o.target: o.failure for o in result.failures}})
-    (out / "summary.md").write_text(f"{result.table(markdown=True)}\n\n{caption(budget)}\n\n{TIMING_CAPTION}\n\n{result.timings(markdown=True)}\n")
+    write_bytes_atomic(out / "summary.md", f"{result.table(markdown=True)}\n\n{caption(budget)}\n\n{TIMING_CAPTION}\n\n"
+                                           f"{result.timings(markdown=True)}\n".encode())
     return result

@@ -21,6 +21,7 @@ from typing import Any
 
 from mobileseg.errors import ConfigError
 from mobileseg.utils.fsio import atomic_path, write_json_atomic
+from mobileseg.utils.owned import check_report_file
 from mobileseg.utils.table import format_table
 
 SCHEMA = "mobileseg.bench/1"
@@ -46,6 +47,12 @@ def rows(report: dict[str, Any]) -> list[dict[str, object]]:
 def table(report: dict[str, Any], markdown: bool = False) -> str:
     """One row per model: format, file size, init, ms/frame p50 and p90, FPS, peak memory, J&F."""
     return format_table(rows(report), COLUMNS, digits=1, markdown=markdown)
+
+
+def check_report_path(path: str | os.PathLike[str]) -> None:
+    """OutputError, before any timing, when ``--json`` cannot be written or names a file that is not a bench report
+    (replacing a user's file of that name would lose it)."""
+    check_report_file(path, "--json", "a `mobileseg bench` report", lambda data: data.get("schema") == SCHEMA)
 
 
 def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:

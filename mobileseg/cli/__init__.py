@@ -7,11 +7,13 @@ Each command parses its options, builds the library's arguments and calls one fu
 from __future__ import annotations
 
 import logging
+import signal
 
 import click
 
 from mobileseg import __version__
 from mobileseg.errors import MobilesegError
+from mobileseg.utils.fsio import write_failure
 
 
 class _Group(click.Group):
@@ -22,6 +24,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except MobilesegError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a full disk, a read-only mount: the machine's state, not a bug
+            line = write_failure(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+        except MemoryError:
+            raise click.ClickException("out of memory: the input size or batch is too large for this machine; choose a "
+                                       "smaller --size (or --batch-size), or close other programs.") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -71,5 +81,10 @@ def _register() -> None:
 _register()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends like Ctrl-C: every cleanup (staging folders, locks) runs on the way out
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="mobileseg")

@@ -10,7 +10,7 @@ import click
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
 
-HOST_ONLY = ("frames", "every", "plot", "data", "size", "start_frame")
+HOST_ONLY = ("frames", "every", "plot", "data", "size", "start_frame", "no_memory_check")
 ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "state_frames", "dry_run")
 
 
@@ -33,6 +33,7 @@ ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "st
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="host: also score J&F on this dataset's val split (DAVIS layout) with each model.")
 @click.option("--size", type=SIZE, default="480x864", show_default=True, help="host: input HxW for checkpoints (an exported file has its own).")
+@click.option("--no-memory-check", is_flag=True, help="host: skip the check that --size fits in this machine's memory (an estimate).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench.json"), show_default=True,
               help="Write the report here (schema in README, 'Benchmarking').")
 @click.option("--serial", default=None, help="adb: the device to use when several are connected (or set ANDROID_SERIAL).")
@@ -66,6 +67,10 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise ConfigError(f"{flags}: only for --device {'host' if device_kind == 'adb' else 'adb'}; this run is --device {device_kind}.")
+    if not (device_kind == "adb" and options["dry_run"]):  # before any timing: a report that cannot be written loses the run
+        from mobileseg.bench.report import check_report_path
+
+        check_report_path(json_path)
     if device_kind == "adb" and options["dry_run"]:
         from mobileseg.bench.device import dry_run
 
@@ -99,8 +104,17 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
         require_matplotlib()
     if options["every"] and options["every"] > options["frames"]:
         raise ConfigError(f"--every {options['every']} is more than --frames {options['frames']}: the curve would have one point.")
-    for model in models:
-        kind_of(model)  # a clear error before any process starts
+    size = options["size"]
+    checkpoints = [model for model in models if kind_of(model) == "checkpoint"]  # a clear error before any process starts
+    if checkpoints and (size[0] % 16 or size[1] % 16):
+        raise ConfigError(f"--size {size[0]}x{size[1]}: the networks take sides that are multiples of 16 (stride 16), e.g. 480x864 "
+                          "or 256x448.")
+    if checkpoints and not options["no_memory_check"]:
+        from mobileseg.models.footprint import UNCHECKED_PIXELS, check_fits
+        from mobileseg.train.checkpoint import model_from_checkpoint
+
+        for checkpoint in checkpoints if size[0] * size[1] > UNCHECKED_PIXELS else []:
+            check_fits(model_from_checkpoint(checkpoint)[0], size)
     threads = options["threads"] or 2
     requests = [HostRequest(model=str(m), frames=options["frames"], warmup=options["warmup"], threads=threads, every=options["every"],
                             size=options["size"], start_frame=options["start_frame"], data=str(options["data"]) if options["data"] else None)

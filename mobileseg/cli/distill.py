@@ -149,10 +149,13 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     if needs_teacher and teacher is None:
         raise ConfigError(f"--distiller {distiller} needs --teacher (a teacher checkpoint or STCN's stcn.pth); "
                           "or use --distiller none for the baseline.")
+    if not needs_teacher and teacher is not None:  # ignoring it would let a user believe the teacher taught the student
+        raise ConfigError(f"--distiller {distiller} (with the options given) uses no teacher checkpoint, but --teacher {teacher} was given. Drop --teacher, "
+                          "or choose a distiller that learns from one (mobilevos, cirkd, tdnet).")
     config = build_config(student, model_kwargs(student, slots, pin_first, None), pretrained, options,
                           teacher=str(teacher) if teacher is not None and needs_teacher else None,
                           distiller=distiller, distill_options=chosen)
-    _report(train(config))
+    _report(train(config, overwrite=options["overwrite"]))
 
 
 # every distiller option has one flag, shared by the methods that take an option of that name

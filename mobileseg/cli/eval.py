@@ -10,7 +10,8 @@ from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
 from mobileseg.errors import ConfigError
 from mobileseg.eval.davis import FIRST_STARTS, VOID_POLICIES, EvalReport, evaluate_results
-from mobileseg.utils.fsio import check_writable_folder, write_json_atomic
+from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.owned import check_report_file
 from mobileseg.utils.table import format_table
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -51,11 +52,15 @@ def print_report(report: EvalReport) -> None:
 @click.option("--resolution", default="480p", show_default=True, help="DAVIS frame folder: 480p or full.")
 @click.option("--size", type=SIZE, default=None,
               help="With --checkpoint: network input HxW (multiples of 16); default: each video's size rounded to multiples of 16.")
+@click.option("--no-memory-check", is_flag=True, help="Skip the check that --size fits in this machine's memory (an estimate).")
+@click.option("--overwrite", is_flag=True, help="With --checkpoint/--model: write predictions into a --results folder that holds files "
+              "mobileseg did not write (files of the same names are replaced). Without it such a folder is refused.")
 @click.option("--max-videos", type=click.IntRange(min=1), default=None, help="With --checkpoint: only the first N videos.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write every number (summary, per sequence, per object) to this JSON file.")
 def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None, artifact: Path | None, threads: int, first: str,
-                 void: str, split: str, kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None) -> None:
+                 void: str, split: str, kind: str, resolution: str, size: tuple[int, int] | None, max_videos: int | None, json_path: Path | None,
+                 no_memory_check: bool, overwrite: bool) -> None:
     """J&F with the DAVIS 2017 semi-supervised protocol, of a results folder or of a checkpoint.
 
     J is the region IoU, F the boundary F-measure (tolerance 0.008 x image diagonal); both are
@@ -75,20 +80,24 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16.")
     dataset = open_dataset(data_root, split=split, kind=kind, resolution=resolution)
     if json_path is not None:
-        check_writable_folder(json_path.absolute().parent, f"--json {json_path}: its folder")
+        check_report_file(json_path, "--json", "a `mobileseg eval` report", lambda data: str(data.get("protocol", "")).startswith("DAVIS"))
     if checkpoint is None and artifact is None:
         report = evaluate_results(dataset, results, void)  # type: ignore[arg-type]
     else:
-        from mobileseg.eval.predict import check_results_folder, predict_dataset
+        from mobileseg.eval.predict import RESULTS_KIND, check_results_folder, predict_dataset
+        from mobileseg.utils.owned import check_claimable
         from mobileseg.eval.sources import artifact_source, checkpoint_source
 
-        if results is not None:  # before any prediction: never write into the dataset or fail at the end
+        if results is not None:  # before any prediction: never write into the dataset, over a user's files, or fail at the end
             check_results_folder(dataset, results)
+            if not overwrite:
+                check_claimable(results, RESULTS_KIND, "--results")
         source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
         if source.size is not None and size is not None and size != source.size:
             raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")
+        source.check_size(size, no_memory_check)
         run = predict_dataset(source.make, dataset, results, size or source.size, source.multiple, max_videos=max_videos, desc=source.name,
-                              first=first, void=void)
+                              first=first, void=void, overwrite=overwrite)
         assert run.report is not None
         report = run.report
         click.echo(f"{source.name}: {source.params / 1e6:.2f} M parameters, {run.tracker_ms_per_frame:.1f} ms per frame (all objects) on this host")

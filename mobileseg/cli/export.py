@@ -41,10 +41,14 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 @click.option("--android", "android", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also copy the .tflite and its contract into this Android app's assets (android_demo), after checking the "
                    "contract with the app's own rules (target tflite, one object). Needs --target tflite (or all).")
+@click.option("--overwrite", is_flag=True, help="Write into an --out that holds files mobileseg did not write (files of the same names "
+              "are replaced). Without it such a folder is refused.")
+@click.option("--no-memory-check", is_flag=True, help="Skip the check that --size fits in this machine's memory (an estimate).")
 def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, int] | None, objects: int | None,
                    out: Path, recipe: Path | None, parity_frames: int | None, max_abs_prob: float | None, min_iou: float | None,
                    threads: int | None, quantize: str | None, calibration_data: Path | None, calibration_frames: int,
-                   data: Path | None, max_jf_drop: float, allow_accuracy_drop: bool, android: Path | None) -> None:
+                   data: Path | None, max_jf_drop: float, allow_accuracy_drop: bool, android: Path | None,
+                   overwrite: bool, no_memory_check: bool) -> None:
     """Export a student with its memory as explicit state: init(frame, mask) and step(frame, *state).
 
     Every file is loaded into its real runtime and checked against PyTorch over a whole generated
@@ -66,6 +70,7 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         parity_frames=parity_frames or plan.parity_frames or PARITY_FRAMES, threads=threads or plan.threads or 2,
         options=plan.options, precision=quantize or "fp32", calibration_data=calibration_data,
         calibration_frames=calibration_frames, data=data, max_jf_drop=max_jf_drop, allow_accuracy_drop=allow_accuracy_drop,
+        overwrite=overwrite, no_memory_check=no_memory_check,
     )
     if android is not None:
         from mobileseg.export.android import check_app_dir

@@ -22,7 +22,10 @@ import click
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the two students (trained side by side, one thread each), the exports and the J&F rows; "
                    "1 runs everything here, one after the other. [default: 2]")
-def quickstart(out: Path, budget: str, seed: int, threads: int | None, workers: int | None) -> None:
+@click.option("--overwrite", is_flag=True,
+              help="Run in an --out that holds files mobileseg did not write (files of the names it writes are replaced). "
+                   "Without it such a folder is refused; a training run there that the quickstart did not write is never removed.")
+def quickstart(out: Path, budget: str, seed: int, threads: int | None, workers: int | None, overwrite: bool) -> None:
     """Run every stage on a small SynthVOS dataset and print one table.
 
     Generates the data, trains a small teacher (unbounded memory) and a small two-slot student
@@ -44,7 +47,7 @@ def quickstart(out: Path, budget: str, seed: int, threads: int | None, workers: 
         import torch
 
         torch.set_num_threads(threads)
-    result = run_quickstart(out, budget, seed=seed, threads=threads, workers=workers)
+    result = run_quickstart(out, budget, seed=seed, threads=threads, workers=workers, overwrite=overwrite)
     click.echo("")
     click.echo(result.table())
     click.echo("")

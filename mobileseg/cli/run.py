@@ -26,10 +26,13 @@ from mobileseg.errors import ConfigError
               help="Folder for the masks (NNNNN.png, DAVIS palette) and the overlay.")
 @click.option("--size", type=SIZE, default=None, help="Network input HxW (multiples of 16); default: the video's size rounded to multiples of 16.")
 @click.option("--overlay", default="overlay.gif", show_default=True,
-              help="Overlay file inside --out (.gif, or .mp4 with PyAV); 'none' to skip it.")
+              help="Overlay file name, written inside --out (.gif, or .mp4 with PyAV); 'none' to skip it.")
+@click.option("--no-memory-check", is_flag=True, help="Skip the check that --size fits in this machine's memory (an estimate).")
+@click.option("--overwrite", is_flag=True, help="Write into an --out that holds files mobileseg did not write (files of the same "
+              "names, NNNNN.png and the overlay, are replaced). Without it such a folder is refused.")
 @click.option("--fps", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Frame rate of the overlay.")
 def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, frames_dir: Path | None, video: Path | None, first_mask: Path, out: Path,
-                size: tuple[int, int] | None, overlay: str, fps: float) -> None:
+                size: tuple[int, int] | None, overlay: str, fps: float, no_memory_check: bool, overwrite: bool) -> None:
     """Segment every frame of a video, starting from the first frame's mask.
 
     The objects of the mask are tracked together with one joint state, as in training (an
@@ -38,7 +41,7 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
     """
     from mobileseg.data.io import load_mask
     from mobileseg.data.video import frame_files, read_frames, read_video
-    from mobileseg.eval.segment import check_run_output, segment_video
+    from mobileseg.eval.segment import check_overlay_name, check_run_output, segment_video
     from mobileseg.eval.sources import artifact_source, checkpoint_source
 
     if (checkpoint is None) == (artifact is None):
@@ -47,15 +50,16 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
         raise ConfigError("give exactly one of --frames DIR or --video FILE.")
     if size is not None and (size[0] % 16 or size[1] % 16):
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16 (e.g. 480x864).")
-    overlay_path = None if overlay.lower() == "none" else out / overlay
-    check_run_output(out, frames_dir, video, overlay_path)
+    overlay_path = None if overlay.lower() == "none" else out / check_overlay_name(overlay)
+    check_run_output(out, frames_dir, video, overlay_path, first_mask)
     source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
     if source.size is not None and size is not None and size != source.size:
         raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again.")
     size = size or source.size
+    source.check_size(size, no_memory_check)
     total = len(frame_files(frames_dir)) if frames_dir is not None else None
     frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
-    result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total)
+    result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total, overwrite=overwrite)
     click.echo(f"{source.name}: {result.frames} frames, objects {list(result.objects)}, "
                f"{result.tracker_ms_per_frame:.1f} ms per frame (all objects), {result.seconds:.1f} s in all")
     click.echo(f"masks:   {result.masks}")

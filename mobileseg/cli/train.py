@@ -53,10 +53,12 @@ def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Call
         click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt exactly where it stopped, with its stored settings: "
                      "no other option is needed. --steps may extend the run; --lr, --grad-clip, --device and --threads may change "
                      "(the result then differs from an uninterrupted run); any other option must agree with the stored one."),
+        click.option("--overwrite", is_flag=True, help="Start the run in an --out that holds files mobileseg did not write "
+                     "(files of the same names are replaced). Without it such a folder is refused."),
         click.option("--steps", type=click.IntRange(min=1), default=None, help=f"Optimiser steps.  [default: {_D.steps}]"),
         click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1), help="Clips per step (per process under torchrun)."),
         click.option("--lr", default=_D.lr, show_default=True, type=float, help="Peak learning rate."),
-        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=float, help="Weight decay."),
+        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=float, help="Weight decay (>= 0)."),
         click.option("--optimizer", default=_D.optimizer, show_default=True, type=click.Choice(OPTIMIZERS), help="AdamW or Adam."),
         click.option("--schedule", default=_D.schedule, show_default=True, type=click.Choice(SCHEDULES), help="Learning-rate decay after warm-up."),
         click.option("--warmup", default=_D.warmup, show_default=True, type=click.IntRange(min=0), help="Linear warm-up steps."),
@@ -112,7 +114,7 @@ def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, opt
 # options whose TrainConfig field has another name; the rest map to the field of the same name
 RENAMED = {"model": "model", "student": "model", "slots": "model_kwargs.slots", "pin_first": "model_kwargs.pin_first",
            "memory_every": "model_kwargs.memory_every"}
-NOT_SETTINGS = frozenset({"out", "resume"})
+NOT_SETTINGS = frozenset({"out", "resume", "overwrite"})
 
 
 def given_options(ctx: click.Context, options: dict[str, Any], renamed: dict[str, str] | None = None) -> dict[str, tuple[str, Any]]:
@@ -172,7 +174,7 @@ def train_command(ctx: click.Context, model: str | None, pretrained: str | None,
     else:
         require_for_new_run(model=model, data=options["data"])
         assert model is not None
-        result = train(build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options))
+        result = train(build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options), overwrite=options["overwrite"])
     best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
     click.echo(f"trained {result.config.model} for {result.step} steps in {result.seconds:.0f} s; best val J&F {best}\n"
                f"best: {result.best}\nlast: {result.last}")

@@ -17,6 +17,7 @@ from PIL import Image, ImageSequence
 
 from mobileseg.data.io import davis_palette, load_frame
 from mobileseg.errors import ConfigError, DatasetError
+from mobileseg.utils.fsio import atomic_path
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -68,7 +69,7 @@ def _read_gif(path: Path) -> Iterator[np.ndarray]:
         with Image.open(path) as gif:
             for frame in ImageSequence.Iterator(gif):
                 yield np.asarray(frame.convert("RGB"), dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's errors for a broken GIF
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:  # Pillow's errors for a broken GIF (a truncated one: IndexError)
         raise DatasetError(f"cannot read the GIF {path} ({exc}): {_BROKEN}") from None
 
 
@@ -123,13 +124,18 @@ class OverlayWriter:
         self.frames.append(frame)
 
     def close(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the file atomically: a kill or a full disk leaves the old file (or none), never half of one."""
+        with atomic_path(self.path) as tmp:
+            self._write(tmp)
+        return self.path
+
+    def _write(self, path: Path) -> None:
         if self.path.suffix.lower() == ".gif":
             images = [Image.fromarray(f) for f in self.frames]
-            images[0].save(self.path, save_all=True, append_images=images[1:], duration=int(1000 / self.fps), loop=0)
-            return self.path
+            images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / self.fps), loop=0)
+            return
         av = _av()
-        with av.open(str(self.path), mode="w") as container:
+        with av.open(str(path), mode="w", format="mp4") as container:
             stream = container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=int(round(self.fps)))
             height, width = self.frames[0].shape[:2]
             stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
@@ -137,4 +143,3 @@ class OverlayWriter:
                 video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[: stream.height, : stream.width]), format="rgb24")
                 container.mux(stream.encode(video_frame))
             container.mux(stream.encode())
-        return self.path

@@ -25,6 +25,7 @@ from mobileseg.errors import ConfigError, OutputError
 from mobileseg.eval.davis import FIRST_STARTS, EvalReport, check_void, score_sequence
 from mobileseg.tracker import State, Tracker, aggregate
 from mobileseg.utils.fsio import check_writable_folder, is_within
+from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
 
 TrackerFactory = Callable[[], Tracker]
@@ -221,6 +222,9 @@ def check_results_folder(dataset: VideoDataset, results: str | os.PathLike[str])
     check_writable_folder(results, "--results")
 
 
+RESULTS_KIND = "predicted masks"
+
+
 @dataclass
 class PredictionRun:
     """What a run over a dataset produced: scores (when asked), where PNGs went, tracker speed."""
@@ -234,7 +238,7 @@ class PredictionRun:
 def predict_dataset(
     make_tracker: TrackerFactory,
     dataset: VideoDataset,
-    results: str | os.PathLike[str] | None = None,
+    results: str | os.PathLike[str] | None = None,  # claimed as a RESULTS_KIND folder (mobileseg.utils.owned)
     size: tuple[int, int] | None = None,
     multiple: int = 1,
     score: bool = True,
@@ -242,6 +246,7 @@ def predict_dataset(
     desc: str = "predicting",
     first: str = "mask",
     void: str = "background",
+    overwrite: bool = False,  # results may hold files mobileseg did not write
 ) -> PredictionRun:
     """Segment every sequence; write ``results/<sequence>/<frame>.png`` when ``results`` is given
     and score against the ground truth when ``score`` (DAVIS protocol, same code as folders).
@@ -253,8 +258,15 @@ def predict_dataset(
     """
     check_first(first)
     check_void(void)
-    if results is not None:
-        check_results_folder(dataset, results)
+    if results is None:
+        return _predict(make_tracker, dataset, None, size, multiple, score, max_videos, desc, first, void)
+    check_results_folder(dataset, results)
+    with claimed(results, RESULTS_KIND, "--results", overwrite=overwrite):
+        return _predict(make_tracker, dataset, results, size, multiple, score, max_videos, desc, first, void)
+
+
+def _predict(make_tracker: TrackerFactory, dataset: VideoDataset, results: str | os.PathLike[str] | None, size: tuple[int, int] | None,
+             multiple: int, score: bool, max_videos: int | None, desc: str, first: str, void: str) -> PredictionRun:
     sequences = list(dataset)[:max_videos]
     report = EvalReport(first=first, void=void) if score else None
     frames, seconds = 0, 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from mobileseg.data.video import OverlayWriter, overlay
 from mobileseg.errors import DatasetError, OutputError
 from mobileseg.eval.predict import Timer, aligned_size, track_frames
 from mobileseg.eval.sources import TrackerSource
-from mobileseg.utils.fsio import check_writable_folder, paths_overlap
+from mobileseg.utils.fsio import check_writable_folder, is_within, paths_overlap
+from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
 
 
@@ -30,10 +32,41 @@ class SegmentedVideo:
     seconds: float
 
 
+KIND = "segmentation"  # the marker kind of a `run --out` folder (mobileseg.utils.owned)
+
+
+def check_overlay_name(name: str) -> str:
+    """``--overlay`` is a file name written inside ``--out``; a path would write (or replace) a file elsewhere."""
+    if not name or os.path.isabs(name) or Path(name).name != name or name in (".", ".."):
+        raise OutputError(f"--overlay {name}: give a file name such as overlay.gif or overlay.mp4; it is written inside --out "
+                          "(a path would write outside it). Use --out to choose the folder.")
+    return name
+
+
+def dataset_root(path: str | os.PathLike[str]) -> Path | None:
+    """The DAVIS-layout dataset folder (holding JPEGImages and Annotations) that ``path`` lies in, if any."""
+    for folder in [Path(path).resolve(), *Path(path).resolve().parents]:
+        if (folder / "JPEGImages").is_dir() and (folder / "Annotations").is_dir():
+            return folder
+    return None
+
+
 def check_run_output(out: str | os.PathLike[str], frames_dir: str | os.PathLike[str] | None = None,
-                     video: str | os.PathLike[str] | None = None, overlay_path: str | os.PathLike[str] | None = None) -> None:
+                     video: str | os.PathLike[str] | None = None, overlay_path: str | os.PathLike[str] | None = None,
+                     first_mask: str | os.PathLike[str] | None = None) -> None:
     """OutputError when writing masks (and the overlay) to ``out`` would mix them with the input
-    frames or replace the input video, or when ``out`` cannot be written."""
+    frames or the first mask's folder, land inside the input dataset, or replace the input video;
+    or when ``out`` cannot be written."""
+    if first_mask is not None and Path(out).resolve() == Path(first_mask).parent.resolve():
+        raise OutputError(
+            f"--out {out} is the folder of the input --first-mask {first_mask}: the predicted masks (00000.png, ...) would "
+            "replace it and its neighbours (a dataset's ground truth, for one). Choose another --out.")
+    for given in (frames_dir, first_mask, video):
+        root = dataset_root(given) if given is not None else None
+        if root is not None and is_within(out, root):
+            raise OutputError(
+                f"--out {out} lies inside the dataset {root} that the input {given} comes from: predictions written there "
+                "could replace its frames or ground truth, and a later eval would read them as data. Choose an --out outside it.")
     if frames_dir is not None and paths_overlap(out, frames_dir):
         raise OutputError(
             f"--out {out} overlaps the input --frames {frames_dir} (the same folder, or one inside the other): the masks "
@@ -57,15 +90,30 @@ def _checked(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterator[n
 def segment_video(
     source: TrackerSource, frames: Iterable[np.ndarray], first_mask: np.ndarray, out: str | os.PathLike[str],
     size: tuple[int, int] | None = None, overlay_path: str | os.PathLike[str] | None = None, fps: float = 10.0,
-    total: int | None = None,
+    total: int | None = None, overwrite: bool = False,
 ) -> SegmentedVideo:
-    """Track every object of ``first_mask`` (ids 1..254) through ``frames``; write ``out/NNNNN.png``."""
+    """Track every object of ``first_mask`` (ids 1..254) through ``frames``; write ``out/NNNNN.png``.
+
+    ``out`` must be new, empty or an earlier ``run``'s (else ``overwrite``). The masks are written
+    into a staging folder and moved into ``out`` only when the whole video was segmented: a video
+    that breaks halfway (a truncated file) leaves ``out`` as it was.
+    """
     objects = objects_in(first_mask)
     if not objects:
         raise DatasetError("the first-frame mask contains no object (only background/void); nothing to track.")
-    out = Path(out)
-    check_writable_folder(out, "--out")
-    out.mkdir(parents=True, exist_ok=True)
+    with claimed(out, KIND, overwrite=overwrite) as folder:
+        staging = folder / f".masks.staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            return _segment(source, frames, first_mask, objects, folder, staging, size, overlay_path, fps, total)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _segment(source: TrackerSource, frames: Iterable[np.ndarray], first_mask: np.ndarray, objects: tuple[int, ...], out: Path,
+             staging: Path, size: tuple[int, int] | None, overlay_path: str | os.PathLike[str] | None, fps: float,
+             total: int | None) -> SegmentedVideo:
     size = size or aligned_size(first_mask.shape, source.multiple)
     writer = OverlayWriter(overlay_path, fps) if overlay_path else None
     timer, count, began = Timer(), 0, time.perf_counter()
@@ -80,9 +128,11 @@ def segment_video(
     for labels in progress(track_frames(source.make, feed(), {0: first_mask}, {k: 0 for k in objects}, size, timer),
                            desc="segmenting", total=total, unit="frame"):
         frame = buffer.pop(0)
-        save_mask(out / f"{count:05d}.png", labels)
+        save_mask(staging / f"{count:05d}.png", labels)
         if writer is not None:
             writer.add(overlay(frame, labels))
         count += 1
+    for mask in sorted(staging.iterdir()):
+        os.replace(mask, out / mask.name)
     written = writer.close() if writer is not None and count else None
     return SegmentedVideo(count, objects, out, written, timer.ms_per_frame(), time.perf_counter() - began)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from mobileseg.eval.predict import TrackerFactory
 from mobileseg.tracker import CopyFirstMaskTracker
@@ -21,6 +22,14 @@ class TrackerSource:
     multiple: int  # input sides must be multiples of this (16 for the networks)
     size: tuple[int, int] | None = None  # the one input size an exported file takes
     file_bytes: int | None = None
+    model: Any = None  # the PyTorch network behind a checkpoint source (for the memory check of a --size)
+
+    def check_size(self, size: tuple[int, int] | None, override: bool = False) -> None:
+        """ConfigError when ``size`` would not fit in this machine's memory (PyTorch sources; see models.footprint)."""
+        if size is not None and self.model is not None and not override:
+            from mobileseg.models.footprint import check_fits
+
+            check_fits(self.model, size)
 
 
 def checkpoint_source(path: str | os.PathLike[str], objects: int | None = None) -> TrackerSource:
@@ -32,7 +41,7 @@ def checkpoint_source(path: str | os.PathLike[str], objects: int | None = None) 
 
     model, payload = model_from_checkpoint(path)
     name = payload["model"] if objects is None else f"{payload['model']} ({objects} object/state)"
-    return TrackerSource(name, lambda: NetworkTracker(model, objects), count_parameters(model), 16)
+    return TrackerSource(name, lambda: NetworkTracker(model, objects), count_parameters(model), 16, model=model)
 
 
 def artifact_source(path: str | os.PathLike[str], threads: int = 2) -> TrackerSource:

@@ -4,8 +4,9 @@ A reader of this file alone knows how to drive the model: the files, each entry 
 and outputs (name, shape, dtype, layout, meaning), which output feeds which input on the next
 frame, which step entry runs each frame (``schedule``: ``step`` always, or ``steps[int(phase)]``
 for a student with several step graphs), the input size and value range, the memory policy,
-where the weights came from, the toolchain versions and the parity figures measured when the
-file was written. A contract without ``schedule`` (written before it existed) reads as
+where the weights came from, the toolchain versions, the parity figures measured when the
+file was written and the sha256 of every file it names (checked whenever it is loaded, with the
+feedback map, so a replaced file or an edited map is refused rather than run). A contract without ``schedule`` (written before it existed) reads as
 ``{"steps": ["step"], "phase": null}``.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mobileseg.errors import MobilesegError
+from mobileseg.export.publish import digest, pending, recover
 from mobileseg.export.signature import DESCRIPTIONS, LAYOUTS, NEW, Signature
 from mobileseg.utils.fsio import write_json_atomic
 
@@ -253,6 +255,43 @@ class LoadedContract:
                 raise ContractError(f"{self.path}: {step} takes {inputs}; every step entry takes frame and the state init returns "
                                     f"{['frame', *state]}. The contract was edited or is foreign; export again.")
 
+    def check_feedback(self) -> None:
+        """The feedback section is the one every export writes: init's output S fills state input S and
+        each step's ``new_S`` refills it. An edited map (``mem_key`` <-> ``mem_value``) can keep every
+        shape and still feed each tensor where the other belongs, silently changing every mask."""
+        state = self.state
+        expected = {"init": {name: name for name in state}, "step": {NEW + name: name for name in state}}
+        for section, want in expected.items():
+            found = dict(self.data["feedback"].get(section) or {})
+            if found != want:
+                raise ContractError(
+                    f"{self.path}: feedback.{section} is {found}, but the state {list(state)} is fed back as {want} (each output "
+                    f"to the input of its own name{'' if section == 'init' else ', without the new_ prefix'}). The contract was "
+                    "edited or is foreign; export again (or restore it).")
+            for output, target in want.items():
+                for entry in ("init",) if section == "init" else self.steps:
+                    if self.shape(entry, output) != self.shape(self.steps[0], target):
+                        raise ContractError(f"{self.path}: {entry} output {output} has shape {list(self.shape(entry, output))} but "
+                                            f"feeds state input {target} of shape {list(self.shape(self.steps[0], target))}; export again.")
+
+    def check_digests(self) -> None:
+        """Every file the contract names is the one it was exported with (the sha256 it recorded).
+
+        A replaced file with the same shapes would otherwise run, silently, as a different network.
+        Digests are cached per process by path, size and modification time.
+        """
+        recorded = self.data.get("sha256") or {}
+        for name in sorted(set(self.data["files"].values())):
+            path = self.path.parent / name
+            if name not in recorded:
+                raise ContractError(f"{self.path} records no sha256 for {name} (written before exports recorded digests, or "
+                                    "edited), so it cannot show that the file is the one exported with it. Export again.")
+            if _cached_digest(path) != recorded[name]:
+                raise ContractError(
+                    f"{path} is not the file {self.path.name} was exported with: its sha256 differs from the one recorded at "
+                    "export, so the model file was replaced (or changed) after the export. Export again (`mobileseg export`) "
+                    "so that the file and its contract belong together, or restore the file.")
+
     def check_consistent(self) -> None:
         """The contract's input section agrees with its own entry points (an edited height does not)."""
         height, width = self.size
@@ -268,9 +307,18 @@ class LoadedContract:
                         "The contract was edited by hand; export again (or restore it).")
 
 
-def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
-    """Read the contract of ``artifact`` (the artifact itself or its ``.json``)."""
+def load_contract(artifact: str | os.PathLike[str], check_files: bool = True) -> LoadedContract:
+    """Read the contract of ``artifact`` (the artifact itself or its ``.json``) and check it: its own
+    consistency (input section, schedule, feedback) and, with ``check_files``, that every file it
+    names is the one exported with it (sha256). An export that a kill interrupted while it was
+    being published is finished first (:mod:`mobileseg.export.publish`)."""
     path = contract_path(artifact)
+    if pending(path.parent):
+        try:
+            recover(path.parent)
+        except OSError as exc:
+            raise ContractError(f"an export into {path.parent} was interrupted while its files were being moved into place, and "
+                                f"finishing it failed ({exc}); run `mobileseg export` into that folder again.") from None
     if not path.is_file():
         raise ContractError(
             f"no contract {path} beside {artifact}. Every export writes <artifact>.json; export again with "
@@ -291,4 +339,18 @@ def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
             raise ContractError(f"contract {path} names {loaded.file(entry)} for {entry!r}, which does not exist.")
     loaded.check_consistent()
     loaded.check_schedule()
+    loaded.check_feedback()
+    if check_files:
+        loaded.check_digests()
     return loaded
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_digest(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = digest(path)
+    return _DIGESTS[key]

@@ -3,7 +3,9 @@
 For every target: the format writes its files into a staging folder, the contract is built from
 the signature, the file is loaded into its real runtime and run against the PyTorch tracker over
 a generated video (``parity``); only a file that passes is moved into the output folder, next to
-its ``.json`` contract holding the parity figures. Core ML cannot run on Linux: its saved spec
+its ``.json`` contract holding the parity figures, as one set (:mod:`mobileseg.export.publish`:
+a kill leaves the old export or the new one). The output folder is claimed first
+(:mod:`mobileseg.utils.owned`): one holding files mobileseg did not write needs ``overwrite``. Core ML cannot run on Linux: its saved spec
 (functions, input and output names and shapes) is checked against the contract instead.
 """
 
@@ -28,10 +30,14 @@ from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
 from mobileseg.train.checkpoint import model_from_checkpoint
-from mobileseg.utils.fsio import check_writable_folder
+from mobileseg.export.publish import digest, publish, staging_folder
+from mobileseg.models.footprint import check_fits
+from mobileseg.utils.fsio import check_free_space, check_writable_folder
+from mobileseg.utils.owned import claimed
 
 log = logging.getLogger(__name__)
 
+KIND = "export"  # the marker kind of an export --out (mobileseg.utils.owned)
 DEFAULT_SIZE = (480, 864)  # DAVIS 480p, width rounded up to a multiple of 16
 ALL = "all"
 
@@ -59,6 +65,8 @@ class ExportRequest:
     max_jf_drop: float = 1.0  # J&F points (0-100) a quantised file may lose against fp32
     allow_accuracy_drop: bool = False
     measure_jf: bool = True  # False (benchmarks of random weights): agreement only, no J&F, no gate; needs allow_accuracy_drop
+    overwrite: bool = False  # write into an --out holding files mobileseg did not write (mobileseg.utils.owned)
+    no_memory_check: bool = False  # skip the estimate of whether --size fits in memory (mobileseg.models.footprint)
 
 
 @dataclass
@@ -96,16 +104,6 @@ def resolve_targets(targets: list[str]) -> list[ExportFormat]:
 
 def _bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Move every file or package of ``staging`` into ``out``, replacing older ones."""
-    out.mkdir(parents=True, exist_ok=True)
-    for item in sorted(staging.iterdir(), key=lambda p: p.suffix == ".json"):  # the contract last
-        target = out / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(item, target)
 
 
 def _model_info(model: MemoryNetwork, payload: dict[str, Any], checkpoint: Path) -> dict[str, Any]:
@@ -172,9 +170,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
     began = time.perf_counter()
     signature = signature_of(model, *request.size, objects=request.objects)
     stem = stem_for(request.stem, request.precision)
-    staging = request.out / f".{stem}{fmt.suffix}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_folder(request.out, f"{stem}{fmt.suffix}")
     try:
         written = fmt.write(signature.modules(model), signature, staging, stem, request.options.get(fmt.name, {}), quant)
         precision = {"precision": request.precision}
@@ -182,7 +178,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
             precision["calibration"] = quant.calibration.describe()
         contract = Contract(fmt.name, written.files, signature, _model_info(model, payload, request.checkpoint),
                             _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **precision, **written.info},
-                            sha256={name: sha256(staging / name) for name in set(written.files.values()) if (staging / name).is_file()})
+                            sha256={item.name: digest(item) for item in sorted(staging.iterdir())})  # every file the export wrote
         contract_file = contract.write(staging / f"{stem}{fmt.suffix}.json")
         if quant is None:
             contract.parity = verify_artifact(contract_file, model, request.threads, request.parity_frames, request.tolerance)
@@ -193,7 +189,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
         else:
             contract.parity = _check_quantised(fmt, contract_file, model, request)
         contract.write(contract_file)
-        _publish(staging, request.out)
+        publish(staging, request.out, f"{stem}{fmt.suffix}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     artifact = request.out / f"{stem}{fmt.suffix}"
@@ -216,7 +212,17 @@ def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
             formats = [fmt for fmt in formats if request.precision in fmt.precisions]
         for fmt in formats:
             check_precision(request.precision, fmt.name, fmt.precisions)
+    with claimed(request.out, KIND, overwrite=request.overwrite):  # before the long work (calibration): a refused folder says so now
+        return _export_all(request, formats)
+
+
+def _export_all(request: ExportRequest, formats: list[ExportFormat]) -> list[ExportResult]:
     model, payload = model_from_checkpoint(request.checkpoint, role="student")
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    # each target's files hold the weights about twice (graphs + staging copy while it is checked), plus converter scratch
+    check_free_space(request.out, len(formats) * (2 * weights + (8 << 20)), "--out", f"exporting {len(formats)} target(s)")
+    if not request.no_memory_check:
+        check_fits(model, request.size, request.objects)
     quant = None
     if request.precision != "fp32":
         calibration = None

@@ -25,7 +25,7 @@ import torch
 from mobileseg.errors import MobilesegError
 from mobileseg.models import ROLES, build_model
 from mobileseg.models.base import MemoryNetwork
-from mobileseg.utils.fsio import atomic_path
+from mobileseg.utils.fsio import atomic_path, save_failed
 
 FORMAT = "mobileseg.checkpoint"
 VERSION = 1
@@ -39,7 +39,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     """Write ``payload`` to ``path`` atomically (temp file + fsync + rename)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
+        try:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
+        except RuntimeError as exc:  # the zip writer's "unexpected pos" on a full disk
+            raise save_failed(path, exc) from None
     return path
 
 

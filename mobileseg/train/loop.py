@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 from mobileseg.data.clips import ClipDataset
 from mobileseg.data.datasets import open_dataset
 from mobileseg.data.sequence import VideoDataset
-from mobileseg.errors import ConfigError, MobilesegError
+from mobileseg.errors import ConfigError, MobilesegError, OutputError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
@@ -40,6 +40,7 @@ from mobileseg.train.checkpoint import (
 )
 from mobileseg.train.config import TrainConfig, learning_rate
 from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
+from mobileseg.train.interrupt import StopRequest, TrainingInterrupted, stop_on_signal
 from mobileseg.train.objective import Objective
 from mobileseg.train.reproducible import Reproducibility, reproducible
 from mobileseg.train.resume import (
@@ -50,11 +51,13 @@ from mobileseg.train.resume import (
     stored_run,
 )
 from mobileseg.train.runner import ClipRunner
-from mobileseg.utils.fsio import check_writable_folder, write_json_atomic
+from mobileseg.utils.fsio import check_free_space, check_writable_folder, write_json_atomic
 from mobileseg.utils.lock import folder_lock
+from mobileseg.utils.owned import check_claimable, claim_output, owned_by
 from mobileseg.utils.progress import progress
 
 log = logging.getLogger(__name__)
+RUN_KIND = "training run"  # the marker kind of a train/distill --out (mobileseg.utils.owned)
 
 
 class TrainingError(MobilesegError):
@@ -153,27 +156,42 @@ def _payload(model: MemoryNetwork, config: TrainConfig, state: RunState, optimiz
             "model_state": state_dict, "train": train}
 
 
-def prepare_run(config: TrainConfig) -> Literal["finished", "resume", "new"]:
+def prepare_run(config: TrainConfig, by: str) -> Literal["finished", "resume", "new"]:
     """What to do with ``config.out`` before training ``config`` again (the quickstart, benchmarks):
     ``finished`` (reuse its best.pt), ``resume`` (a killed run with the same settings) or ``new``.
-    A run trained with other settings is removed."""
+
+    ``by`` names the caller: the folder is claimed for it (new, empty, or its own; see
+    :mod:`mobileseg.utils.owned`). A run it trained itself with other settings is removed and
+    trained again; a run anybody else trained there is refused, never removed.
+    """
     run = Path(config.out)
     if not (run / "last.pt").is_file():
+        claim_output(run, RUN_KIND, f"the {by}'s run folder", by=by, consent=None)
         return "new"
     stored = load_checkpoint(run / "last.pt")["train"]
     # through from_dict: a run stored before a setting existed has that setting's default
     if TrainConfig.from_dict(stored["config"]).to_dict() != config.resolved().to_dict():
-        log.info("%s was trained with other settings; training again", run)
+        if not owned_by(run, RUN_KIND, by):
+            raise OutputError(f"{run} holds a training run with other settings that the {by} did not write; it is left as it is. "
+                              f"Move it away, or give the {by} another --out.")
+        log.info("%s was trained by the %s with other settings; training again", run, by)
         shutil.rmtree(run)
+        claim_output(run, RUN_KIND, by=by)
         return "new"
-    return "finished" if stored["step"] == config.steps and (run / "best.pt").is_file() else "resume"
+    finished = stored["step"] == config.steps and (run / "best.pt").is_file()
+    if not finished and not owned_by(run, RUN_KIND, by):  # reusing a finished run only reads it; resuming writes
+        raise OutputError(f"{run} holds an unfinished training run that the {by} did not write; the {by} does not resume it. "
+                          f"Resume it yourself (mobileseg train --out {run} --resume), move it away, or give the {by} another --out.")
+    return "finished" if finished else "resume"
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) -> TrainResult:
     """Train ``config.model`` into ``config.out``; with ``resume`` continue the run there.
 
     A resumed run keeps its stored settings; ``config`` must agree with them except where
-    :mod:`mobileseg.train.resume` allows a change (``steps`` may extend the run). Training runs
+    :mod:`mobileseg.train.resume` allows a change (``steps`` may extend the run). A new run claims
+    ``config.out`` (:func:`mobileseg.utils.owned.claim_output`): a folder holding files mobileseg did
+    not write is refused unless ``overwrite``. Training runs
     at ``config.threads`` threads and, with ``config.deterministic``, bit-identically
     (:mod:`mobileseg.train.reproducible`).
     """
@@ -182,10 +200,14 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     config.check()
     config = config.resolved()
     check_writable_folder(config.out, "--out")
+    last = Path(config.out) / "last.pt"
+    if last.exists():
+        raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
+    if not overwrite:  # before the lock file is written into a folder that may be a user's
+        check_claimable(config.out, RUN_KIND)
     with _run_lock(config.out):
-        last = Path(config.out) / "last.pt"
-        if last.exists():
-            raise TrainingError(f"{config.out} already holds a run ({last}); pass --resume to continue it, or choose another --out.")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun the writing rank claims the folder
+            claim_output(config.out, RUN_KIND, overwrite=overwrite)
         return _run(config, None)
 
 
@@ -225,6 +247,8 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     except ValueError as exc:  # an architecture setting the network refuses (--slots 1 with the first frame pinned, ...)
         raise ConfigError(f"--model {config.model} with {config.model_kwargs or 'its defaults'}"
                           f"{f' and --pretrained {config.pretrained}' if config.pretrained else ''}: {exc}") from None
+    if env.main:  # room for last.pt (weights, optimiser moments) and best.pt, each written beside its old copy
+        check_free_space(out, 8 * sum(p.numel() * 4 for p in model.parameters()) + (4 << 20), "--out", "training (checkpoints)")
     objective = Objective(config)
     runner: nn.Module = objective.runner(model, device)  # loads the teacher, builds the distiller on the device
     distiller = objective.distiller
@@ -272,6 +296,13 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
           loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device,
           resumed: bool = False) -> None:
     bar = progress(range(state.step, config.steps), desc=f"train {config.model}", total=config.steps - state.step, unit="step") if env.main else None
+    with stop_on_signal(enabled=not env.enabled) as stop:
+        _steps(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device, resumed, bar, stop)
+
+
+def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
+           loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device,
+           resumed: bool, bar: Any, stop: StopRequest) -> None:
     batches = iter(loader)
     tick = time.perf_counter()
     first = state.step if resumed else None
@@ -292,10 +323,29 @@ def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modul
         if state.step % config.log_every == 0 or state.step == config.steps:
             tick = _log_step(config, env, state, losses, bar, tick)
         _checkpoints(config, env, model, objective.distiller, optimizer, val_set, state, freeze_bn, loader.dataset, device)
+        if stop and state.step < config.steps:
+            if bar is not None:
+                bar.close()
+            _interrupted(config, model, objective.distiller, optimizer, state, stop)
+
+
+def _interrupted(config: TrainConfig, model: MemoryNetwork, distiller: nn.Module, optimizer: torch.optim.Optimizer, state: RunState,
+                 stop: StopRequest) -> None:
+    """Save the step just finished as last.pt (what --save-every would have written) and stop with the resume command."""
+    last = Path(config.out) / "last.pt"
+    if state.step % config.save_every:
+        save_checkpoint(last, _payload(model, config, state, optimizer, distiller))
+    command = "train" if config.distiller == "none" else "distill"
+    raise TrainingInterrupted(f"{stop.name} at step {state.step} of {config.steps}: the step was finished and saved in {last}. "
+                              f"Continue the run with: mobileseg {command} --out {config.out} --resume")
 
 
 def _diverged(config: TrainConfig, step: int, loss: float, first_after_resume: bool) -> str:
     """What to do after a non-finite loss: resume with a lower rate, unless last.pt is itself diverged."""
+    if not (Path(config.out) / "last.pt").is_file():  # diverged before the first checkpoint: nothing to resume
+        return (f"the loss became {loss} at step {step}, before the first checkpoint (--save-every {config.save_every}), so there is "
+                f"nothing to resume. Start again with a lower learning rate (now --lr {config.lr:g}; try --lr {min(config.lr / 10, TrainConfig.lr):g}) "
+                f"or gradient clip (--grad-clip {config.grad_clip:g}); the same --out {config.out} can be used.")
     if first_after_resume:
         return (f"the loss is {loss} at step {step}, the first step after resuming: the weights stored in {Path(config.out) / 'last.pt'} "
                 f"have diverged already (this step's loss does not depend on the learning rate), so resuming cannot recover the run. "

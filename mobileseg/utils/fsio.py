@@ -9,8 +9,10 @@ before any work, an output folder it cannot write or one that would overwrite it
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -80,7 +82,78 @@ def check_writable_folder(folder: str | os.PathLike[str], flag: str) -> None:
     if not existing.is_dir():
         where = "is a file" if existing == target else f"cannot be created: {existing} is a file, not a folder"
         raise OutputError(f"{flag} {folder} {where}. Give a folder path (new or existing) that you can write to.")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:  # a real probe: os.access says yes to root on a read-only mount's folder or in /proc
+        probe = tempfile.mkdtemp(prefix=".probe.", suffix=".tmp", dir=existing)
+    except OSError as exc:
         what = "is not writable" if existing == target else f"cannot be created: {existing} is not writable"
-        raise OutputError(f"{flag} {folder} {what} (permission denied or a read-only file system). "
-                          "Give a folder you can write to.")
+        raise OutputError(f"{flag} {folder} {what} ({exc.strerror or exc}: permission denied, a read-only file system, "
+                          "or a folder nothing can be created in). Give a folder you can write to.") from None
+    os.rmdir(probe)
+
+
+def check_free_space(folder: str | os.PathLike[str], need: int, flag: str, what: str) -> None:
+    """OutputError when the disk of ``folder`` (or of the folder it would be created in) has less than
+    ``need`` bytes free: checked before long work, and before converters that abort the whole process
+    on a full disk (TFLite's MLIR writer ends in ``LLVM ERROR: IO failure``)."""
+    from mobileseg.errors import OutputError
+
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return
+    if free < need:
+        raise OutputError(f"{flag} {folder}: {what} needs about {need / 1e6:,.0f} MB of free disk space, and {existing} has "
+                          f"{free / 1e6:,.1f} MB free. Free some space or choose a folder on another disk.")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (the owner of a ``*-PID`` staging folder)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale(folder: str | os.PathLike[str], prefix: str) -> None:
+    """Remove ``folder/<prefix><pid>`` folders whose process has ended (staging a kill left behind)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for item in folder.iterdir():
+        pid = item.name[len(prefix):]
+        if item.name.startswith(prefix) and pid.isdigit() and item.is_dir() and not pid_alive(int(pid)):
+            shutil.rmtree(item, ignore_errors=True)
+
+
+# write failures that are the machine's, not a bug: one clear line instead of a traceback
+WRITE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up", errno.EROFS: "the file system is read-only",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EFBIG: "the file is larger than allowed"}
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """One line for an OSError from writing (disk full, read-only, permission), else None."""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return (f"{WRITE_ERRNOS[exc.errno]}{where} ({exc.strerror}). Nothing half-written was kept (files are written "
+                "atomically); free space or choose an output folder on another disk you can write to, then run the command again.")
+    return None
+
+
+def save_failed(path: str | os.PathLike[str], exc: RuntimeError) -> BaseException:
+    """torch.save reports a full disk as a RuntimeError of its zip writer: the OSError it is (else ``exc``)."""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = -1
+    if free < 64 << 20 or "unexpected pos" in str(exc) or "failed writing" in str(exc):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return exc

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mobileseg.errors import MobilesegError
+from mobileseg.utils.owned import MARKER as OUTPUT_MARKER
 
 LOCK_NAME = ".lock"
 
@@ -61,8 +62,9 @@ def folder_lock(folder: str | os.PathLike[str], flag: str = "--out") -> Iterator
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path
     finally:
-        if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:  # a run that failed before writing anything
+        if created and {p.name for p in folder.iterdir()} <= {LOCK_NAME, OUTPUT_MARKER}:  # a run that failed before writing anything
             with contextlib.suppress(OSError):
                 path.unlink()
+                (folder / OUTPUT_MARKER).unlink(missing_ok=True)
                 folder.rmdir()
         os.close(fd)  # releases the lock

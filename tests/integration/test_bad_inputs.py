@@ -6,7 +6,6 @@ poisoned, user files deleted, two runs in one folder, tracebacks, advice that di
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,13 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner, Result
-
-from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.train.checkpoint import load_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
+from tests.cli_checks import assert_error, digest, invoke
 
 pytestmark = pytest.mark.slow
 TINY = "mobilevos_r18_mv2_tiny"
@@ -39,25 +36,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                              val_every=0, bn_batches=1, threads=1)).best
     return {"root": root, "data": data, "best": best, "frames": data / "JPEGImages" / "480p" / "synth0000",
             "first": data / "Annotations" / "480p" / "synth0000" / "00000.png"}
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_error(result: Result, *fragments: str) -> str:
-    """Exit status 1, no traceback, exactly one `Error:` line holding every fragment; returns that line."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_eval_refuses_results_in_the_ground_truth_or_frames(setup: dict[str, Path], tmp_path: Path) -> None:

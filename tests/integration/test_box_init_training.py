@@ -57,7 +57,7 @@ def test_a_run_stored_before_the_option_existed_resumes_and_is_reused(data: Path
         payload = load_checkpoint(run / name)
         del payload["train"]["config"]["box_init_prob"]
         save_checkpoint(run / name, payload)
-    assert prepare_run(config) == "finished" and (run / "last.pt").is_file()  # reused, not deleted and trained again
+    assert prepare_run(config, "test") == "finished" and (run / "last.pt").is_file()  # reused, not deleted and trained again
     resumed = CliRunner().invoke(cli, ["train", "--out", str(run), "--resume", "--steps", "3", "--box-init-prob", "0"])
     assert resumed.exit_code == 0, resumed.output
     stored = load_checkpoint(run / "last.pt")["train"]

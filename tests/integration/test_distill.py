@@ -77,7 +77,11 @@ def test_baseline_needs_no_teacher_and_options_are_checked(setup: dict[str, Path
 
 def test_random_sampling_and_pure_contrastive(setup: dict[str, Path]) -> None:
     assert distill(setup, "random", "--sampling", "random").exit_code == 0
-    contrastive = distill(setup, "omega0", "--omega", "0", "--logit-weight", "0")
+    ignored = distill(setup, "omega0", "--omega", "0", "--logit-weight", "0")  # pure contrastive: the teacher would be ignored
+    assert ignored.exit_code == 1 and "(with the options given) uses no teacher checkpoint" in ignored.output, ignored.output
+    args = ["distill", "--student", "mobilevos_r18_mv2_tiny", "--data", str(setup["data"]), "--out", str(setup["root"] / "omega0"),
+            "--steps", "3", "--val-every", "3", "--samples", "32", *COMMON, "--omega", "0", "--logit-weight", "0"]
+    contrastive = CliRunner().invoke(cli, args)
     assert contrastive.exit_code == 0, contrastive.output
 
 

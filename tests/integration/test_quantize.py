@@ -54,7 +54,7 @@ def labelled(lite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                                                         val_fraction=0.5))
     source = checkpoint_source(lite)
     predict_dataset(source.make, open_dataset(data, "val"), results=root / "pred", size=SIZE, score=False)
-    for sequence in (root / "pred").iterdir():
+    for sequence in (p for p in (root / "pred").iterdir() if p.is_dir()):
         for png in sequence.glob("*.png"):
             if png.stem != "00000":
                 shutil.copy(png, data / "Annotations" / "480p" / sequence.name / png.name)
@@ -144,7 +144,7 @@ def test_unsupported_pair_and_bad_calibration_data_are_refused(lite: Path, tmp_p
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(Exception, match=str(empty)):
-        export_checkpoint(ExportRequest(checkpoint=lite, targets=["tflite"], out=tmp_path, size=SIZE, precision="int8", calibration_data=empty))
+        export_checkpoint(ExportRequest(checkpoint=lite, targets=["tflite"], out=tmp_path / "out", size=SIZE, precision="int8", calibration_data=empty))
 
 
 def test_calibration_records_the_state_the_tracker_feeds_back(lite: Path) -> None:

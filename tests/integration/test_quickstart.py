@@ -67,7 +67,7 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert summary["rows"][4]["params"] == summary["rows"][3]["params"]
     for row in summary["rows"][5:]:  # each runtime reproduces the distilled checkpoint's J&F
         assert abs(row["J&F"] - student) <= 0.002 and row["MB"] > 0
-    assert sorted(p.name for p in (out / "export").glob("*.json")) == [
+    assert sorted(p.name for p in (out / "export").glob("student*.json")) == [
         "student.mlpackage.json", "student.onnx.json", "student.pte.json", "student.tflite.json"]
     assert (out / "summary.md").read_text().startswith("| model")
     for name in ("copy-first-mask", "stcn_r50_r18_tiny-teacher", "mobilevos_r18_mv2_tiny-student-no-KD",

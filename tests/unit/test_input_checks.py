@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def test_writable_folder_names_the_folder_and_the_obstacle(tmp_path: Path, monke
         check_writable_folder(tmp_path / "file" / "run", "--out")
     with pytest.raises(OutputError, match=r"--results .*file is a file"):
         check_writable_folder(tmp_path / "file", "--results")
-    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)  # as a non-root user on a 0555 folder
-    with pytest.raises(OutputError, match=rf"--out {tmp_path}/run cannot be created: {tmp_path} is not writable"):
+    with pytest.raises(OutputError, match=r"--out /proc/x cannot be created: /proc is not writable"):  # os.access says yes to root
+        check_writable_folder("/proc/x", "--out")
+
+    def refused(*args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)  # as a non-root user on a 0555 folder (root may write anywhere)
+    with pytest.raises(OutputError, match=rf"--out {tmp_path}/run cannot be created: {tmp_path} is not writable \(Permission denied"):
         check_writable_folder(tmp_path / "run", "--out")
 
 

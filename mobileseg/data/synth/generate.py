@@ -24,7 +24,7 @@ import numpy as np
 from mobileseg.data.io import encode_frame_jpeg, encode_mask_png
 from mobileseg.data.synth.build import random_scene
 from mobileseg.errors import ConfigError
-from mobileseg.utils.fsio import check_writable_folder
+from mobileseg.utils.fsio import check_writable_folder, remove_stale
 from mobileseg.utils.progress import progress
 
 FORMAT_VERSION = 1
@@ -159,6 +159,7 @@ def generate_synthvos(out: str | os.PathLike[str], config: SynthConfig, overwrit
     check_writable_folder(out, "--out")
     check_writable_folder(out.absolute().parent, f"--out {out}: its parent folder")  # the dataset is staged there
     _prepare_target(out, overwrite)
+    remove_stale(out.parent, f".{out.name}.partial-")  # a killed run's half-written dataset
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     splits: dict[str, list[str]] = {"train": [], "val": []}
