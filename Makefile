@@ -7,6 +7,10 @@ VENV ?= .venv
 # on a machine where the registry's torch==2.13.0 would be a CUDA build.
 PIP_ARGS ?=
 PYTEST_ARGS ?=
+# Two test processes: most tests keep one core busy (conversions, subprocesses); each file stays on one process,
+# so its module fixtures are built once (tests/conftest.py gives each process one torch thread). PYTEST_PARALLEL=
+# runs everything in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 STAMP := $(VENV)/.installed
 
 .PHONY: quickstart test test-jvm install clean
@@ -24,7 +28,7 @@ quickstart: $(STAMP)
 	$(VENV)/bin/mobileseg quickstart
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The Android app's JVM module alone (make test runs it too, with the cross-language checks).
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar

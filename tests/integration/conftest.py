@@ -30,6 +30,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "data": data, "student": student, "teacher": teacher}
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """3 tiny SynthVOS videos and a tiny student trained for one step: what the bad-input tests feed the commands
+    (one per module: a test may leave files beside them)."""
+    root = tmp_path_factory.mktemp("tiny")
+    data = generate_synthvos(root / "synth", SynthConfig(videos=3, frames=5, height=64, width=96, objects=(1, 2), seed=5))
+    best = train(TrainConfig(model="mobilevos_r18_mv2_tiny", data=str(data), out=str(root / "run"), steps=1, batch_size=2,
+                             crop=(48, 64), val_every=0, bn_batches=1, threads=1)).best
+    return {"root": root, "data": data, "best": best, "frames": data / "JPEGImages" / "480p" / "synth0000",
+            "first": data / "Annotations" / "480p" / "synth0000" / "00000.png"}
+
+
 @pytest.fixture(scope="session")
 def exported(trained: dict[str, Path]) -> dict[str, object]:
     out = trained["root"] / "export" / "out"

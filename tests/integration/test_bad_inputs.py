@@ -17,10 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.train.checkpoint import load_checkpoint
-from mobileseg.train.config import TrainConfig
-from mobileseg.train.loop import train
 from tests.cli_checks import assert_error, digest, invoke
 
 pytestmark = pytest.mark.slow
@@ -29,13 +26,8 @@ SMALL = ["--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batch
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("bad")
-    data = generate_synthvos(root / "synth", SynthConfig(videos=3, frames=5, height=64, width=96, objects=(1, 2), seed=5))
-    best = train(TrainConfig(model=TINY, data=str(data), out=str(root / "run"), steps=1, batch_size=2, crop=(48, 64),
-                             val_every=0, bn_batches=1, threads=1)).best
-    return {"root": root, "data": data, "best": best, "frames": data / "JPEGImages" / "480p" / "synth0000",
-            "first": data / "Annotations" / "480p" / "synth0000" / "00000.png"}
+def setup(tiny_run: dict[str, Path]) -> dict[str, Path]:
+    return tiny_run  # tests/integration/conftest.py
 
 
 def test_eval_refuses_results_in_the_ground_truth_or_frames(setup: dict[str, Path], tmp_path: Path) -> None:

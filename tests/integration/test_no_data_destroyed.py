@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.export.contract import load_contract
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 from mobileseg.export.publish import digest as file_digest
@@ -40,13 +39,8 @@ ENV = {**os.environ, "MOBILESEG_PROGRESS": "never"}
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("battery")
-    data = generate_synthvos(root / "synth", SynthConfig(videos=3, frames=5, height=64, width=96, objects=(1, 2), seed=5))
-    best = train(TrainConfig(model=TINY, data=str(data), out=str(root / "run"), steps=1, batch_size=2, crop=(48, 64),
-                             val_every=0, bn_batches=1, threads=1)).best
-    return {"root": root, "data": data, "best": best, "frames": data / "JPEGImages" / "480p" / "synth0000",
-            "first": data / "Annotations" / "480p" / "synth0000" / "00000.png"}
+def setup(tiny_run: dict[str, Path]) -> dict[str, Path]:
+    return tiny_run  # tests/integration/conftest.py
 
 
 @pytest.fixture(scope="module")
