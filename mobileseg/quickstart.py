@@ -396,13 +396,13 @@ ENTRIES = frozenset({"data", "runs", "export", "results", "summary.json", "summa
 def _claim(out: Path, overwrite: bool) -> Path:
     """The quickstart's folder: new, empty, its own, or (``overwrite``) the user's consent. A folder an
     earlier mobileseg's quickstart wrote (before folders were marked) holds only its entries and its summary."""
-    from mobileseg.utils.owned import MARKER, claim_output, foreign_entries, read_marker
+    from mobileseg.utils.owned import MARKER, claim_output, foreign_entries, mark_output, read_marker
 
     if out.is_dir() and read_marker(out) is None:
         entries = set(foreign_entries(out))
         if entries and entries <= ENTRIES and "summary.json" in entries and "data" in entries:
-            overwrite = True
             log.info("%s: a quickstart folder written before %s markers; reusing it", out, MARKER)
+            return mark_output(out, KIND)
     return claim_output(out, KIND, overwrite=overwrite)
 
 

@@ -96,6 +96,11 @@ def claim_output(folder: str | os.PathLike[str], kind: str, flag: str = "--out",
                     f"itself, so nothing of yours is replaced: {todo}.")
             log.warning("%s %s: writing into a folder that holds %s (%s given); files of the same names are replaced",
                         flag, folder, what, consent)
+    return mark_output(folder, kind, by)
+
+
+def mark_output(folder: Path, kind: str, by: str | None = None) -> Path:
+    """Write the marker that makes ``folder`` (created if missing) a ``kind`` output of mobileseg's."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / MARKER, {"kind": kind, "by": by, "note": "written by mobileseg: this folder is its output"})
     return folder

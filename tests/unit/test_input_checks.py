@@ -180,3 +180,20 @@ def test_tolerance_out_of_range_names_the_real_flag(values: tuple[float, float],
     with pytest.raises(ConfigError, match=rf"^{flag} "):
         Tolerance(*values)
     Tolerance(float("inf"), 0.0)  # what quantised exports use: agreement is measured, never gated
+
+
+def test_a_quickstart_folder_from_before_markers_is_reused_and_a_users_folder_is_not(tmp_path: Path) -> None:
+    from mobileseg.quickstart import KIND, _claim
+    from mobileseg.utils.owned import read_marker
+
+    legacy = tmp_path / "old"  # what an earlier quickstart left: only its own entries, with its summary and data
+    for name in ("data", "runs", "export", "results"):
+        (legacy / name).mkdir(parents=True)
+    (legacy / "summary.json").write_text("{}")
+    assert _claim(legacy, overwrite=False) == legacy and read_marker(legacy)["kind"] == KIND  # type: ignore[index]
+    mine = tmp_path / "mine"
+    (mine / "runs").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=rf"--out {mine} already holds files mobileseg did not write: notes.txt, runs"):
+        _claim(mine, overwrite=False)
+    assert read_marker(mine) is None
