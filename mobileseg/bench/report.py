@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mobileseg.errors import ConfigError
-from mobileseg.utils.fsio import atomic_path, write_json_atomic
+from mobileseg.errors import ConfigError, OutputError
+from mobileseg.utils.fsio import atomic_path, check_writable_folder, write_json_atomic
 from mobileseg.utils.owned import check_report_file
 from mobileseg.utils.table import format_table
 
@@ -72,6 +72,20 @@ def require_matplotlib() -> Any:
     return plt
 
 
+PLOT_MARK = "mobileseg bench"  # written into every plot's metadata, so that a later --plot recognises its own file
+
+
+def check_plot_path(path: str | os.PathLike[str]) -> None:
+    """OutputError, before any timing, when ``--plot`` cannot be written or names an existing file this command did not draw."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"--plot {path} is a folder; give a file name such as latency.png.")
+    check_writable_folder(path.absolute().parent, f"--plot {path}: its folder")
+    if path.exists() and PLOT_MARK.encode() not in path.read_bytes():
+        raise OutputError(f"--plot {path} exists and was not drawn by `mobileseg bench`; it is left as it is. Give another --plot "
+                          "file name (or move that file away).")
+
+
 def plot(report: dict[str, Any], path: str | os.PathLike[str], title: str | None = None) -> Path:
     """ms/frame against the frame index for every model that has a curve (``--every``)."""
     plt = require_matplotlib()
@@ -91,6 +105,7 @@ def plot(report: dict[str, Any], path: str | os.PathLike[str], title: str | None
     axis.set_title(title or f"{device.get('cpu') or device.get('model', '')}, {report['settings'].get('threads')} threads", fontsize=9)
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
+        kind = Path(path).suffix.lstrip(".").lower() or "png"
+        figure.savefig(tmp, format=kind, metadata={"Software" if kind == "png" else "Creator": PLOT_MARK})
     plt.close(figure)
     return Path(path)

@@ -99,9 +99,10 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
     if options["plot"] and not options["every"]:
         raise ConfigError("--plot draws the latency along the video: give --every N too (e.g. --frames 1000 --every 50).")
     if options["plot"]:
-        from mobileseg.bench.report import require_matplotlib
+        from mobileseg.bench.report import check_plot_path, require_matplotlib
 
         require_matplotlib()
+        check_plot_path(options["plot"])
     if options["every"] and options["every"] > options["frames"]:
         raise ConfigError(f"--every {options['every']} is more than --frames {options['frames']}: the curve would have one point.")
     size = options["size"]

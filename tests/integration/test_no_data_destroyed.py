@@ -280,6 +280,11 @@ def test_unwritable_outputs_and_a_users_report_file_are_refused_before_any_work(
     assert_error(invoke("eval", "--checkpoint", setup["best"], "--data", setup["data"], "--json", mine),
                  f"--json {mine} exists and is not a `mobileseg eval` report")
     assert mine.read_text() == '{"my": "numbers"}'
+    picture = tmp_path / "latency.png"
+    picture.write_bytes(b"\x89PNG my own picture")
+    assert_error(invoke("bench", "--model", setup["best"], "--frames", "4", "--every", "2", "--plot", picture, "--size", "64x96",
+                        "--json", tmp_path / "fresh.json"), f"--plot {picture} exists and was not drawn by `mobileseg bench`")
+    assert picture.read_bytes() == b"\x89PNG my own picture" and not (tmp_path / "fresh.json").exists()
 
 
 def test_options_a_method_ignores_and_impossible_values_are_refused(setup: dict[str, Path], tmp_path: Path) -> None:
