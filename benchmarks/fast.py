@@ -57,7 +57,8 @@ def export_all(student: Path, out: Path, size: tuple[int, int]) -> dict[tuple[st
         path = out / f"{stem}{SUFFIX[target]}"
         if not (out / f"{path.name}.json").is_file():
             request = ExportRequest(checkpoint=student, targets=[target], out=out, size=size, parity_frames=10, precision=precision,
-                                    calibration_frames=16, measure_jf=False, allow_accuracy_drop=True)
+                                    calibration_frames=16, measure_jf=False, allow_accuracy_drop=True,
+                                    overwrite=True)  # the benchmark's own work folder (written before folders were marked)
             path = export_checkpoint(request)[0].artifact
         files[(target, precision)] = path
     return files
@@ -124,7 +125,8 @@ def accuracy_rows(work: Path, quick: bool, seeds: int) -> list[dict[str, Any]]:
                 continue
             for target, precision in ACCURACY_PAIRS:
                 request = ExportRequest(checkpoint=Path(best), targets=[target], out=work / "runs" / f"{name}-s{seed}" / "export", size=size,
-                                        precision=precision, data=data, allow_accuracy_drop=True, parity_frames=10)
+                                        precision=precision, data=data, allow_accuracy_drop=True, parity_frames=10,
+                                        overwrite=True)  # the benchmark's own work folder
                 figures = export_checkpoint(request)[0].parity
                 rows.append({"model": name, "seed": seed, "runtime": target, "precision": precision, "jf": figures["jf"],
                              "jf_fp32_same_videos": figures["jf_fp32"], "jf_drop": figures["jf_drop"]})

@@ -57,7 +57,8 @@ def export(checkpoint: Path, target: str, data: Path, work: Path) -> dict[str, o
     began = time.perf_counter()
     if not list(out.glob(f"*{SUFFIX[target]}.json")):
         export_checkpoint(ExportRequest(checkpoint=checkpoint, targets=[target], out=out, size=SIZE, precision="int8",
-                                        calibration_data=data, data=data, allow_accuracy_drop=True))
+                                        calibration_data=data, data=data, allow_accuracy_drop=True,
+                                        overwrite=True))  # the benchmark's own work folder (written before folders were marked)
     contract = load_contract(next(out.glob(f"*{SUFFIX[target]}.json")))
     parity = contract.data["parity"]
     return {"run": checkpoint.stem, "target": target, "jf_fp32": parity["jf_fp32"], "jf_int8": parity["jf"], "drop": parity["jf_drop"],

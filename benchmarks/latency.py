@@ -68,7 +68,8 @@ def exported(student: Path, out: Path, size: tuple[int, int]) -> dict[str, Path]
         else:
             missing.append(target)
     if missing:
-        for result in export_checkpoint(ExportRequest(checkpoint=student, targets=missing, out=out, size=size, parity_frames=10)):
+        # overwrite: the benchmark's own work folder (written before folders were marked)
+        for result in export_checkpoint(ExportRequest(checkpoint=student, targets=missing, out=out, size=size, parity_frames=10, overwrite=True)):
             files[result.target] = result.artifact
     return files
 

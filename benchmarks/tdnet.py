@@ -50,7 +50,8 @@ def export(path: Path, target: str, out: Path, size: tuple[int, int]) -> Path:
     """``path`` exported fp32 to ``target`` at ``size`` (reused when already there)."""
     artifact = out / f"student{SUFFIX[target]}"
     if not (out / f"{artifact.name}.json").is_file():
-        export_checkpoint(ExportRequest(checkpoint=path, targets=[target], out=out, size=size, parity_frames=10))
+        export_checkpoint(ExportRequest(checkpoint=path, targets=[target], out=out, size=size, parity_frames=10,
+                                        overwrite=True))  # the benchmark's own work folder (written before folders were marked)
     return artifact
 
 
