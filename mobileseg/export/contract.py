@@ -12,7 +12,6 @@ feedback map, so a replaced file or an edited map is refused rather than run). A
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -74,12 +73,7 @@ def contract_path(artifact: str | os.PathLike[str]) -> Path:
     return own
 
 
-def sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256 = digest  # a file's sha256 (a package folder's: over its files), as the contract records it
 
 
 def toolchain_versions() -> dict[str, str]:
@@ -307,10 +301,10 @@ class LoadedContract:
                         "The contract was edited by hand; export again (or restore it).")
 
 
-def load_contract(artifact: str | os.PathLike[str], check_files: bool = True) -> LoadedContract:
+def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
     """Read the contract of ``artifact`` (the artifact itself or its ``.json``) and check it: its own
-    consistency (input section, schedule, feedback) and, with ``check_files``, that every file it
-    names is the one exported with it (sha256). An export that a kill interrupted while it was
+    consistency (input section, schedule, feedback) and that every file it names is the one
+    exported with it (sha256). An export that a kill interrupted while it was
     being published is finished first (:mod:`mobileseg.export.publish`)."""
     path = contract_path(artifact)
     if pending(path.parent):
@@ -340,8 +334,7 @@ def load_contract(artifact: str | os.PathLike[str], check_files: bool = True) ->
     loaded.check_consistent()
     loaded.check_schedule()
     loaded.check_feedback()
-    if check_files:
-        loaded.check_digests()
+    loaded.check_digests()
     return loaded
 
 

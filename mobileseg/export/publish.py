@@ -26,7 +26,7 @@ import re
 import shutil
 from pathlib import Path
 
-from mobileseg.utils.fsio import pid_alive, write_json_atomic
+from mobileseg.utils.fsio import remove_stale, write_json_atomic
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.staging-(?P<pid>\d+)$")
 _JOURNAL = ".{name}.publish.json"
@@ -87,10 +87,7 @@ def recover(out: str | os.PathLike[str]) -> None:
     for journal in sorted(out.glob(_JOURNAL.format(name="*"))):
         with contextlib.suppress(ValueError, KeyError, FileNotFoundError):  # gone: another process finished it
             _finish(out, journal)
-    for folder in out.iterdir():
-        match = _STAGING.match(folder.name)
-        if match and folder.is_dir() and not pid_alive(int(match["pid"])):
-            shutil.rmtree(folder, ignore_errors=True)
+    remove_stale(out, _STAGING)
 
 
 def pending(out: str | os.PathLike[str]) -> bool:

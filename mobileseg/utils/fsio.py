@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -67,6 +68,13 @@ def paths_overlap(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     return is_within(a, b) or is_within(b, a)
 
 
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` itself, or the nearest folder above it that exists (where mkdir would create it)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_writable_folder(folder: str | os.PathLike[str], flag: str) -> None:
     """OutputError unless ``folder`` exists as a writable folder or can be created.
 
@@ -76,9 +84,7 @@ def check_writable_folder(folder: str | os.PathLike[str], flag: str) -> None:
     from mobileseg.errors import OutputError
 
     target = Path(folder)
-    existing = target
-    while not existing.exists() and existing != existing.parent:  # the folder that mkdir would create it in
-        existing = existing.parent
+    existing = _existing_ancestor(target)
     if not existing.is_dir():
         where = "is a file" if existing == target else f"cannot be created: {existing} is a file, not a folder"
         raise OutputError(f"{flag} {folder} {where}. Give a folder path (new or existing) that you can write to.")
@@ -97,9 +103,7 @@ def check_free_space(folder: str | os.PathLike[str], need: int, flag: str, what:
     on a full disk (TFLite's MLIR writer ends in ``LLVM ERROR: IO failure``)."""
     from mobileseg.errors import OutputError
 
-    existing = Path(folder).absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = _existing_ancestor(Path(folder).absolute())
     try:
         free = shutil.disk_usage(existing).free
     except OSError:
@@ -122,14 +126,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | os.PathLike[str], prefix: str) -> None:
-    """Remove ``folder/<prefix><pid>`` folders whose process has ended (staging a kill left behind)."""
+def remove_stale(folder: str | os.PathLike[str], pattern: re.Pattern[str]) -> None:
+    """Remove the folders in ``folder`` whose name ``pattern`` matches, with a ``pid`` group naming a
+    process that has ended (staging a kill left behind)."""
     folder = Path(folder)
     if not folder.is_dir():
         return
     for item in folder.iterdir():
-        pid = item.name[len(prefix):]
-        if item.name.startswith(prefix) and pid.isdigit() and item.is_dir() and not pid_alive(int(pid)):
+        match = pattern.match(item.name)
+        if match and item.is_dir() and not pid_alive(int(match["pid"])):
             shutil.rmtree(item, ignore_errors=True)
 
 

@@ -61,11 +61,29 @@ def _listing(names: list[str]) -> str:
     return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
 
 
+def _blocking(folder: Path, kind: str) -> str | None:
+    """What in ``folder`` keeps a ``kind`` command from claiming it without consent, or None."""
+    if not folder.is_dir():
+        return None
+    marker = read_marker(folder)
+    if marker is not None:
+        return None if marker["kind"] == kind else f"a mobileseg {marker['kind']} output ({MARKER})"
+    foreign = foreign_entries(folder)
+    return f"files mobileseg did not write: {_listing(foreign)}" if foreign else None
+
+
+def _refusal(folder: Path, flag: str, what: str, consent: str | None) -> OutputError:
+    todo = (f"choose another {flag}, or pass {consent} to write into it anyway (files of the same names are replaced; "
+            "nothing else is touched)") if consent else "move them away, or give the command another output folder"
+    return OutputError(f"{flag} {folder} already holds {what}. This command writes only into a new or empty folder, or one it "
+                       f"wrote itself, so nothing of yours is replaced: {todo}.")
+
+
 def check_claimable(folder: str | os.PathLike[str], kind: str, flag: str = "--out", consent: str = "--overwrite") -> None:
     """The refusal of :func:`claim_output`, without writing anything (to fail before slow work starts)."""
-    folder = Path(folder)
-    if folder.is_dir() and (read_marker(folder) or {}).get("kind") != kind and (read_marker(folder) is not None or foreign_entries(folder)):
-        claim_output(folder, kind, flag, consent=consent)  # raises: the folder is not new, empty or this kind's
+    what = _blocking(Path(folder), kind)
+    if what is not None:
+        raise _refusal(Path(folder), flag, what, consent)
 
 
 def claim_output(folder: str | os.PathLike[str], kind: str, flag: str = "--out", *, overwrite: bool = False,
@@ -80,22 +98,14 @@ def claim_output(folder: str | os.PathLike[str], kind: str, flag: str = "--out",
     """
     folder = Path(folder)
     check_writable_folder(folder, flag)
-    if folder.is_dir():
-        marker = read_marker(folder)
-        if marker is not None and marker["kind"] == kind:
-            return folder
-        foreign = foreign_entries(folder)
-        if marker is not None or foreign:
-            what = (f"a mobileseg {marker['kind']} output ({MARKER})" if marker is not None
-                    else f"files mobileseg did not write: {_listing(foreign)}")
-            if not overwrite:
-                todo = (f"choose another {flag}, or pass {consent} to write into it anyway (files of the same names are replaced; "
-                        "nothing else is touched)") if consent else "move them away, or give the command another output folder"
-                raise OutputError(
-                    f"{flag} {folder} already holds {what}. This command writes only into a new or empty folder, or one it wrote "
-                    f"itself, so nothing of yours is replaced: {todo}.")
-            log.warning("%s %s: writing into a folder that holds %s (%s given); files of the same names are replaced",
-                        flag, folder, what, consent)
+    if (read_marker(folder) or {}).get("kind") == kind:
+        return folder  # its own: nothing to write
+    what = _blocking(folder, kind)
+    if what is not None:
+        if not overwrite:
+            raise _refusal(folder, flag, what, consent)
+        log.warning("%s %s: writing into a folder that holds %s (%s given); files of the same names are replaced",
+                    flag, folder, what, consent)
     return mark_output(folder, kind, by)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,7 +160,7 @@ def generate_synthvos(out: str | os.PathLike[str], config: SynthConfig, overwrit
     check_writable_folder(out, "--out")
     check_writable_folder(out.absolute().parent, f"--out {out}: its parent folder")  # the dataset is staged there
     _prepare_target(out, overwrite)
-    remove_stale(out.parent, f".{out.name}.partial-")  # a killed run's half-written dataset
+    remove_stale(out.parent, re.compile(rf"^\.{re.escape(out.name)}\.partial-(?P<pid>\d+)$"))  # a killed run's half-written dataset
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     splits: dict[str, list[str]] = {"train": [], "val": []}
