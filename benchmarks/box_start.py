@@ -37,7 +37,7 @@ from mobileseg.data.datasets import open_dataset  # noqa: E402
 from mobileseg.data.sequence import VideoDataset  # noqa: E402
 from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.eval.predict import predict_dataset  # noqa: E402
-from mobileseg.eval.sources import checkpoint_source  # noqa: E402
+from mobileseg.sources import checkpoint_source  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.loop import prepare_run, train  # noqa: E402
 

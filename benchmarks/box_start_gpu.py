@@ -58,7 +58,7 @@ def score(job: tuple[str, str, str]) -> tuple[str, dict[str, float]]:
     from mobileseg.data.datasets import open_dataset
     from mobileseg.eval.predict import predict_dataset
     from mobileseg.models import NetworkTracker
-    from mobileseg.train.checkpoint import model_from_checkpoint
+    from mobileseg.checkpoint import model_from_checkpoint
 
     name, ckpt, data = job
     torch.set_num_threads(2)
@@ -75,7 +75,7 @@ def score(job: tuple[str, str, str]) -> tuple[str, dict[str, float]]:
 
 def main() -> None:
     from mobileseg.data.synth import SynthConfig, generate_synthvos
-    from mobileseg.train.checkpoint import load_checkpoint
+    from mobileseg.checkpoint import load_checkpoint
 
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(WORK, ignore_errors=True)

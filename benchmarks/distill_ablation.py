@@ -31,7 +31,7 @@ from report import publish  # noqa: E402
 from mobileseg.data.davis import open_davis2017  # noqa: E402
 from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.eval.predict import predict_dataset  # noqa: E402
-from mobileseg.eval.sources import checkpoint_source  # noqa: E402
+from mobileseg.sources import checkpoint_source  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.loop import prepare_run, train  # noqa: E402
 

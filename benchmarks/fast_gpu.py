@@ -41,7 +41,7 @@ def evaluate(args):
     torch.set_num_threads(2)
     from mobileseg.data.datasets import open_dataset
     from mobileseg.eval.predict import predict_dataset
-    from mobileseg.eval.sources import checkpoint_source
+    from mobileseg.sources import checkpoint_source
     source = checkpoint_source(ckpt)
     run = predict_dataset(source.make, open_dataset(data, "val"), multiple=16, desc=name)
     return name, {k: float(v) for k, v in run.report.summary().items()}

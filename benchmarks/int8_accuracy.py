@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
-from mobileseg.export.contract import load_contract  # noqa: E402
+from mobileseg.artifact.contract import load_contract  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
 from mobileseg.utils.fsio import write_json_atomic  # noqa: E402
 
@@ -71,7 +71,7 @@ def joint_jf(checkpoint: Path, data: Path, work: Path) -> float:
     default), beside the exports' fp32 reference, which tracks one object per state as the files do."""
     from mobileseg.data.datasets import open_dataset
     from mobileseg.eval.predict import predict_dataset
-    from mobileseg.eval.sources import checkpoint_source
+    from mobileseg.sources import checkpoint_source
 
     cache = work / f"{checkpoint.stem}.joint.json"
     if not cache.is_file():

@@ -33,12 +33,12 @@ from report import RESULTS, publish  # noqa: E402
 
 from mobileseg.bench.host import HostRequest, bench_host, host_info  # noqa: E402
 from mobileseg.bench.report import make_report, plot  # noqa: E402
-from mobileseg.export.contract import load_contract, sha256  # noqa: E402
+from mobileseg.artifact.contract import load_contract, sha256  # noqa: E402
 from mobileseg.export.parity import parity_video  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
 from mobileseg.models import NetworkTracker, build_model  # noqa: E402
 from mobileseg.models.registry import ROLES  # noqa: E402
-from mobileseg.train.checkpoint import save_checkpoint  # noqa: E402
+from mobileseg.checkpoint import save_checkpoint  # noqa: E402
 
 FORMATS = {"tflite": ".tflite", "executorch": ".pte", "onnx": ".onnx"}
 

@@ -25,17 +25,23 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.data.synth.generate import MARKER
+from mobileseg.data.synth.generate import MARKER as DATA_MARKER
 from mobileseg.eval.predict import aligned_size, predict_dataset
-from mobileseg.eval.sources import artifact_source, baseline_source, checkpoint_source
+from mobileseg.sources import artifact_source, baseline_source, checkpoint_source
 from mobileseg.utils.fsio import write_bytes_atomic, write_json_atomic
 from mobileseg.utils.table import format_table
+from mobileseg.train.config import TrainConfig
+from mobileseg.train.loop import prepare_run, train
+from mobileseg.bench.host import HostRequest, time_model
+from mobileseg.errors import MobilesegError
+from mobileseg.artifact.contract import load_contract, sha256
+from mobileseg.export.pipeline import ExportRequest, export_checkpoint, resolve_targets
+from mobileseg.utils.owned import MARKER as OUTPUT_MARKER, claim_output, foreign_entries, mark_output, read_marker
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
 
     from mobileseg.export.formats import ExportFormat
-    from mobileseg.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +168,7 @@ class QuickstartResult:
 def _dataset(out: Path, config: SynthConfig) -> Path:
     """Generate the dataset, or reuse one generated earlier with the same settings."""
     data = out / "data" / "synthvos"
-    marker = data / MARKER
+    marker = data / DATA_MARKER
     if marker.is_file() and json.loads(marker.read_text()).get("config") == json.loads(json.dumps(asdict(config))):
         log.info("data: reusing SynthVOS at %s", data)
         return data
@@ -173,7 +179,6 @@ def _dataset(out: Path, config: SynthConfig) -> Path:
 
 def _config(run: Path, model: str, steps: int, lr: float, data: Path, budget: Budget, seed: int, threads: int | None,
             **extra: Any) -> "TrainConfig":
-    from mobileseg.train.config import TrainConfig
 
     return TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=lr, crop=budget.crop,
                        crop_scale=budget.crop_scale, val_every=budget.val_every, val_videos=budget.val_videos, poly_epsilon=1.0,
@@ -195,7 +200,6 @@ def _train_job(role: str, config: "TrainConfig", level: int, worker: bool) -> Pa
 
 def _train(role: str, config: "TrainConfig") -> Path:
     """Train (or reuse / resume) one network; returns its best checkpoint."""
-    from mobileseg.train.loop import prepare_run, train
 
     status = prepare_run(config, "quickstart")
     if status == "finished":
@@ -239,7 +243,6 @@ def _timing_row(path: Path, role: str, size: tuple[int, int]) -> dict[str, objec
     """p50 ms of ``step`` at each of TIMING_FRAMES, timed by ``mobileseg bench``'s harness in this process."""
     import torch
 
-    from mobileseg.bench.host import HostRequest, time_model
 
     row: dict[str, object] = {"role": role}
     for frame in TIMING_FRAMES:
@@ -251,8 +254,6 @@ def _timing_row(path: Path, role: str, size: tuple[int, int]) -> dict[str, objec
 
 def _reusable(folder: Path, fmt: "ExportFormat", digest: str, size: tuple[int, int]) -> Path | None:
     """``fmt``'s exported file in ``folder`` when it comes from the checkpoint with sha256 ``digest`` at ``size`` and passed its check."""
-    from mobileseg.errors import MobilesegError
-    from mobileseg.export.contract import load_contract
 
     try:
         contract = load_contract(folder / f"student{fmt.suffix}")
@@ -265,8 +266,6 @@ def _reusable(folder: Path, fmt: "ExportFormat", digest: str, size: tuple[int, i
 
 def _export_target(student: Path, target: str, folder: Path, size: tuple[int, int], threads: int) -> dict[str, Any]:
     """Export ``student`` to one target, verified over a whole video; the outcome as plain data (it may run in a worker process)."""
-    from mobileseg.errors import MobilesegError
-    from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 
     try:
         [result] = export_checkpoint(ExportRequest(checkpoint=student, targets=[target], out=folder, size=size, threads=threads,
@@ -326,8 +325,6 @@ def _evaluate(result: QuickstartResult, plan: Budget, pool: "Executor | None", r
     table on the val split, in one queue (in ``pool``'s workers when given): the exports first, slowest
     first, then the checkpoints' rows, and each exported file's row as soon as its export passed. A
     target that fails its check is reported and the others go on; a verified file from an earlier run is reused."""
-    from mobileseg.export.contract import sha256
-    from mobileseg.export.pipeline import resolve_targets
 
     val = open_davis2017(result.data, split="val")
     result.size = aligned_size(val[0].size(), 16)
@@ -396,12 +393,11 @@ ENTRIES = frozenset({"data", "runs", "export", "results", "summary.json", "summa
 def _claim(out: Path, overwrite: bool) -> Path:
     """The quickstart's folder: new, empty, its own, or (``overwrite``) the user's consent. A folder an
     earlier mobileseg's quickstart wrote (before folders were marked) holds only its entries and its summary."""
-    from mobileseg.utils.owned import MARKER, claim_output, foreign_entries, mark_output, read_marker
 
     if out.is_dir() and read_marker(out) is None:
         entries = set(foreign_entries(out))
         if entries and entries <= ENTRIES and "summary.json" in entries and "data" in entries:
-            log.info("%s: a quickstart folder written before %s markers; reusing it", out, MARKER)
+            log.info("%s: a quickstart folder written before %s markers; reusing it", out, OUTPUT_MARKER)
             return mark_output(out, KIND)
     return claim_output(out, KIND, overwrite=overwrite)
 

@@ -36,6 +36,11 @@ import numpy as np
 from mobileseg.bench.adb import Adb, AdbError
 from mobileseg.bench.runners import RUNNERS, on_device, read_output, runner_command, tflite_signature
 from mobileseg.errors import ConfigError
+from mobileseg.export.parity import parity_video
+from mobileseg.runtime import open_runtime
+from mobileseg.bench.stats import LatencyStats
+from mobileseg.artifact.contract import load_contract
+from mobileseg.bench.report import make_report
 
 REMOTE_ROOT = "/data/local/tmp"
 
@@ -65,8 +70,6 @@ def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[
     A student with several step entries is stepped on until each has been picked by the schedule."""
     import torch
 
-    from mobileseg.export.parity import parity_video
-    from mobileseg.runtime import open_runtime
 
     runtime = open_runtime(model)
     contract = runtime.contract
@@ -98,7 +101,6 @@ def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[
 def pooled_steps(entries: dict[str, Any], steps: tuple[str, ...]) -> dict[str, Any]:
     """One ``step`` figure for a student whose frames cycle through ``steps``: ms per frame averaged
     over a cycle (mean of the entries' means), min and max over them; percentiles are per entry only."""
-    from mobileseg.bench.stats import LatencyStats
 
     stats = [entries[name] for name in steps]
     mins, maxes = [s["min"] for s in stats], [s["max"] for s in stats]
@@ -155,7 +157,6 @@ def make_plan(request: DeviceRequest, target: str, contract: Any, inputs: dict[s
 
 def dry_run(request: DeviceRequest) -> list[str]:
     """The adb command lines a run would execute, in order (nothing runs; no phone or adb needed)."""
-    from mobileseg.export.contract import load_contract
 
     target = check_request(request)
     contract = load_contract(request.model)
@@ -183,7 +184,6 @@ def dry_run(request: DeviceRequest) -> list[str]:
 
 def check_request(request: DeviceRequest) -> str:
     """The model's target (``tflite`` or ``executorch``); ConfigError for what a phone run cannot take."""
-    from mobileseg.export.contract import load_contract
 
     target = load_contract(request.model).target
     if target not in RUNNERS:
@@ -199,8 +199,6 @@ def check_request(request: DeviceRequest) -> str:
 
 def bench_adb(request: DeviceRequest) -> dict[str, Any]:
     """Run the flow of the module docstring; returns the report (same schema as the host bench)."""
-    from mobileseg.bench.report import make_report
-    from mobileseg.export.contract import load_contract
 
     target = check_request(request)
     contract = load_contract(request.model)

@@ -29,6 +29,11 @@ from typing import Any
 from mobileseg.bench.stats import LatencyStats
 from mobileseg.errors import MobilesegError
 from mobileseg.utils.progress import progress
+from mobileseg.bench.targets import open_target
+from mobileseg.export.parity import parity_video
+from mobileseg.data.datasets import open_dataset
+from mobileseg.eval.predict import predict_dataset
+from mobileseg.utils.machine import cpu_name
 
 CLIP_FRAMES = 16
 
@@ -89,8 +94,6 @@ def time_model(request: HostRequest) -> dict[str, Any]:
     """Time one model in this process; the result is one ``models`` entry of the report (README schema)."""
     import torch
 
-    from mobileseg.bench.targets import open_target
-    from mobileseg.export.parity import parity_video
 
     torch.set_num_threads(request.threads)
     target = open_target(request.model, request.threads, request.size)
@@ -127,8 +130,6 @@ def time_model(request: HostRequest) -> dict[str, Any]:
 
 
 def _jf(target: Any, data: str, split: str) -> float:
-    from mobileseg.data.datasets import open_dataset
-    from mobileseg.eval.predict import predict_dataset
 
     dataset = open_dataset(data, split=split)
     size = target.size if target.format != "pytorch" else None
@@ -140,7 +141,6 @@ def _jf(target: Any, data: str, split: str) -> float:
 def host_info(threads: int) -> dict[str, Any]:
     import torch
 
-    from mobileseg.train.reproducible import cpu_name
 
     return {"kind": "host", "machine": platform.machine(), "cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads,
             "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(), "torch": str(torch.__version__)}

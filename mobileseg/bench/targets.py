@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobileseg.errors import ConfigError
-from mobileseg.eval.sources import TrackerSource
+from mobileseg.sources import TrackerSource
+from mobileseg.artifact.contract import contract_path, load_contract
+from mobileseg.sources import artifact_source, checkpoint_source
+from mobileseg.models import ROLES
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
@@ -33,7 +36,6 @@ class BenchTarget:
 
 def kind_of(path: str | os.PathLike[str]) -> str:
     """``checkpoint`` or ``artifact``; ConfigError for anything else, saying what is accepted."""
-    from mobileseg.export.contract import contract_path
 
     path = Path(path)
     if path.suffix in CHECKPOINT_SUFFIXES:
@@ -53,14 +55,10 @@ def open_target(path: str | os.PathLike[str], threads: int, size: tuple[int, int
     if kind_of(path) == "checkpoint":
         import torch
 
-        from mobileseg.eval.sources import checkpoint_source
-        from mobileseg.models import ROLES
 
         torch.set_num_threads(threads)
         source = checkpoint_source(path)
         return BenchTarget(path, source.name, "pytorch", ROLES[source.name], size, path.stat().st_size, source.params, source)
-    from mobileseg.eval.sources import artifact_source
-    from mobileseg.export.contract import load_contract
 
     source = artifact_source(path, threads)
     contract = load_contract(path)

@@ -14,6 +14,14 @@ import click
 from mobileseg import __version__
 from mobileseg.errors import MobilesegError
 from mobileseg.utils.fsio import write_failure
+from mobileseg.cli.bench import bench_command
+from mobileseg.cli.data import data
+from mobileseg.cli.distill import distill_command
+from mobileseg.cli.eval import eval_command
+from mobileseg.cli.export import export_command, verify_command
+from mobileseg.cli.quickstart import quickstart
+from mobileseg.cli.run import run_command
+from mobileseg.cli.train import train_command
 
 
 class _Group(click.Group):
@@ -58,14 +66,6 @@ def cli(quiet: bool) -> None:
 
 
 def _register() -> None:
-    from mobileseg.cli.bench import bench_command
-    from mobileseg.cli.data import data
-    from mobileseg.cli.distill import distill_command
-    from mobileseg.cli.eval import eval_command
-    from mobileseg.cli.export import export_command, verify_command
-    from mobileseg.cli.quickstart import quickstart
-    from mobileseg.cli.run import run_command
-    from mobileseg.cli.train import train_command
 
     cli.add_command(data)
     cli.add_command(train_command)

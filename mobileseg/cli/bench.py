@@ -9,6 +9,12 @@ import click
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
+from mobileseg.bench.report import table, write_report, check_report_path, plot, make_report, check_plot_path, require_matplotlib
+from mobileseg.bench.device import dry_run, DeviceRequest, bench_adb
+from mobileseg.bench.host import HostRequest, bench_host, host_info
+from mobileseg.bench.targets import kind_of
+from mobileseg.models.footprint import UNCHECKED_PIXELS, check_fits
+from mobileseg.checkpoint import model_from_checkpoint
 
 HOST_ONLY = ("frames", "every", "plot", "data", "size", "start_frame", "no_memory_check")
 ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "state_frames", "dry_run")
@@ -68,11 +74,9 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise ConfigError(f"{flags}: only for --device {'host' if device_kind == 'adb' else 'adb'}; this run is --device {device_kind}.")
     if not (device_kind == "adb" and options["dry_run"]):  # before any timing: a report that cannot be written loses the run
-        from mobileseg.bench.report import check_report_path
 
         check_report_path(json_path)
     if device_kind == "adb" and options["dry_run"]:
-        from mobileseg.bench.device import dry_run
 
         click.echo("\n".join(dry_run(_adb_request(models, options))))
         return
@@ -80,26 +84,20 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
         report = _adb(models, options)
     else:
         report = _host(models, options)
-    from mobileseg.bench.report import table, write_report
 
     write_report(report, json_path)
     click.echo(table(report))
     click.echo(f"report: {json_path}")
     if options.get("plot"):
-        from mobileseg.bench.report import plot
 
         click.echo(f"plot: {plot(report, options['plot'])}")
 
 
 def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
-    from mobileseg.bench.host import HostRequest, bench_host, host_info
-    from mobileseg.bench.report import make_report
-    from mobileseg.bench.targets import kind_of
 
     if options["plot"] and not options["every"]:
         raise ConfigError("--plot draws the latency along the video: give --every N too (e.g. --frames 1000 --every 50).")
     if options["plot"]:
-        from mobileseg.bench.report import check_plot_path, require_matplotlib
 
         require_matplotlib()
         check_plot_path(options["plot"])
@@ -111,8 +109,6 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"--size {size[0]}x{size[1]}: the networks take sides that are multiples of 16 (stride 16), e.g. 480x864 "
                           "or 256x448.")
     if checkpoints and not options["no_memory_check"]:
-        from mobileseg.models.footprint import UNCHECKED_PIXELS, check_fits
-        from mobileseg.train.checkpoint import model_from_checkpoint
 
         for checkpoint in checkpoints if size[0] * size[1] > UNCHECKED_PIXELS else []:
             check_fits(model_from_checkpoint(checkpoint)[0], size)
@@ -127,7 +123,6 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _adb_request(models: tuple[Path, ...], options: dict[str, Any]) -> Any:
-    from mobileseg.bench.device import DeviceRequest
 
     if len(models) != 1:
         raise ConfigError(f"--device adb times one --model per run ({len(models)} given): run it once per file.")
@@ -141,6 +136,5 @@ def _adb_request(models: tuple[Path, ...], options: dict[str, Any]) -> Any:
 
 
 def _adb(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
-    from mobileseg.bench.device import bench_adb
 
     return bench_adb(_adb_request(models, options))

@@ -10,6 +10,8 @@ from click.core import ParameterSource
 
 from mobileseg.cli.train import ModelOption, build_config, given_options, model_kwargs, require_for_new_run, training_options
 from mobileseg.errors import ConfigError
+from mobileseg.distill import DISTILLERS, option_defaults, describe
+from mobileseg.train.loop import resume_run, train
 
 if TYPE_CHECKING:
     from mobileseg.train.loop import TrainResult
@@ -21,7 +23,6 @@ class DistillerOption(click.Option):
     """``--distiller``: its help lists every registered method with its one-line description."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from mobileseg.distill import DISTILLERS, describe
 
         lines = [f"{name}: {describe(DISTILLERS.get(name))}." for name in DISTILLERS.names()]
         self.help = "Distillation method, one of the registered:\n\n" + "\n\n".join(lines)
@@ -40,7 +41,6 @@ class DistillOption(click.Option):
 
 def _owners(name: str) -> list[str]:
     """The registered distillers that take option ``name``."""
-    from mobileseg.distill import DISTILLERS, option_defaults
 
     return [d for d in DISTILLERS.names() if name in option_defaults(DISTILLERS.get(d))]
 
@@ -54,7 +54,6 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 
     An option typed for a method that does not take it is an error (it would otherwise be ignored).
     """
-    from mobileseg.distill import DISTILLERS, option_defaults
 
     defaults = option_defaults(DISTILLERS.get(distiller))
     given = {name for name in DISTILL_OPTIONS if ctx.get_parameter_source(name) in GIVEN}
@@ -130,7 +129,6 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     Same checkpoints (last.pt also holds a distiller's head, banks, label-guided modules or online teacher),
     --resume, torchrun and progress as `mobileseg train`.
     """
-    from mobileseg.train.loop import resume_run, train
 
     values = {name: options.pop(name) for name in DISTILL_OPTIONS}
     if options["resume"]:
@@ -139,7 +137,6 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
         return
     require_for_new_run(student=student, data=options["data"])
     assert student is not None
-    from mobileseg.distill import DISTILLERS
 
     chosen = distiller_options(ctx, distiller, values)
     try:

@@ -13,6 +13,9 @@ from mobileseg.eval.davis import FIRST_STARTS, VOID_POLICIES, EvalReport, evalua
 from mobileseg.utils.fsio import write_json_atomic
 from mobileseg.utils.owned import check_report_file
 from mobileseg.utils.table import format_table
+from mobileseg.eval.predict import RESULTS_KIND, check_results_folder, predict_dataset
+from mobileseg.utils.owned import check_claimable
+from mobileseg.sources import artifact_source, checkpoint_source
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -84,9 +87,6 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
     if checkpoint is None and artifact is None:
         report = evaluate_results(dataset, results, void)  # type: ignore[arg-type]
     else:
-        from mobileseg.eval.predict import RESULTS_KIND, check_results_folder, predict_dataset
-        from mobileseg.utils.owned import check_claimable
-        from mobileseg.eval.sources import artifact_source, checkpoint_source
 
         if results is not None:  # before any prediction: never write into the dataset, over a user's files, or fail at the end
             check_results_folder(dataset, results)

@@ -8,6 +8,10 @@ import click
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
+from mobileseg.export.parity import PARITY_FRAMES, Tolerance
+from mobileseg.export.pipeline import DEFAULT_SIZE, ExportRequest, export_checkpoint, ExportError, model_for, verify_artifact
+from mobileseg.export.recipes import Recipe, load_recipe
+from mobileseg.export.android import check_app_dir, install_into_app
 
 TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 
@@ -56,9 +60,6 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
     written. Core ML cannot run on Linux: its saved spec is checked instead. Beside each file a
     contract JSON names every input, output and shape, and which outputs to feed back.
     """
-    from mobileseg.export.parity import PARITY_FRAMES, Tolerance
-    from mobileseg.export.pipeline import DEFAULT_SIZE, ExportRequest, export_checkpoint
-    from mobileseg.export.recipes import Recipe, load_recipe
 
     plan = load_recipe(recipe) if recipe is not None else Recipe()
     defaults = Tolerance()
@@ -73,7 +74,6 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         overwrite=overwrite, no_memory_check=no_memory_check,
     )
     if android is not None:
-        from mobileseg.export.android import check_app_dir
 
         check_app_dir(android)
         if not {"tflite", "all"} & set(request.targets):
@@ -98,7 +98,6 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
                 listed = ", ".join(f"{op.split('.')[-2] if op.count('.') >= 2 else op} x{n}" for op, n in ops.items()) or "none"
                 click.echo(f"{'':<10} outside XNNPACK in {method}: {listed}")
     if android is not None:
-        from mobileseg.export.android import install_into_app
 
         tflite = [result for result in results if result.target == "tflite"]
         if not tflite:
@@ -128,8 +127,6 @@ def verify_command(artifact: Path, checkpoint: Path | None, frames: int, max_abs
     the fp32 tracker and its J&F drop against --max-jf-drop. Exits with status 1 when the file
     misses the tolerance.
     """
-    from mobileseg.export.parity import Tolerance
-    from mobileseg.export.pipeline import ExportError, model_for, verify_artifact
 
     tolerance = Tolerance(max_abs_prob, min_iou)  # checked before anything is loaded
     figures = verify_artifact(artifact, model_for(artifact, checkpoint), threads, frames, tolerance, data, max_jf_drop)

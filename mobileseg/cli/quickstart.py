@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import click
+from mobileseg.quickstart import TIMING_CAPTION, caption, run_quickstart
 
 
 @click.command()
@@ -41,7 +42,6 @@ def quickstart(out: Path, budget: str, seed: int, threads: int | None, workers: 
     An export target that fails its check is a "failed: <reason>" row of the table; the other
     stages still run, and the command ends with a one-line summary and exit status 1.
     """
-    from mobileseg.quickstart import TIMING_CAPTION, caption, run_quickstart  # imports torch: keep `--help` fast
 
     if threads is not None:
         import torch

@@ -8,6 +8,10 @@ import click
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
+from mobileseg.data.io import load_mask
+from mobileseg.data.video import frame_files, read_frames, read_video
+from mobileseg.eval.segment import check_overlay_name, check_run_output, segment_video
+from mobileseg.sources import artifact_source, checkpoint_source
 
 
 @click.command("run")
@@ -39,10 +43,6 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
     exported file takes them --objects at a time; further states are combined by soft
     aggregation). Prints where the masks and the overlay went.
     """
-    from mobileseg.data.io import load_mask
-    from mobileseg.data.video import frame_files, read_frames, read_video
-    from mobileseg.eval.segment import check_overlay_name, check_run_output, segment_video
-    from mobileseg.eval.sources import artifact_source, checkpoint_source
 
     if (checkpoint is None) == (artifact is None):
         raise ConfigError("give exactly one of --checkpoint FILE (PyTorch) or --model FILE (an exported file).")

@@ -11,6 +11,8 @@ from click.core import ParameterSource
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
 from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from mobileseg.models import MODELS, ROLES
+from mobileseg.train.loop import resume_run, train
 
 _D = TrainConfig(model="", data="", out="")
 DETERMINISTIC_HELP = ("Bit-identical runs on this machine at a given thread count: the same command gives the same weights, and "
@@ -21,7 +23,6 @@ DETERMINISTIC_HELP = ("Bit-identical runs on this machine at a given thread coun
 
 def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_every: int | None) -> dict[str, Any]:
     """Architecture options of the CLI turned into builder kwargs, checked against the model's role."""
-    from mobileseg.models import MODELS, ROLES
 
     MODELS.get(model)
     role = ROLES[model]
@@ -141,7 +142,6 @@ class ModelOption(click.Option):
     """``--model``: its help lists the registered networks, read only when help is shown."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from mobileseg.models import MODELS, ROLES
 
         self.help = "Registered network: " + ", ".join(f"{n} ({ROLES[n]})" for n in MODELS.names()) + "."
         return super().get_help_record(ctx)
@@ -167,7 +167,6 @@ def train_command(ctx: click.Context, model: str | None, pretrained: str | None,
 
     Distributed: torchrun --nproc_per_node N -m mobileseg train ...
     """
-    from mobileseg.train.loop import resume_run, train
 
     if options["resume"]:
         result = resume_run(options["out"], given_options(ctx, ctx.params))

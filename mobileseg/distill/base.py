@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobileseg.registry import Registry
-from mobileseg.train.runner import ClipOutput
+from mobileseg.models.clip import ClipOutput
 
 if TYPE_CHECKING:
     from mobileseg.models.base import MemoryNetwork

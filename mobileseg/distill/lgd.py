@@ -96,7 +96,7 @@ from torch import nn
 from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
 from mobileseg.models.base import KeyFeatures, MemoryNetwork, Segmentation
 from mobileseg.models.memory import aggregate
-from mobileseg.train.runner import ClipOutput
+from mobileseg.models.clip import ClipOutput
 
 IDENTITIES = 8  # object slots a clip may have (TrainConfig allows max_objects 1..8); one-hot index 8: context
 POINT_WIDTHS = (64, 128, 1024)  # the PointNet's shared MLP (the paper's)

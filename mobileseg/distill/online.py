@@ -76,7 +76,8 @@ from torch.func import functional_call
 from mobileseg.data.clips import IGNORE_INDEX
 from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
 from mobileseg.distill.losses import channel_kl
-from mobileseg.train.runner import ClipRunner, pixel_losses
+from mobileseg.models.clip import ClipRunner, pixel_losses
+from mobileseg.models import MODELS, build_model
 
 DISC_WIDTH = 64
 
@@ -139,7 +140,6 @@ class OnlineDistiller(Distiller):
     def __init__(self, *, online_teacher: str = "stcn_r50_r18_small", adaptive_rate: bool = True, fusion: bool = True,
                  smooth_block: bool = True, adversarial_weight: float = 0.1, feature_weight: float = 1.0,
                  logit_weight: float = 1.0, logit_tau: float = 1.0, teacher_seg_weight: float = 1.0) -> None:
-        from mobileseg.models import MODELS
 
         MODELS.get(online_teacher)  # an unknown name fails now, naming the known ones
         if min(adversarial_weight, feature_weight, logit_weight) < 0 or teacher_seg_weight <= 0 or logit_tau <= 0:
@@ -156,11 +156,9 @@ class OnlineDistiller(Distiller):
 
     def build(self, student_dim: int, teacher_dim: int | None) -> None:
         """The teacher network from scratch (its width replaces ``teacher_dim``), the fusion, adapter and discriminator."""
-        from mobileseg.models import build_model
-        from mobileseg.train.objective import representation_dim
 
         self.teacher = ClipRunner(build_model(self.online_teacher))
-        dim = representation_dim(self.teacher.model)
+        dim = self.teacher.model.representation_dim
         self.fusion = SpaceTimeFusion(student_dim) if self.use_fusion else None
         self.smooth = SmoothBlock(student_dim, dim, self.use_smooth)
         if self.adversarial_weight > 0:

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -23,12 +23,11 @@ from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
 from mobileseg.errors import ConfigError, OutputError
 from mobileseg.eval.davis import FIRST_STARTS, EvalReport, check_void, score_sequence
-from mobileseg.tracker import State, Tracker, aggregate
+from mobileseg.tracker import State, Tracker, TrackerFactory, aggregate
 from mobileseg.utils.fsio import check_writable_folder, is_within
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
 
-TrackerFactory = Callable[[], Tracker]
 
 
 def check_first(first: str) -> None:

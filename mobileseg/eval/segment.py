@@ -16,7 +16,7 @@ from mobileseg.data.sequence import objects_in
 from mobileseg.data.video import OverlayWriter, overlay
 from mobileseg.errors import DatasetError, OutputError
 from mobileseg.eval.predict import Timer, aligned_size, track_frames
-from mobileseg.eval.sources import TrackerSource
+from mobileseg.sources import TrackerSource
 from mobileseg.utils.fsio import check_writable_folder, is_within, paths_overlap
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress

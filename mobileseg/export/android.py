@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError
-from mobileseg.export.contract import CONTRACT_VERSION, ContractError, load_contract, sha256
+from mobileseg.artifact.contract import CONTRACT_VERSION, ContractError, load_contract, sha256
 from mobileseg.utils.fsio import atomic_path
+from mobileseg.eval.predict import frame_tensor
 
 APP_TARGET = "tflite"
 ASSETS = Path("app/src/main/assets/mobileseg")  # inside the app project; the app loads the one contract there
@@ -175,7 +176,6 @@ def centre_crop(height: int, width: int, out_h: int, out_w: int) -> tuple[int, i
 
 def camera_frame(rgba: np.ndarray, rotation: int, size: tuple[int, int]) -> torch.Tensor:
     """``uint8 [h, w, 4]`` sensor image, clockwise ``rotation`` in degrees -> ``float32 [1, 3, H, W]`` in [0, 1]."""
-    from mobileseg.eval.predict import frame_tensor
 
     if rotation not in (0, 90, 180, 270):
         raise ConfigError(f"rotation must be 0, 90, 180 or 270 degrees, got {rotation}")

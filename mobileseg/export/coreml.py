@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
-from mobileseg.export.contract import LoadedContract
+from mobileseg.artifact.contract import LoadedContract
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import Signature
+from mobileseg.utils.quiet import quiet
+from mobileseg.artifact.signature import Signature
 from mobileseg.runtime.base import require
+from mobileseg.artifact.contract import ContractError
 
 
 def _register_alias() -> None:
@@ -131,7 +132,6 @@ def check_spec(contract: LoadedContract) -> dict[str, Any]:
             if extra:
                 problems.append(f"{entry}: unexpected features {extra}")
     if problems:
-        from mobileseg.export.contract import ContractError
 
         raise ContractError(f"{path.name} does not match its contract: " + "; ".join(problems))
     return {"checked": "spec (names, shapes, functions); Core ML prediction needs macOS/iOS",
@@ -140,7 +140,7 @@ def check_spec(contract: LoadedContract) -> dict[str, Any]:
 
 
 COREML = register_format(ExportFormat(
-    name="coreml", title="Core ML", suffix=".mlpackage", extra="coreml", modules=("coremltools",),
+    name="coreml", extra="coreml", modules=("coremltools",),
     runtime=None, entry_points="`student.mlpackage` (multifunction), functions `init` and `step`", write=write_coreml,
     check_spec=check_spec, notes="ML program, float32, iOS 18+; predictions need macOS/iOS, Linux checks the spec",
     precisions=("fp16",),

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import Signature
+from mobileseg.utils.quiet import quiet
+from mobileseg.artifact.signature import Signature
 from mobileseg.runtime.base import require
 
 _PLUMBING = {"executorch_call_delegate", "getitem"}
@@ -74,7 +74,7 @@ def quantize_programs(programs: dict[str, Any], signature: Signature, quant: Qua
 
 
 EXECUTORCH = register_format(ExportFormat(
-    name="executorch", title="ExecuTorch", suffix=".pte", extra="executorch", modules=("executorch",),
+    name="executorch", extra="executorch", modules=("executorch",),
     runtime="executorch", entry_points="`student.pte`, methods `init` and `step`", write=write_executorch,
     notes="XNNPACK delegate; ops left outside it are listed in the contract",
     precisions=("int8",),

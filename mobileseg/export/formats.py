@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 from torch import nn
 
-from mobileseg.export.contract import LoadedContract
+from mobileseg.artifact.contract import LoadedContract
 from mobileseg.export.quantize import Calibration
-from mobileseg.export.signature import Signature
+from mobileseg.artifact.signature import Signature
+from mobileseg.artifact.targets import TARGETS
 from mobileseg.registry import Registry
+from mobileseg.export.quantize import PRECISIONS
 
 
 @dataclass
@@ -42,9 +44,7 @@ class ExportFormat:
     every entry point in ``signature.entry_points`` from ``modules`` (entry name -> the module to trace,
     :meth:`Signature.modules`; ``quant`` None: fp32); ``precisions`` lists the quantised precisions it can write."""
 
-    name: str
-    title: str
-    suffix: str  # what the user passes to verify/eval: <stem><suffix>
+    name: str  # a row of mobileseg.artifact.targets.TARGETS (its title and file suffix)
     extra: str  # the pip extra with its toolchain
     modules: tuple[str, ...]  # importable modules the converter needs
     runtime: str | None  # runtime package that runs it here, or None (spec check only)
@@ -54,6 +54,15 @@ class ExportFormat:
     check_spec: Callable[[LoadedContract], dict[str, Any]] | None = None
     notes: str = ""
     precisions: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return TARGETS[self.name].title
+
+    @property
+    def suffix(self) -> str:
+        """What the user passes to verify/eval: ``<stem><suffix>``."""
+        return TARGETS[self.name].suffix
 
     def missing(self) -> list[str]:
         """Modules of the toolchain that are not importable here."""
@@ -66,6 +75,8 @@ FORMATS: Registry[ExportFormat] = Registry("export target")
 
 
 def register_format(fmt: ExportFormat) -> ExportFormat:
+    if fmt.name not in TARGETS:
+        raise ValueError(f"export format {fmt.name!r} has no row in mobileseg.artifact.targets.TARGETS (its title and file suffix)")
     return FORMATS.register(fmt.name)(fmt)
 
 
@@ -81,7 +92,6 @@ def support_table() -> str:
 
 def precision_table() -> str:
     """Which ``--quantize`` precisions each target writes, generated from the registered formats."""
-    from mobileseg.export.quantize import PRECISIONS
 
     quantised = PRECISIONS[1:]
     lines = ["| target | " + " | ".join(quantised) + " | accuracy measured here |", "|---|" + "---|" * (len(quantised) + 1)]

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import Signature
+from mobileseg.utils.quiet import quiet
+from mobileseg.artifact.signature import Signature
 from mobileseg.runtime.base import require
 
 OPSET = 18
@@ -172,7 +172,7 @@ def _reader(samples: list[dict[str, np.ndarray]], ort_quant: Any) -> Any:
 
 
 ONNX = register_format(ExportFormat(
-    name="onnx", title="ONNX", suffix=".onnx", extra="onnx", modules=("onnx", "onnxscript", "onnxsim", "onnxruntime"),
+    name="onnx", extra="onnx", modules=("onnx", "onnxscript", "onnxsim", "onnxruntime"),
     runtime="onnxruntime", entry_points="`student.init.onnx` and `student.step.onnx` (+ `student.weights`)", write=write_onnx,
     notes="opset 18, simplified with onnxsim; names as in the contract; weights stored once in `student.weights`",
     precisions=("fp16", "dynamic-int8", "int8"),

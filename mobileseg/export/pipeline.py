@@ -3,7 +3,7 @@
 For every target: the format writes its files into a staging folder, the contract is built from
 the signature, the file is loaded into its real runtime and run against the PyTorch tracker over
 a generated video (``parity``); only a file that passes is moved into the output folder, next to
-its ``.json`` contract holding the parity figures, as one set (:mod:`mobileseg.export.publish`:
+its ``.json`` contract holding the parity figures, as one set (:mod:`mobileseg.artifact.publish`:
 a kill leaves the old export or the new one). The output folder is claimed first
 (:mod:`mobileseg.utils.owned`): one holding files mobileseg did not write needs ``overwrite``. Core ML cannot run on Linux: its saved spec
 (functions, input and output names and shapes) is checked against the contract instead.
@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from mobileseg.errors import ConfigError, MobilesegError
-from mobileseg.export.contract import Contract, load_contract, sha256
+from mobileseg.artifact.contract import Contract, load_contract, sha256
 from mobileseg.export.formats import FORMATS, ExportFormat
 from mobileseg.export.formats import Quantization
 from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, parity_video
 from mobileseg.export.quantize import CALIBRATION_FRAMES, check_precision, measure_accuracy, record_calibration, stem_for
-from mobileseg.export.signature import signature_of
+from mobileseg.artifact.signature import signature_of
 from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
-from mobileseg.train.checkpoint import model_from_checkpoint
-from mobileseg.export.publish import digest, publish, staging_folder
+from mobileseg.checkpoint import model_from_checkpoint
+from mobileseg.artifact.publish import digest, publish, staging_folder
 from mobileseg.models.footprint import check_fits
 from mobileseg.utils.fsio import check_free_space, check_writable_folder
 from mobileseg.utils.owned import claimed

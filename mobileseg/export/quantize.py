@@ -32,6 +32,14 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError
+from mobileseg.eval.predict import mask_tensor, frame_tensor, predict_dataset
+from mobileseg.data.datasets import open_dataset
+from mobileseg.errors import DatasetError
+from mobileseg.export.parity import parity_video, Tolerance, compare_trackers
+from mobileseg.artifact.signature import phase_of, step_names
+from mobileseg.data.synth import SynthConfig, generate_synthvos
+from mobileseg.models import NetworkTracker
+from mobileseg.runtime import open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +92,6 @@ def check_precision(precision: str, target: str, supported: tuple[str, ...]) -> 
 
 def _first_masks(labels: np.ndarray, objects: int, size: tuple[int, int]) -> torch.Tensor | None:
     """The first ``objects`` objects of a label map as ``[K, 1, H, W]`` masks (None when the frame has none)."""
-    from mobileseg.eval.predict import mask_tensor
 
     ids = [int(i) for i in np.unique(labels) if i not in (0, 255)][:objects]
     if not ids:
@@ -98,17 +105,13 @@ def calibration_videos(size: tuple[int, int], objects: int, data: str | os.PathL
                        seed: int = CALIBRATION_SEED) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
     """Videos as (frames ``[1, 3, H, W]`` at ``size``, first masks ``[K, 1, H, W]``): a dataset's train
     split (its val split when it has no train split), or generated SynthVOS videos without end."""
-    from mobileseg.eval.predict import frame_tensor
 
     if data is None:
-        from mobileseg.export.parity import parity_video
 
         index = 0
         while True:
             yield parity_video(*size, objects=objects, frames=24, seed=seed + index)
             index += 1
-    from mobileseg.data.datasets import open_dataset
-    from mobileseg.errors import DatasetError
 
     try:
         dataset = open_dataset(data, "train")
@@ -125,7 +128,6 @@ def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: i
                        data: str | os.PathLike[str] | None = None) -> Calibration:
     """Run the fp32 tracker with its state fed back and keep every entry point's inputs (``frames`` step
     calls, more if needed until every step entry of a multi-phase student has its own samples)."""
-    from mobileseg.export.signature import phase_of, step_names
 
     if frames < 1:
         raise ConfigError(f"--calibration-frames must be >= 1, got {frames}")
@@ -154,11 +156,9 @@ def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: i
 
 def jf_dataset(data: str | os.PathLike[str] | None, size: tuple[int, int], workdir: Path) -> Any:
     """The videos J&F is measured on: ``data``'s val split, or a generated SynthVOS set at the export size."""
-    from mobileseg.data.datasets import open_dataset
 
     if data is not None:
         return open_dataset(data, "val")
-    from mobileseg.data.synth import SynthConfig, generate_synthvos
 
     config = SynthConfig(videos=8, frames=24, height=size[0], width=size[1], objects=(1, 2), seed=JF_SEED, val_fraction=0.5)
     return open_dataset(generate_synthvos(workdir / "jf-set", config), "val")
@@ -167,10 +167,6 @@ def jf_dataset(data: str | os.PathLike[str] | None, size: tuple[int, int], workd
 def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, parity_frames: int,
                      data: str | os.PathLike[str] | None, jf: bool = True) -> dict[str, Any]:
     """Agreement with the fp32 tracker over the parity video, and (``jf``) J&F of the file vs the fp32 checkpoint."""
-    from mobileseg.eval.predict import predict_dataset
-    from mobileseg.export.parity import Tolerance, compare_trackers, parity_video
-    from mobileseg.models import NetworkTracker
-    from mobileseg.runtime import open_runtime
 
     runtime = open_runtime(artifact, threads)
     size = runtime.contract.size

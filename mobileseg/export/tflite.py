@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.export.quiet import quiet
-from mobileseg.export.signature import EntryPoint, Signature
+from mobileseg.utils.quiet import quiet
+from mobileseg.artifact.signature import EntryPoint, Signature
 from mobileseg.runtime.base import require
 
 
@@ -91,7 +91,7 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
 
 
 TFLITE = register_format(ExportFormat(
-    name="tflite", title="TFLite / LiteRT", suffix=".tflite", extra="tflite", modules=("litert_torch", "ai_edge_litert"),
+    name="tflite", extra="tflite", modules=("litert_torch", "ai_edge_litert"),
     runtime="ai-edge-litert", entry_points="`student.tflite`, signatures `init` and `step`", write=write_tflite,
     notes="litert-torch (no TensorFlow); NCHW as in PyTorch; XNNPACK at run time",
     precisions=("fp16", "dynamic-int8", "int8"),

@@ -120,6 +120,17 @@ class MemoryNetwork(nn.Module):
         z = self.embed(features.flatten(0, 1))
         return z.view(batch, objects, *z.shape[1:])
 
+    @property
+    def representation_dim(self) -> int:
+        """The width D of :meth:`represent`'s output: the embedding layer's, or the decoder's features'."""
+        if self.embed is None:
+            return int(self.decoder.out_dim)
+        width = getattr(self.embed, "out_channels", None) or getattr(self.embed, "out_features", None)
+        if width is None:
+            raise TypeError(f"cannot tell the representation width of {type(self).__name__}: its embed layer "
+                            f"{type(self.embed).__name__} has no out_channels/out_features")
+        return int(width)
+
     # --- the memory policy -----------------------------------------------------------------
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
         raise NotImplementedError
@@ -134,8 +145,3 @@ class MemoryNetwork(nn.Module):
         seg = self.segment(self.read_memory(feats.key, memory), feats)
         class_logits, prob = aggregate(torch.sigmoid(seg.logits), selector)
         return feats, seg, class_logits, prob
-
-    def check_input(self, frame: torch.Tensor) -> None:
-        height, width = frame.shape[-2:]
-        if height % STRIDE or width % STRIDE:
-            raise ValueError(f"frame size {height}x{width} is not a multiple of {STRIDE}")

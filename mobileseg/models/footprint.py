@@ -26,6 +26,7 @@ from torch import nn
 
 from mobileseg.errors import ConfigError
 from mobileseg.models.base import STRIDE
+from mobileseg.models import NetworkTracker
 
 PROBE = (64, 64)
 LIVE_TENSORS = 4  # the largest feature maps counted as alive at the same time
@@ -50,7 +51,6 @@ def available_bytes() -> int | None:
 
 def _largest_outputs(model: nn.Module, objects: int) -> list[int]:
     """Bytes of every leaf module's output during one init + step at the probe size."""
-    from mobileseg.models import NetworkTracker
 
     sizes: list[int] = []
 

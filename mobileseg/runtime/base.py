@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError, MobilesegError
-from mobileseg.export.contract import ContractError, LoadedContract, load_contract
+from mobileseg.artifact.contract import ContractError, LoadedContract, load_contract
 from mobileseg.registry import Registry
 from mobileseg.tracker import State
 

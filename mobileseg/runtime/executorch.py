@@ -13,8 +13,8 @@ import logging
 import numpy as np
 import torch
 
-from mobileseg.export.contract import ContractError, LoadedContract
-from mobileseg.export.quiet import quiet
+from mobileseg.artifact.contract import ContractError, LoadedContract
+from mobileseg.utils.quiet import quiet
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mobileseg.export.contract import ContractError, LoadedContract
-from mobileseg.export.quiet import quiet
+from mobileseg.artifact.contract import ContractError, LoadedContract
+from mobileseg.utils.quiet import quiet
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
 
 

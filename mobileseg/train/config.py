@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mobileseg.errors import ConfigError
+from mobileseg.models.backbones import WEIGHTS
+from mobileseg.data.clips import ClipConfig
+from mobileseg.distill import DISTILLERS
+from mobileseg.models import MODELS, ROLES
 
-if TYPE_CHECKING:
-    from mobileseg.data.clips import ClipConfig
 
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULES = ("cosine", "poly", "constant")
@@ -63,7 +65,6 @@ class TrainConfig:
     deterministic: bool = True  # bit-identical runs at a given thread count (mobileseg.train.reproducible)
 
     def clip_config(self, world: int = 1) -> "ClipConfig":
-        from mobileseg.data.clips import ClipConfig
 
         return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, skip_ramp=self.skip_ramp * self.batch_size * world,
                           crop=tuple(self.crop), max_objects=self.max_objects, scale_reference=self.crop_scale,
@@ -71,8 +72,6 @@ class TrainConfig:
 
     def check(self) -> None:
         """ConfigError naming the first setting outside what is allowed."""
-        from mobileseg.distill import DISTILLERS
-        from mobileseg.models import MODELS, ROLES
 
         MODELS.get(self.model)
         DISTILLERS.get(self.distiller)
@@ -152,7 +151,6 @@ def check_pretrained(pretrained: str | None) -> None:
     """ConfigError naming an empty weights file given to (or found in the folder of) ``--pretrained``."""
     if pretrained is None or pretrained == "imagenet":
         return
-    from mobileseg.models.backbones import WEIGHTS
 
     source = Path(pretrained)
     names = {Path(weights.url).name: weights.url for weights in WEIGHTS.values()}

@@ -32,7 +32,7 @@ from mobileseg.errors import ConfigError, MobilesegError, OutputError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
-from mobileseg.train.checkpoint import (
+from mobileseg.checkpoint import (
     load_checkpoint,
     load_distiller_state,
     load_model_state,
@@ -50,7 +50,7 @@ from mobileseg.train.resume import (
     require_last,
     stored_run,
 )
-from mobileseg.train.runner import ClipRunner
+from mobileseg.models.clip import ClipRunner
 from mobileseg.utils.fsio import check_free_space, check_writable_folder, write_json_atomic
 from mobileseg.utils.lock import folder_lock
 from mobileseg.utils.owned import check_claimable, claim_output, owned_by

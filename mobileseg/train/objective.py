@@ -18,9 +18,10 @@ from torch import nn
 from mobileseg.distill import DISTILLERS, Distiller, StepOutputs
 from mobileseg.errors import ConfigError
 from mobileseg.models.base import KeyFeatures, MemoryNetwork
-from mobileseg.train.checkpoint import load_teacher
+from mobileseg.checkpoint import load_teacher
 from mobileseg.train.config import TrainConfig
-from mobileseg.train.runner import ClipOutput, DecoderInputs, DistillRunner, segmentation_loss
+from mobileseg.models.clip import ClipOutput, DecoderInputs, segmentation_loss
+from mobileseg.train.runner import DistillRunner
 
 
 class Objective:
@@ -50,8 +51,8 @@ class Objective:
                 self.distiller.attach(model)
             if teacher is not None:
                 self.distiller.attach_teacher(teacher)
-            self.distiller.build(representation_dim(model), None if teacher is None else representation_dim(teacher))
-        except ValueError as exc:
+            self.distiller.build(model.representation_dim, None if teacher is None else teacher.representation_dim)
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"distiller {self.config.distiller!r}: {exc}") from None
         self.distiller.to(device)
         return DistillRunner(model, teacher, keep_decoder_inputs=self.distiller.needs_student)
@@ -84,14 +85,3 @@ def as_float(output: ClipOutput) -> ClipOutput:
 def _seg_term(output: ClipOutput, labels: torch.Tensor, epsilon: float, top_fraction: float) -> torch.Tensor:
     return segmentation_loss(output, labels, epsilon, top_fraction)["seg"]
 
-
-def representation_dim(network: MemoryNetwork) -> int:
-    """The width D of ``network.represent``'s output: its embedding layer's, or the decoder's features'."""
-    embed = network.embed
-    if embed is None:
-        return int(network.decoder.out_dim)
-    width = getattr(embed, "out_channels", None) or getattr(embed, "out_features", None)
-    if width is None:
-        raise ConfigError(f"cannot tell the representation width of {type(network).__name__}: its embed layer "
-                          f"{type(embed).__name__} has no out_channels/out_features")
-    return int(width)

@@ -26,12 +26,13 @@ networks need have no deterministic version (bilinear upsampling's backward pass
 from __future__ import annotations
 
 import os
-import platform
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+
+from mobileseg.utils.machine import cpu_name
 
 # The torch functions that call MKL's VML on float tensors (ATen/cpu/vml.h, IMPLEMENT_VML_MKL).
 VML_FUNCTIONS = ("acos", "asin", "atan", "cos", "erf", "erfc", "erfinv", "exp", "log", "log10", "log2", "sin", "sqrt",
@@ -49,18 +50,6 @@ class Reproducibility:
         """What a checkpoint stores: the settings and what else bit-identity depends on."""
         return {"threads": self.threads, "deterministic": self.deterministic, "torch": str(torch.__version__),
                 "cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
-
-
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it (``platform.processor()`` elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def warm_up_vector_math() -> None:

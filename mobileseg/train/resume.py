@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from mobileseg.errors import ConfigError
-from mobileseg.train.checkpoint import CheckpointError, load_checkpoint
+from mobileseg.checkpoint import CheckpointError, load_checkpoint
 from mobileseg.train.config import TrainConfig
+from mobileseg.distill import DISTILLERS
+from mobileseg.models import MODELS
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,8 @@ def stored_value(config: TrainConfig, path: str) -> Any:
     if key in values:
         return values[key]
     if field == "model_kwargs":
-        from mobileseg.models import MODELS
 
         return _default_of(MODELS.get(config.model), key)
-    from mobileseg.distill import DISTILLERS
 
     return _default_of(DISTILLERS.get(config.distiller), key)
 

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+from mobileseg.errors import OutputError
 
 
 @contextlib.contextmanager
@@ -81,7 +82,6 @@ def check_writable_folder(folder: str | os.PathLike[str], flag: str) -> None:
     Checked before any work so that a long computation does not end in a failed write. ``flag``
     is the option that named the folder (``--out``), for the message.
     """
-    from mobileseg.errors import OutputError
 
     target = Path(folder)
     existing = _existing_ancestor(target)
@@ -101,7 +101,6 @@ def check_free_space(folder: str | os.PathLike[str], need: int, flag: str, what:
     """OutputError when the disk of ``folder`` (or of the folder it would be created in) has less than
     ``need`` bytes free: checked before long work, and before converters that abort the whole process
     on a full disk (TFLite's MLIR writer ends in ``LLVM ERROR: IO failure``)."""
-    from mobileseg.errors import OutputError
 
     existing = _existing_ancestor(Path(folder).absolute())
     try:

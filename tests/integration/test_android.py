@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from mobileseg.cli import cli
 from mobileseg.data.boxes import box_to_mask
 from mobileseg.export.android import ASSETS, MANIFEST, camera_frame, check_for_app, check_model_file, install_into_app
-from mobileseg.export.contract import ContractError, sha256
+from mobileseg.artifact.contract import ContractError, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "android_demo"
@@ -238,7 +238,7 @@ def test_export_android_refuses_a_replaced_model_file(exported: dict[str, object
     replaced = bytearray((export / "student.tflite").read_bytes())
     replaced[-1] ^= 0xFF
     (export / "student.tflite").write_bytes(bytes(replaced))
-    # refused where the contract is loaded (mobileseg.export.contract), before the app's own copy-time check
+    # refused where the contract is loaded (mobileseg.artifact.contract), before the app's own copy-time check
     with pytest.raises(ContractError, match="student.tflite is not the file student.tflite.json was exported with.*the model file was replaced"):
         install_into_app(export / "student.tflite.json", app)
     assert sorted(p.name for p in (app / ASSETS).iterdir()) == ["notes.txt", "old.tflite"]

@@ -69,7 +69,7 @@ def test_host_bench_times_every_runtime_and_a_checkpoint(exported: dict[str, obj
 def test_host_bench_scores_jf_and_refuses_bad_input(exported: dict[str, object], trained: dict[str, Path], tmp_path: Path) -> None:
     from mobileseg.data.davis import open_davis2017
     from mobileseg.eval.predict import predict_dataset
-    from mobileseg.eval.sources import artifact_source
+    from mobileseg.sources import artifact_source
 
     tflite = exported["out"] / "student.tflite"  # type: ignore[operator]
     result = CliRunner().invoke(cli, ["bench", "--model", str(tflite), "--frames", "3", "--data", str(trained["data"]),

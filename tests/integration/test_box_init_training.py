@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.train.checkpoint import load_checkpoint, save_checkpoint
+from mobileseg.checkpoint import load_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run
 

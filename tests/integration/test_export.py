@@ -23,12 +23,12 @@ from mobileseg.cli import cli
 from mobileseg.data.davis import open_davis2017
 from mobileseg.errors import ConfigError
 from mobileseg.eval.predict import predict_dataset
-from mobileseg.eval.sources import artifact_source
-from mobileseg.export.contract import ContractError, load_contract
+from mobileseg.sources import artifact_source
+from mobileseg.artifact.contract import ContractError, load_contract
 from mobileseg.export.pipeline import ExportRequest, ExportResult, export_checkpoint
 from mobileseg.runtime import open_runtime
 from mobileseg.runtime.base import RuntimeInputError, ToolchainError
-from mobileseg.train.checkpoint import CheckpointError
+from mobileseg.checkpoint import CheckpointError
 
 pytestmark = pytest.mark.slow
 SIZE = (64, 96)
@@ -62,7 +62,7 @@ def test_every_target_is_written_with_a_passing_contract(exported: dict[str, obj
 def test_runtimes_match_pytorch_over_a_video_with_their_own_state(exported: dict[str, object], trained: dict[str, Path]) -> None:
     from mobileseg.export.parity import compare_trackers, parity_video
     from mobileseg.models import NetworkTracker
-    from mobileseg.train.checkpoint import model_from_checkpoint
+    from mobileseg.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(trained["student"])
     frames, first = parity_video(*SIZE, frames=32, seed=9)  # another video than the export used
@@ -74,7 +74,7 @@ def test_runtimes_match_pytorch_over_a_video_with_their_own_state(exported: dict
 
 def test_runtime_eval_reproduces_checkpoint_jf(exported: dict[str, object], trained: dict[str, Path]) -> None:
     from mobileseg.models import NetworkTracker
-    from mobileseg.train.checkpoint import model_from_checkpoint
+    from mobileseg.checkpoint import model_from_checkpoint
 
     val = open_davis2017(trained["data"], "val")
     model, _ = model_from_checkpoint(trained["student"])

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mobileseg.bench import host
-from mobileseg.export.contract import load_contract
+import mobileseg.cli.bench as bench_command  # where `mobileseg bench` looks bench_host up
+from mobileseg.artifact.contract import load_contract
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
-from mobileseg.export.publish import digest as file_digest
+from mobileseg.artifact.publish import digest as file_digest
 from mobileseg.runtime import open_runtime
-from mobileseg.train.checkpoint import load_checkpoint
+from mobileseg.checkpoint import load_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run, train
 from mobileseg.utils.owned import MARKER
@@ -193,7 +193,7 @@ def test_a_kill_at_any_moment_of_publishing_leaves_the_old_or_the_new_export(onn
         contract["export"]["generation"] = generation
         (folder / "student.onnx.json").write_text(json.dumps(contract))
         (folder / MARKER).unlink()
-    publisher = Path(importlib.util.find_spec("mobileseg.export.publish").origin)  # type: ignore[union-attr, arg-type]
+    publisher = Path(importlib.util.find_spec("mobileseg.artifact.publish").origin)  # type: ignore[union-attr, arg-type]
     renames = 1 + len(list(new.iterdir()))  # the journal, then every file
     seen = set()
     for kill_at in range(renames + 1):
@@ -273,7 +273,7 @@ def _no_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     def timed(*args: object, **kwargs: object) -> None:
         raise AssertionError("the timing ran before the refusal")
 
-    monkeypatch.setattr(host, "bench_host", timed)
+    monkeypatch.setattr(bench_command, "bench_host", timed)
 
 
 def test_unwritable_outputs_and_a_users_report_file_are_refused_before_any_work(setup: dict[str, Path], tmp_path: Path,

@@ -28,7 +28,7 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         return figures
 
     monkeypatch.setattr(pipeline, "verify_artifact", tflite_fails)
-    monkeypatch.setattr(pipeline, "resolve_targets", lambda targets: [f for f in resolve(targets) if f.name in ("onnx", "tflite")])
+    monkeypatch.setattr(quickstart, "resolve_targets", lambda targets: [f for f in resolve(targets) if f.name in ("onnx", "tflite")])
     # in this process, where the patches hold (the second run exports and scores in worker processes, as the standard budget does)
     monkeypatch.setitem(quickstart.BUDGETS, "tiny", dataclasses.replace(quickstart.BUDGETS["tiny"], workers=1))
     out = tmp_path / "qs"

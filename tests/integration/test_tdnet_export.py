@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.export.contract import (
+from mobileseg.artifact.contract import (
     Contract,
     ContractError,
     LoadedContract,
@@ -27,11 +27,11 @@ from mobileseg.export.contract import (
 )
 from mobileseg.export.parity import Tolerance, mask_agreement, parity_video
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
-from mobileseg.export.signature import signature_of
+from mobileseg.artifact.signature import signature_of
 from mobileseg.models import NetworkTracker, build_model
 from mobileseg.runtime import open_runtime
 from mobileseg.runtime.base import RuntimeModel
-from mobileseg.train.checkpoint import model_from_checkpoint
+from mobileseg.checkpoint import model_from_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 

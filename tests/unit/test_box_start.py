@@ -18,7 +18,7 @@ from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.errors import ConfigError
 from mobileseg.eval.predict import predict_dataset
-from mobileseg.eval.sources import TrackerSource
+from mobileseg.sources import TrackerSource
 from mobileseg.tracker import CopyFirstMaskTracker, State
 from mobileseg.train.config import TrainConfig
 
@@ -113,7 +113,8 @@ def one_thread():  # type: ignore[no-untyped-def]
 
 def test_the_runner_starts_the_memory_from_init_masks_and_the_teacher_from_the_masks(one_thread: None) -> None:
     from mobileseg.models import build_model
-    from mobileseg.train.runner import ClipRunner, DistillRunner
+    from mobileseg.models.clip import ClipRunner
+    from mobileseg.train.runner import DistillRunner
 
     torch.manual_seed(0)
     student, teacher = build_model("mobilevos_r18_mv2_tiny").eval(), build_model("stcn_r50_r18_tiny").eval()
@@ -168,11 +169,11 @@ def test_predict_with_first_box_hands_init_the_bounding_boxes(data: Path) -> Non
 @pytest.mark.parametrize("path_option", ["--checkpoint", "--model"])
 def test_eval_first_box_reaches_init_for_checkpoints_and_exported_files(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                          path_option: str) -> None:
-    from mobileseg.eval import sources
+    import mobileseg.cli.eval as eval_command  # where eval_command looks its sources up
 
     source = TrackerSource("recorder", RecordingTracker, 0, 16)
-    monkeypatch.setattr(sources, "checkpoint_source", lambda path: source)
-    monkeypatch.setattr(sources, "artifact_source", lambda path, threads: source)
+    monkeypatch.setattr(eval_command, "checkpoint_source", lambda path: source)
+    monkeypatch.setattr(eval_command, "artifact_source", lambda path, threads: source)
     (tmp_path / "model.file").write_bytes(b"")
     RecordingTracker.inits = []
     result = CliRunner().invoke(cli, ["eval", "--data", str(data), path_option, str(tmp_path / "model.file"), "--first", "box",

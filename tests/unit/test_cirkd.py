@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mobileseg.distill import DISTILLERS, Distiller, StepOutputs, describe, option_defaults
 from mobileseg.distill.cirkd import CIRKDDistiller, ClassQueues, batch_relation_loss, memory_relation_loss, pair_relations, row_kl
-from mobileseg.train.runner import ClipOutput
+from mobileseg.models.clip import ClipOutput
 
 
 def value(tensor: torch.Tensor) -> float:

@@ -18,7 +18,7 @@ from mobileseg.distill.losses import (
     representation_loss,
     sample_pixels,
 )
-from mobileseg.train.runner import ClipOutput, pixel_losses, poly1_cross_entropy
+from mobileseg.models.clip import ClipOutput, pixel_losses, poly1_cross_entropy
 
 
 def crisp(n: int = 60, classes: int = 3, dim: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

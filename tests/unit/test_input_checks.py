@@ -24,7 +24,7 @@ from mobileseg.data.video import read_video
 from mobileseg.errors import ConfigError, DatasetError, OutputError
 from mobileseg.export.parity import Tolerance
 from mobileseg.models import build_model
-from mobileseg.train.checkpoint import (
+from mobileseg.checkpoint import (
     CheckpointError,
     load_checkpoint,
     model_from_checkpoint,

@@ -20,7 +20,8 @@ from mobileseg.distill.lgd import (
     readout_width,
 )
 from mobileseg.models import build_model
-from mobileseg.train.runner import ClipRunner, DistillRunner, segmentation_loss
+from mobileseg.models.clip import ClipRunner, segmentation_loss
+from mobileseg.train.runner import DistillRunner
 
 B, T, K, H, W = 2, 3, 2, 48, 64
 SMALL = dict(label_dim=16, heads=4, mask_size=3)

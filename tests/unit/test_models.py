@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from mobileseg.models import MODELS, ROLES, NetworkTracker, build_model
-from mobileseg.train.runner import ClipRunner, segmentation_loss
+from mobileseg.models.clip import ClipRunner, segmentation_loss
 
 SIZE = (64, 96)
 STUDENTS = [n for n in MODELS.names() if ROLES[n] == "student"]

@@ -11,7 +11,8 @@ from mobileseg.distill import DISTILLERS, StepOutputs
 from mobileseg.distill.online import OnlineDistiller, SmoothBlock, SpaceTimeFusion, adaptive_rates
 from mobileseg.errors import ConfigError
 from mobileseg.models import build_model
-from mobileseg.train.runner import DistillRunner, segmentation_loss
+from mobileseg.models.clip import segmentation_loss
+from mobileseg.train.runner import DistillRunner
 
 B, T, K, H, W = 2, 3, 2, 48, 64
 TINY = dict(online_teacher="stcn_r50_r18_tiny")

@@ -9,7 +9,7 @@ import torch
 
 from mobileseg.models import NetworkTracker, build_model
 from mobileseg.models.tdnet import TDNetStudent, attend
-from mobileseg.train.runner import ClipRunner
+from mobileseg.models.clip import ClipRunner
 
 SIZE = (64, 96)
 

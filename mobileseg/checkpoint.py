@@ -22,10 +22,12 @@ from typing import Any
 
 import torch
 
+from mobileseg.artifact.targets import exported_target
 from mobileseg.errors import MobilesegError
 from mobileseg.models import ROLES, build_model
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.utils.fsio import atomic_path, save_failed
+from mobileseg.models.stcn_weights import load_stcn
 
 FORMAT = "mobileseg.checkpoint"
 VERSION = 1
@@ -49,27 +51,15 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 WRITTEN_BY = "Pass a file written by `mobileseg train` or `mobileseg distill` (RUN_DIR/best.pt or last.pt)."
 
 
-def _exported_format(path: Path) -> str | None:
-    """The title of the export format whose file (or contract) ``path`` is named like, if any."""
-    from mobileseg.export.formats import FORMATS
-
-    name = path.name.lower()
-    for fmt_name in FORMATS.names():
-        fmt = FORMATS.get(fmt_name)
-        if name.endswith((fmt.suffix, f"{fmt.suffix}.json")):
-            return fmt.title
-    return None
-
-
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a mobileseg checkpoint safely (``weights_only=True``); CheckpointError otherwise."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}. {WRITTEN_BY}")
-    exported = _exported_format(path)
+    exported = exported_target(path)
     if exported is not None:
         raise CheckpointError(
-            f"{path} is an exported model ({exported}), not a PyTorch checkpoint. `mobileseg run` and `mobileseg eval` "
+            f"{path} is an exported model ({exported.title}), not a PyTorch checkpoint. `mobileseg run` and `mobileseg eval` "
             f"take it with --model {path}; `mobileseg verify {path}` re-checks it. --checkpoint takes the checkpoint it "
             "was exported from (RUN_DIR/best.pt)."
         )
@@ -175,7 +165,6 @@ def load_teacher(path: str | os.PathLike[str]) -> tuple[MemoryNetwork, str]:
 
     Returns the network (eval mode, no gradients) and its registry name.
     """
-    from mobileseg.models.stcn_weights import load_stcn
 
     try:
         payload = load_checkpoint(path)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mobileseg.errors import MobilesegError
-from mobileseg.export.publish import digest, pending, recover
-from mobileseg.export.signature import DESCRIPTIONS, LAYOUTS, NEW, Signature
+from mobileseg.artifact.publish import digest, pending, recover
+from mobileseg.artifact.signature import DESCRIPTIONS, LAYOUTS, NEW, Signature
 from mobileseg.utils.fsio import write_json_atomic
 
 CONTRACT_VERSION = 1
@@ -305,7 +305,7 @@ def load_contract(artifact: str | os.PathLike[str]) -> LoadedContract:
     """Read the contract of ``artifact`` (the artifact itself or its ``.json``) and check it: its own
     consistency (input section, schedule, feedback) and that every file it names is the one
     exported with it (sha256). An export that a kill interrupted while it was
-    being published is finished first (:mod:`mobileseg.export.publish`)."""
+    being published is finished first (:mod:`mobileseg.artifact.publish`)."""
     path = contract_path(artifact)
     if pending(path.parent):
         try:

@@ -10,8 +10,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mobileseg.eval.predict import TrackerFactory
-from mobileseg.tracker import CopyFirstMaskTracker
+from mobileseg.tracker import CopyFirstMaskTracker, TrackerFactory
+from mobileseg.models import NetworkTracker, count_parameters
+from mobileseg.checkpoint import model_from_checkpoint
+from mobileseg.runtime import open_runtime
+from mobileseg.models.footprint import check_fits
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,6 @@ class TrackerSource:
     def check_size(self, size: tuple[int, int] | None, override: bool = False) -> None:
         """ConfigError when ``size`` would not fit in this machine's memory (PyTorch sources; see models.footprint)."""
         if size is not None and self.model is not None and not override:
-            from mobileseg.models.footprint import check_fits
 
             check_fits(self.model, size)
 
@@ -36,8 +38,6 @@ def checkpoint_source(path: str | os.PathLike[str], objects: int | None = None) 
     """A PyTorch tracker over the network stored in a ``mobileseg train`` checkpoint; one state
     follows every object that starts on a frame, or ``objects`` of them (as a file exported with
     that ``--objects`` does)."""
-    from mobileseg.models import NetworkTracker, count_parameters
-    from mobileseg.train.checkpoint import model_from_checkpoint
 
     model, payload = model_from_checkpoint(path)
     name = payload["model"] if objects is None else f"{payload['model']} ({objects} object/state)"
@@ -46,7 +46,6 @@ def checkpoint_source(path: str | os.PathLike[str], objects: int | None = None) 
 
 def artifact_source(path: str | os.PathLike[str], threads: int = 2) -> TrackerSource:
     """A tracker over an exported file in its runtime (onnxruntime, ai-edge-litert, executorch)."""
-    from mobileseg.runtime import open_runtime
 
     runtime = open_runtime(path, threads)
     contract = runtime.contract

@@ -10,7 +10,7 @@ output, ``.<artifact>.staging-<pid>``, and checked there. Publishing then
 3. removes the journal and the staging folder.
 
 A kill during step 2 leaves the journal: :func:`recover` (run by every export and by
-:func:`~mobileseg.export.contract.load_contract` before it reads a contract) finishes the moves
+:func:`~mobileseg.artifact.contract.load_contract` before it reads a contract) finishes the moves
 from the staging folder, which still holds every file not yet moved. Whatever the order of events,
 the files a contract names are those it was exported with; the sha256 of each, recorded in the
 contract and checked at load, catches anything else.
