@@ -18,7 +18,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mobileseg needs Python >= 3.10, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	# One pip call for the whole set: a second call can move shared pins (see DEPS.md).
+	# One pip call for the whole set: a second call can move shared pins (see docs/DEPENDENCIES.md).
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PIP_ARGS) -e '.[all,dev]'
 	@touch $@
 

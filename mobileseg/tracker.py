@@ -1,4 +1,4 @@
-"""The tracker protocol every model, runtime and baseline implements (see DESIGN.md).
+"""The tracker protocol every model, runtime and baseline implements (see docs/ARCHITECTURE.md).
 
     state = tracker.init(frame, mask)          # the first frame and its objects' masks
     prob, state = tracker.step(frame, state)   # every later frame
@@ -16,7 +16,7 @@ groups objects accordingly and combines the groups with :func:`aggregate`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ class Tracker(Protocol):
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State: ...
 
     def step(self, frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]: ...
+
+
+TrackerFactory = Callable[[], Tracker]  # makes a fresh tracker (one per group of objects starting together)
 
 
 class CopyFirstMaskTracker:

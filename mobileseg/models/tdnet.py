@@ -10,7 +10,7 @@ takes the place of the full encoder's f16 (memory key, decoder query, value-enco
 skips (strides 8 and 4) come from the current sub-network alone. Memory readout, decoder and
 value encoder are the plain student's, with its two slots.
 
-APM (Hu et al.'s, names as in ``../shared/PAPERS.md`` §5). Sub-network i's feature f gives
+APM (from TDNet: Hu et al., "Temporally Distributed Networks for Fast Video Semantic Segmentation", CVPR 2020; names as in the paper). Sub-network i's feature f gives
 ``q = Q_i f``, ``k = K_i f`` (width ``apm_key_dim``) and ``v = V_i f`` (the full f16 width), each a
 1x1 conv. Past frames keep (q, k, v) average-pooled by ``apm_stride`` in a FIFO of m-1 entries,
 oldest first; the current frame's q and v stay at stride 16. Attention is chained between
