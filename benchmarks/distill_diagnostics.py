@@ -68,7 +68,7 @@ def measure(student: torch.nn.Module, objective: Objective, teacher_runner: Any,
             grads = torch.autograd.grad(losses[name], shared, retain_graph=True, allow_unused=True)
             record[f"grad_{name}"] = float(torch.sqrt(sum((g.pow(2).sum() for g in grads if g is not None), torch.zeros(()))))
         record["student_err"], record["student_edge_err"] = errors(outputs[0].class_logits.detach(), batch["labels"])
-        record["teacher_err"], record["teacher_edge_err"] = errors(outputs[2].class_logits, batch["labels"])
+        record["teacher_err"], record["teacher_edge_err"] = errors(outputs[1].class_logits, batch["labels"])
         records.append(record)
     return {key: statistics.mean(r[key] for r in records) for key in records[0]}
 

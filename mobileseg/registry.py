@@ -1,7 +1,8 @@
 """One small generic registry, keyed by the names users type on the command line.
 
 Registration happens by explicit imports in each subpackage ``__init__``, so a caller never has
-to remember an import. Unknown names fail with the known names and the closest match.
+to remember an import. Unknown names fail with the known names and the closest match. A name
+registered at run time (a plug-in, a test's example) can be removed again with ``unregister``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,18 @@ class Registry(Generic[T]):
             )
         return self._items[name]
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what it held (a test that registered an example cleans up after itself)."""
+        self.get(name)  # an unknown name fails as a lookup does
+        return self._items.pop(name)
+
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._items)
+
+    def in_order(self) -> list[str]:
+        """The registered names in the order they were registered (the order of the imports)."""
+        return list(self._items)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

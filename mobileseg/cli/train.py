@@ -122,7 +122,7 @@ def given_options(ctx: click.Context, options: dict[str, Any], renamed: dict[str
     """The options typed on the command line (not defaults), as ``{--flag: (TrainConfig path, value)}`` for --resume."""
     names = {**RENAMED, **(renamed or {})}
     given = {}
-    for param in ctx.command.params:
+    for param in ctx.command.get_params(ctx):  # with the flags a command generates (distill: the distillers' options)
         name = param.name
         if name is None or name in NOT_SETTINGS or ctx.get_parameter_source(name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             continue
@@ -142,7 +142,6 @@ class ModelOption(click.Option):
     """``--model``: its help lists the registered networks, read only when help is shown."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-
         self.help = "Registered network: " + ", ".join(f"{n} ({ROLES[n]})" for n in MODELS.names()) + "."
         return super().get_help_record(ctx)
 

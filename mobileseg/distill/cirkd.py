@@ -4,7 +4,8 @@ Distillation for Semantic Segmentation", CVPR 2022), adapted to video object seg
 Images and classes. As in :mod:`mobileseg.distill.mobilevos`, an "image" is one object slot of one
 frame of one clip (each object has its own decoder pass). Its classes are c = 0 (background,
 other objects included) and c = 1 (the object); void pixels belong to no class. n = the real
-images of the step (padding slots are left out); h x w = the stride-4 grid of ``z_s``/``z_t``.
+images of the step (padding slots are left out); h x w = the stride-4 grid of the embeddings
+``z_s``/``z_t`` (``outputs.student.embeddings``, ``outputs.teacher.embeddings``).
 
 Anchors. M = ``anchors`` pixels per image, uniformly at random from the step's generator. (The
 paper uses every pixel of its 1/8-resolution maps; here every pair of every pixel would cost
@@ -54,12 +55,16 @@ when neither memory part is on) is then not created.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs, object_labels
+from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, Networks, StepOutputs, object_labels, option
+from mobileseg.errors import ConfigError
 from mobileseg.distill.losses import boundary_logit_kd, gather_pixels, sample_pixels
 
 CLASSES = 2  # background, object
@@ -113,6 +118,10 @@ class ClassQueues(nn.Module):
     (entries ``0..count-1`` are filled, since a queue starts empty at slot 0 and wraps around).
     """
 
+    items: torch.Tensor
+    ptr: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, classes: int, size: int, dim: int) -> None:
         super().__init__()
         self.register_buffer("items", torch.zeros(classes, size, dim))
@@ -157,6 +166,32 @@ def _all_ranks(tensor: torch.Tensor) -> torch.Tensor:
     return gathered.bool() if is_bool else gathered
 
 
+@dataclass(frozen=True)
+class CIRKDOptions(DistillOptions):
+    tau: float = option(0.1, "Temperature of the pixel-relation softmaxes.", above=0)
+    anchors: int = option(256, "Random pixels per object-frame whose relations are distilled (the paper: every pixel).", at_least=2)
+    batch_weight: float = option(1.0, "Weight of the mini-batch pixel-to-pixel relations across every pair of object-frames (0 = off).",
+                                 at_least=0)
+    pixel_weight: float = option(0.1, "Weight of the pixel-to-pixel relations against the memory bank of teacher pixels (0 = off, no bank).",
+                                 at_least=0)
+    region_weight: float = option(0.1, "Weight of the pixel-to-region relations against the memory bank of teacher region means "
+                                       "(0 = off, no bank).", at_least=0)
+    pixel_queue: int = option(20000, "Teacher pixel embeddings kept per class (background, object).", at_least=1)
+    region_queue: int = option(2000, "Teacher region embeddings kept per class.", at_least=1)
+    pixel_samples: int = option(4096, "Pixel-bank entries drawn per class each step.", at_least=1)
+    region_samples: int = option(1024, "Region-bank entries drawn per class each step.", at_least=1)
+    pixel_enqueue: int = option(16, "Teacher pixels each object-frame pushes per class each step.", at_least=1)
+    logit_weight: float = option(1.0, "Weight of the KD on the class logits over every pixel, at --logit-tau (0 = off).", at_least=0)
+    logit_tau: float = option(1.0, "Temperature of the logit KD (the loss is scaled by its square).", above=0)
+
+    def check(self) -> None:
+        weights = {"batch_weight": self.batch_weight, "pixel_weight": self.pixel_weight, "region_weight": self.region_weight,
+                   "logit_weight": self.logit_weight}
+        if not any(w > 0 for w in weights.values()):
+            raise ConfigError(f"distiller cirkd: at least one weight must be > 0 (0 switches a part off), got {weights}; "
+                              "with every part off use --distiller none")
+
+
 @DISTILLERS.register("cirkd")
 class CIRKDDistiller(Distiller):
     """CIRKD: cross-image pixel relations, in the batch and against memory banks of teacher pixels and regions, + logit KD.
@@ -164,80 +199,65 @@ class CIRKDDistiller(Distiller):
     See the module docstring for the formulas, the paper, the defaults and where our scale differs.
     """
 
-    needs_teacher = True
+    Options = CIRKDOptions
+    options: CIRKDOptions
 
-    def __init__(self, *, tau: float = 0.1, anchors: int = 256, batch_weight: float = 1.0, pixel_weight: float = 0.1,
-                 region_weight: float = 0.1, pixel_queue: int = 20000, region_queue: int = 2000, pixel_samples: int = 4096,
-                 region_samples: int = 1024, pixel_enqueue: int = 16, logit_weight: float = 1.0, logit_tau: float = 1.0) -> None:
-        if tau <= 0 or logit_tau <= 0:
-            raise ValueError(f"tau and logit_tau must be positive, got {tau} and {logit_tau}")
-        counts = {"anchors": anchors, "pixel_queue": pixel_queue, "region_queue": region_queue, "pixel_samples": pixel_samples,
-                  "region_samples": region_samples, "pixel_enqueue": pixel_enqueue}
-        small = {name: value for name, value in counts.items() if value < (2 if name == "anchors" else 1)}
-        if small:
-            raise ValueError(f"need anchors >= 2 and queue sizes and sample counts >= 1; got {small}")
-        weights = {"batch_weight": batch_weight, "pixel_weight": pixel_weight, "region_weight": region_weight,
-                   "logit_weight": logit_weight}
-        if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
-            raise ValueError(f"weights must be >= 0 and at least one > 0 (0 switches a part off), got {weights}; "
-                             "with every part off use --distiller none")
-        super().__init__()
-        self.tau, self.anchors, self.logit_tau = tau, anchors, logit_tau
-        self.batch_weight, self.pixel_weight, self.region_weight = batch_weight, pixel_weight, region_weight
-        self.logit_weight = logit_weight
-        self.pixel_queue, self.region_queue, self.pixel_enqueue = pixel_queue, region_queue, pixel_enqueue
-        self.pixel_samples, self.region_samples = pixel_samples, region_samples
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.head: nn.Module | None = None
         self.pixel_bank: ClassQueues | None = None
         self.region_bank: ClassQueues | None = None
 
-    def build(self, student_dim: int, teacher_dim: int | None) -> None:
+    def setup(self, networks: Networks) -> None:
         """The head ``D_s -> D_t`` and the banks of width ``D_t`` (only those of the parts that are on)."""
+        o, student_dim, teacher_dim = self.options, networks.student_dim, networks.teacher_dim
         if teacher_dim is None:
-            raise ValueError("cirkd needs a teacher (its representation width sizes the head and the banks)")
-        if self.pixel_weight > 0 or self.region_weight > 0:
+            raise ConfigError("distiller cirkd needs a teacher (its representation width sizes the head and the banks)")
+        if o.pixel_weight > 0 or o.region_weight > 0:
             self.head = projection_head(student_dim, teacher_dim)
-        if self.pixel_weight > 0:
-            self.pixel_bank = ClassQueues(CLASSES, self.pixel_queue, teacher_dim)
-        if self.region_weight > 0:
-            self.region_bank = ClassQueues(CLASSES, self.region_queue, teacher_dim)
+        if o.pixel_weight > 0:
+            self.pixel_bank = ClassQueues(CLASSES, o.pixel_queue, teacher_dim)
+        if o.region_weight > 0:
+            self.region_bank = ClassQueues(CLASSES, o.region_queue, teacher_dim)
 
     def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        if outputs.z_t is None or outputs.teacher is None:
-            raise ValueError("cirkd needs the teacher's outputs (z_t and logits); pass a teacher")
-        if (self.pixel_weight > 0 or self.region_weight > 0) and self.head is None:
-            raise ValueError("call build(student_dim, teacher_dim) before the first step (the training loop does)")
+        o = self.options
+        if outputs.teacher is None:
+            raise ValueError("cirkd needs the teacher's outputs (embeddings and logits); pass a teacher")
+        if (o.pixel_weight > 0 or o.region_weight > 0) and self.head is None:
+            raise ValueError("call setup(networks) before the first step (the trainer does)")
         labels, real = object_labels(outputs)  # [N, h, w] in {-1, 0, 1}, [N]
-        z_s, z_t = outputs.z_s.flatten(0, 2), outputs.z_t.flatten(0, 2).detach()  # [N, D, h, w]
+        z_s, z_t = outputs.student.embeddings.flatten(0, 2), outputs.teacher.embeddings.flatten(0, 2).detach()  # [N, D, h, w]
         terms = self._relations(z_s, z_t, real, generator)
-        if self.logit_weight > 0:
+        if o.logit_weight > 0:
             student, teacher = outputs.student.class_logits.movedim(2, -1), outputs.teacher.class_logits.movedim(2, -1)
-            terms["logit_kd"] = self.logit_weight * self.logit_tau ** 2 * boundary_logit_kd(student, teacher, self.logit_tau)
+            terms["logit_kd"] = o.logit_weight * o.logit_tau ** 2 * boundary_logit_kd(student, teacher, o.logit_tau)
         self._enqueue(F.normalize(z_t.flatten(2).transpose(1, 2), dim=-1), labels.flatten(1), real, generator)
         return terms
 
     def _relations(self, z_s: torch.Tensor, z_t: torch.Tensor, real: torch.Tensor,
                    generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """Terms (a)-(c) at M random anchors of each real image (zeros when the step has none)."""
-        weights = dict(zip(TERMS, (self.batch_weight, self.pixel_weight, self.region_weight)))
+        o = self.options
+        weights = dict(zip(TERMS, (o.batch_weight, o.pixel_weight, o.region_weight)))
         if not bool(real.any()):
             zero = z_s.sum() * 0
             return {name: zero for name, weight in weights.items() if weight > 0}
         z_s, z_t = z_s[real], z_t[real]
         height, width = z_s.shape[-2:]
         anywhere = torch.zeros(z_s.shape[0], height, width, dtype=torch.bool, device=z_s.device)
-        index = sample_pixels(anywhere, min(self.anchors, height * width), generator)  # [n, M]
+        index = sample_pixels(anywhere, min(o.anchors, height * width), generator)  # [n, M]
         s, t = gather_pixels(z_s, index), gather_pixels(z_t, index)  # [n, M, D_s], [n, M, D_t]
         terms: dict[str, torch.Tensor] = {}
-        if self.batch_weight > 0:
-            terms["batch_p2p"] = self.batch_weight * batch_relation_loss(s, t, self.tau)
+        if o.batch_weight > 0:
+            terms["batch_p2p"] = o.batch_weight * batch_relation_loss(s, t, o.tau)
         if self.head is not None:
             p_s, f_t = self.head(s.flatten(0, 1)), t.flatten(0, 1)  # [nM, D_t]
-            for name, bank, count, weight in (("memory_p2p", self.pixel_bank, self.pixel_samples, self.pixel_weight),
-                                              ("memory_p2r", self.region_bank, self.region_samples, self.region_weight)):
+            for name, bank, count, weight in (("memory_p2p", self.pixel_bank, o.pixel_samples, o.pixel_weight),
+                                              ("memory_p2r", self.region_bank, o.region_samples, o.region_weight)):
                 if bank is not None:
                     keys, _ = bank.sample(count, generator)
-                    terms[name] = weight * memory_relation_loss(p_s, f_t, keys, self.tau)
+                    terms[name] = weight * memory_relation_loss(p_s, f_t, keys, o.tau)
         return terms
 
     @torch.no_grad()
@@ -251,7 +271,7 @@ class CIRKDDistiller(Distiller):
         for cls in range(CLASSES):
             member = labels == cls  # [N, hw]
             if self.pixel_bank is not None:
-                take = min(self.pixel_enqueue, labels.shape[1])
+                take = min(self.options.pixel_enqueue, labels.shape[1])
                 scores = torch.rand(labels.shape, generator=generator).to(f_t.device) + member.float()
                 index = scores.topk(take, dim=1).indices  # members first, in random order
                 picked = f_t.gather(1, index.unsqueeze(-1).expand(-1, -1, f_t.shape[-1]))  # [N, take, D]

@@ -87,16 +87,18 @@ official code's final no-distillation phase and its early freezing of the studen
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
+from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, Networks, StepOutputs, TeacherMode, option
+from mobileseg.errors import ConfigError
 from mobileseg.models.base import KeyFeatures, MemoryNetwork, Segmentation
 from mobileseg.models.memory import aggregate
-from mobileseg.models.clip import ClipOutput
 
 IDENTITIES = 8  # object slots a clip may have (TrainConfig allows max_objects 1..8); one-hot index 8: context
 POINT_WIDTHS = (64, 128, 1024)  # the PointNet's shared MLP (the paper's)
@@ -243,6 +245,34 @@ def readout_width(network: MemoryNetwork) -> int:
     return int(values.shape[2])
 
 
+@dataclass(frozen=True)
+class LGDOptions(DistillOptions):
+    label_dim: int = option(256, "Width of the label, appearance and attended object embeddings (a multiple of --heads).", at_least=1)
+    heads: int = option(8, "Heads of the inter-object relation attention (appearance queries, label keys and values).", at_least=1)
+    mask_size: int = option(7, "Each object's mask inside its box as an m x m grid in its label descriptor (0 = box, presence and "
+                               "identity only).", at_least=0)
+    paint_region: str = option("mask", "Where each object's attended embedding is painted on the teacher's map: its mask, or its box "
+                                       "(the paper's detection setting).", choices=PAINT_REGIONS)
+    distill_weight: float = option(1.0, "Weight (lambda) of the MSE between the instance-normalised adapted student readout and "
+                                         "teacher features (0 = off).", at_least=0)
+    teacher_seg_weight: float = option(1.0, "Weight of the segmentation loss of the label-guided teacher, decoded by the student's "
+                                             "(shared) decoder.", above=0)
+    detach_fraction: float = option(0.33, "Early phase as a fraction of --steps: the distillation term trains only its adapter, not "
+                                          "the student (the paper: 30k of 90k iterations).", within=(0, 1))
+    detach_appearance: bool = option(True, "true: the teacher's segmentation loss does not reach the student's readout through the "
+                                           "appearance embeddings; false: it does.")
+
+    def check(self) -> None:
+        if self.label_dim % self.heads:
+            raise ConfigError(f"distiller lgd: label_dim must be a multiple of heads, got label_dim {self.label_dim} and heads "
+                              f"{self.heads}; change --label-dim or --heads")
+
+
+class Decoded(NamedTuple):
+    class_logits: torch.Tensor  # [B, T-1, K+1, H, W], as the runner makes them
+    features: torch.Tensor  # [B, T-1, K, Cd, H/4, W/4]
+
+
 @DISTILLERS.register("lgd")
 class LGDDistiller(Distiller):
     """LGD: a label-guided teacher built from the ground truth and the student's features, no pretrained teacher.
@@ -250,41 +280,30 @@ class LGDDistiller(Distiller):
     See the module docstring for the formulas, the paper, the defaults and where our setting differs.
     """
 
-    needs_teacher = False
-    needs_student = True
+    Options = LGDOptions
+    options: LGDOptions
 
-    def __init__(self, *, label_dim: int = 256, heads: int = 8, mask_size: int = 7, paint_region: str = "mask",
-                 distill_weight: float = 1.0, teacher_seg_weight: float = 1.0, detach_fraction: float = 0.33,
-                 detach_appearance: bool = True) -> None:
-        if label_dim < 1 or heads < 1 or label_dim % heads:
-            raise ValueError(f"label_dim must be a positive multiple of heads, got label_dim {label_dim} and heads {heads}")
-        if mask_size < 0:
-            raise ValueError(f"mask_size must be >= 0 (0 leaves the mask out of the descriptors), got {mask_size}")
-        if paint_region not in PAINT_REGIONS:
-            raise ValueError(f"paint_region must be one of {PAINT_REGIONS}, got {paint_region!r}")
-        if teacher_seg_weight <= 0 or distill_weight < 0:
-            raise ValueError(f"need teacher_seg_weight > 0 (it trains the teacher) and distill_weight >= 0, got "
-                             f"{teacher_seg_weight} and {distill_weight}")
-        if not 0.0 <= detach_fraction <= 1.0:
-            raise ValueError(f"detach_fraction must be a fraction of the run in [0, 1], got {detach_fraction}")
-        super().__init__()
-        self.label_dim, self.heads, self.mask_size, self.paint_region = label_dim, heads, mask_size, paint_region
-        self.distill_weight, self.teacher_seg_weight = distill_weight, teacher_seg_weight
-        self.detach_fraction, self.detach_appearance = detach_fraction, bool(detach_appearance)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         # the student's ``segment``: a bound method, so neither a submodule nor in the state dict
         self._segment: Callable[[torch.Tensor, KeyFeatures], Segmentation] | None = None
 
-    def attach(self, student: MemoryNetwork) -> None:
+    @property
+    def teacher_mode(self) -> TeacherMode:
+        return "none"  # the label-guided teacher is the distiller's own modules
+
+    def setup(self, networks: Networks) -> None:
         """Keep the student's decoder entry point and build the label-guided modules for its readout width."""
+        student = networks.student
         norms = [name for name, m in student.decoder.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if norms:
-            raise ValueError(f"lgd decodes its teacher features with the student's decoder, whose batch norms ({', '.join(norms)}) "
-                             f"would then mix the teacher's statistics into the student's; use a student without them")
-        width, dim = readout_width(student), self.label_dim
+            raise ConfigError(f"lgd decodes its teacher features with the student's decoder, whose batch norms ({', '.join(norms)}) "
+                              f"would then mix the teacher's statistics into the student's; use a student without them")
+        width, dim = readout_width(student), self.options.label_dim
         self._segment = student.segment
-        self.label_encoder = LabelEncoder(4 + 1 + IDENTITIES + 1 + self.mask_size ** 2, dim)
+        self.label_encoder = LabelEncoder(4 + 1 + IDENTITIES + 1 + self.options.mask_size ** 2, dim)
         self.appearance = nn.Sequential(*_conv_ln(width, dim))
-        self.relation = nn.MultiheadAttention(dim, self.heads, batch_first=True)
+        self.relation = nn.MultiheadAttention(dim, self.options.heads, batch_first=True)
         self.mapper = KnowledgeMapper(dim, width)
         self.adapter = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
                                      nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
@@ -295,14 +314,14 @@ class LGDDistiller(Distiller):
         frames 1..T-1 ``[B, T-1, H, W]`` and ``selector [B, K]``."""
         batch, frames, objects, _, height, width = read.shape
         masks = object_masks(labels.flatten(0, 1), objects)  # [B(T-1), K, H, W]
-        regions = masks if self.paint_region == "mask" else box_regions(pixel_boxes(masks)[0], *masks.shape[-2:])
+        regions = masks if self.options.paint_region == "mask" else box_regions(pixel_boxes(masks)[0], *masks.shape[-2:])
         weights = occupancy(regions, (height, width))  # [B(T-1), K, h, w]
-        tokens = descriptors(masks, self.mask_size).view(batch, frames * (objects + 1), -1)
+        tokens = descriptors(masks, self.options.mask_size).view(batch, frames * (objects + 1), -1)
         real = (selector > 0)[:, None, :].expand(batch, frames, objects)
         valid = torch.cat([real, real.new_ones(batch, frames, 1)], dim=2).flatten(1)  # [B, S]
         label_embeddings = self.label_encoder(tokens, valid)  # [B, S, D]
 
-        source = read.detach() if self.detach_appearance else read
+        source = read.detach() if self.options.detach_appearance else read
         projected = self.appearance(source.flatten(0, 2))  # [N, D, h, w]
         per_object = mask_pool(projected, weights.flatten(0, 1)).view(batch * frames, objects, -1)
         slots = real.flatten(0, 1).float().unsqueeze(-1)  # [B(T-1), K, 1]
@@ -316,34 +335,34 @@ class LGDDistiller(Distiller):
         maps = self.mapper(attended[:, :objects].flatten(0, 1), frame_context, weights.flatten(0, 1))
         return maps.view(batch, frames, objects, *maps.shape[1:])
 
-    def decode(self, maps: torch.Tensor, feats: KeyFeatures, selector: torch.Tensor) -> ClipOutput:
+    def decode(self, maps: torch.Tensor, feats: KeyFeatures, selector: torch.Tensor) -> Decoded:
         """The student's decoder on ``maps [B, T-1, K, Cv, h, w]`` in place of its readout, with the frames'
         query features ``feats`` (detached) -> class logits ``[B, T-1, K+1, H, W]`` as the runner makes them."""
         if self._segment is None:
-            raise ValueError("call attach(student) before the first step (the training loop does)")
+            raise ValueError("call setup(networks) before the first step (the trainer does)")
         batch, frames, objects = maps.shape[:3]
         query = KeyFeatures(*(x.detach().flatten(0, 1) for x in feats))
         seg: Segmentation = self._segment(maps.flatten(0, 1), query)
         slots = selector[:, None, :].expand(batch, frames, objects).flatten(0, 1)
         class_logits, _ = aggregate(torch.sigmoid(seg.logits), slots)
-        return ClipOutput(class_logits.unflatten(0, (batch, frames)), seg.features.unflatten(0, (batch, frames)))
+        return Decoded(class_logits.unflatten(0, (batch, frames)), seg.features.unflatten(0, (batch, frames)))
 
     def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        inputs = outputs.student.decoder_inputs
-        if inputs is None or outputs.task_loss is None:
-            raise ValueError("lgd needs the student's decoder inputs and the step's task loss in its StepOutputs "
-                             "(the training objective fills them: DistillRunner(keep_decoder_inputs=True))")
+        o, inputs = self.options, outputs.student.decoder_inputs
+        if outputs.task_loss is None:
+            raise ValueError("lgd needs the step's task loss in its StepOutputs (the training objective fills it)")
         read = inputs.read  # [B, T-1, K, Cv, h, w]
         maps = self.teacher_features(read, outputs.labels[:, 1:], outputs.selector)
-        terms = {"teacher_seg": self.teacher_seg_weight * outputs.task_loss(self.decode(maps, inputs.feats, outputs.selector))}
-        if self.distill_weight > 0:
+        decoded = self.decode(maps, inputs.feats, outputs.selector)
+        terms = {"teacher_seg": o.teacher_seg_weight * outputs.task_loss(decoded.class_logits)}
+        if o.distill_weight > 0:
             real = (outputs.selector > 0)[:, None, :].expand(read.shape[:3]).flatten()
             if not bool(real.any()):
                 terms["feature_kd"] = self.adapter(read.flatten(0, 2)).sum() * 0
                 return terms
             student = read.flatten(0, 2)[real]
-            if outputs.step < self.detach_fraction * outputs.steps:
+            if outputs.step < o.detach_fraction * outputs.steps:
                 student = student.detach()  # early phase: the term trains the adapter alone
             teacher = maps.flatten(0, 2)[real].detach()  # the teacher never learns from this term
-            terms["feature_kd"] = self.distill_weight * instance_normalised_mse(self.adapter(student), teacher)
+            terms["feature_kd"] = o.distill_weight * instance_normalised_mse(self.adapter(student), teacher)
         return terms

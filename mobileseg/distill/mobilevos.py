@@ -20,61 +20,74 @@ re-implementation; the paper's value is not published), 256 samples, dilation 1,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs, object_labels
+from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, StepOutputs, TeacherMode, object_labels, option
 from mobileseg.distill.losses import boundary_logit_kd, boundary_map, gather_pixels, representation_loss, sample_pixels
 
 SAMPLINGS = ("boundary", "random")
+
+
+@dataclass(frozen=True)
+class MobileVOSOptions(DistillOptions):
+    omega: float = option(0.95, "Target C = omega * C_teacher + (1 - omega) * Y Y^T: 1 = pure distillation, "
+                                "0 = supervised pixel-wise contrastive learning.", within=(0, 1))
+    tau: float = option(0.1, "Temperature of the boundary logit KL.", above=0)
+    samples: int = option(256, "Pixels per object-frame that enter the distillation losses.", at_least=2)
+    dilation: int = option(1, "Grow the boundary by this many pixels (stride-4 map) before sampling.", at_least=0)
+    sampling: str = option("boundary", "boundary: pixels on the object boundary, topped up at random; random: anywhere (ablation).",
+                           choices=SAMPLINGS)
+    repr_weight: float = option(1.0, "Weight of the representation loss (the paper's formula has a 1/N; from scratch at small "
+                                     "budgets --repr-weight 256 = N worked better, see benchmarks/README.md).", at_least=0)
+    logit_weight: float = option(1.0, "Weight of the logit distillation at boundary pixels (at tau 0.1 its gradient is ~9x the "
+                                      "Poly-1 loss's; --logit-weight 0.01 = tau^2, Hinton's scaling, worked better from scratch, "
+                                      "see benchmarks/README.md).", at_least=0)
 
 
 @DISTILLERS.register("mobilevos")
 class MobileVOSDistiller(Distiller):
     """MobileVOS: label-coupled representation distillation + KL on the logits, at boundary pixels.
 
-    See the module docstring for the formula, the paper and the defaults.
+    See the module docstring for the formula, the paper and the defaults. Pure contrastive
+    learning (omega 0 and logit_weight 0) uses no teacher.
     """
 
-    needs_teacher = True
+    Options = MobileVOSOptions
+    options: MobileVOSOptions
 
-    def __init__(self, *, omega: float = 0.95, tau: float = 0.1, samples: int = 256, dilation: int = 1,
-                 sampling: str = "boundary", repr_weight: float = 1.0, logit_weight: float = 1.0) -> None:
-        if not 0.0 <= omega <= 1.0:
-            raise ValueError(f"omega must be in [0, 1], got {omega}")
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
-        if samples < 2 or tau <= 0 or dilation < 0:
-            raise ValueError(f"need samples >= 2, tau > 0, dilation >= 0; got {samples}, {tau}, {dilation}")
-        super().__init__()
-        self.omega, self.tau, self.samples, self.dilation, self.sampling = omega, tau, samples, dilation, sampling
-        self.repr_weight, self.logit_weight = repr_weight, logit_weight
-        self.needs_teacher = omega > 0 or logit_weight > 0
+    @property
+    def teacher_mode(self) -> TeacherMode:
+        return "checkpoint" if self.options.omega > 0 or self.options.logit_weight > 0 else "none"
 
     def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        o = self.options
         labels, real = object_labels(outputs)
         binary = (labels == 1).long()  # void counts as background here
         if not bool(real.any()):
-            zero = outputs.z_s.sum() * 0
+            zero = outputs.student.embeddings.sum() * 0
             return {"repr": zero, "logit_kd": zero}
         binary = binary[real]
-        candidates = boundary_map(binary, self.dilation) if self.sampling == "boundary" else torch.zeros_like(binary, dtype=torch.bool)
-        index = sample_pixels(candidates, min(self.samples, binary[0].numel()), generator)  # [n, M]
-        z_s = gather_pixels(outputs.z_s.flatten(0, 2)[real], index)
+        candidates = boundary_map(binary, o.dilation) if o.sampling == "boundary" else torch.zeros_like(binary, dtype=torch.bool)
+        index = sample_pixels(candidates, min(o.samples, binary[0].numel()), generator)  # [n, M]
+        z_s = gather_pixels(outputs.student.embeddings.flatten(0, 2)[real], index)
         y = F.one_hot(binary.flatten(1).gather(1, index), num_classes=2).float()
-        z_t = gather_pixels(outputs.z_t.flatten(0, 2)[real], index) if outputs.z_t is not None and self.omega > 0 else None
-        terms = {"repr": self.repr_weight * representation_loss(z_s, z_t, y, self.omega)}
-        if self.logit_weight > 0 and outputs.teacher is not None:
-            terms["logit_kd"] = self.logit_weight * boundary_logit_kd(
+        teacher = outputs.teacher
+        z_t = gather_pixels(teacher.embeddings.flatten(0, 2)[real], index) if teacher is not None and o.omega > 0 else None
+        terms = {"repr": o.repr_weight * representation_loss(z_s, z_t, y, o.omega)}
+        if o.logit_weight > 0 and teacher is not None:
+            terms["logit_kd"] = o.logit_weight * boundary_logit_kd(
                 self._logits(outputs.student.class_logits, real, index, outputs),
-                self._logits(outputs.teacher.class_logits, real, index, outputs), self.tau)
+                self._logits(teacher.class_logits, real, index, outputs), o.tau)
         return terms
 
     @staticmethod
     def _logits(class_logits: torch.Tensor, real: torch.Tensor, index: torch.Tensor, outputs: StepOutputs) -> torch.Tensor:
         """Class logits pooled to stride 4, one copy per object image, at the sampled pixels ``[n, M, K+1]``."""
-        objects = outputs.z_s.shape[2]
-        pooled = F.adaptive_avg_pool2d(class_logits.flatten(0, 1), outputs.z_s.shape[-2:])  # [B*(T-1), K+1, h, w]
+        z = outputs.student.embeddings
+        objects = z.shape[2]
+        pooled = F.adaptive_avg_pool2d(class_logits.flatten(0, 1), (z.shape[-2], z.shape[-1]))  # [B*(T-1), K+1, h, w]
         per_object = pooled.unsqueeze(1).expand(-1, objects, -1, -1, -1).flatten(0, 1)[real]
         return gather_pixels(per_object, index)
-

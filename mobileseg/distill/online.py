@@ -10,9 +10,10 @@ representation ``z_s [B, T-1, K, Ds, h, w]`` (h, w = H/4, W/4), teacher represen
 ``z_t [B, T-1, K, Dt, h, w]``; class logits ``[B, T-1, K+1, H, W]``. sg = stop-gradient,
 n(x) = x / ||x|| over channels, per pixel.
 
-0. The teacher, ``online_teacher`` (a registered network, built from scratch, default
-   ``stcn_r50_r18_small``: STCN with an unbounded memory), runs over the same clips with
-   gradient, in train mode, and learns from the labels alone::
+0. The teacher, ``online_teacher`` (a registered network, default ``stcn_r50_r18_small``: STCN with
+   an unbounded memory; the trainer builds it from scratch and hands it to the distiller, whose
+   teacher mode is ``online``), runs over the same clips with gradient, in train mode, and learns
+   from the labels alone::
 
         teacher_seg = w_t L_task(teacher logits)      (the student's own Poly-1 loss of the step)
 
@@ -68,16 +69,20 @@ Defaults: w_t = w_f = w_l = 1, tau = 1, w_a = 0.1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
 from mobileseg.data.clips import IGNORE_INDEX
-from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
+from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, Networks, StepOutputs, TeacherMode, option
 from mobileseg.distill.losses import channel_kl
+from mobileseg.errors import ConfigError
+from mobileseg.models import MODELS
 from mobileseg.models.clip import ClipRunner, pixel_losses
-from mobileseg.models import MODELS, build_model
 
 DISC_WIDTH = 64
 
@@ -102,8 +107,11 @@ class SmoothBlock(nn.Module):
         self.smooth = nn.Sequential(nn.Conv2d(out_dim, out_dim, 3, padding=1, groups=out_dim), nn.ReLU(),
                                     nn.Conv2d(out_dim, out_dim, 1)) if smooth else None
         if self.smooth is not None:
-            nn.init.zeros_(self.smooth[-1].weight)
-            nn.init.zeros_(self.smooth[-1].bias)
+            last = self.smooth[-1]
+            assert isinstance(last, nn.Conv2d)
+            nn.init.zeros_(last.weight)
+            assert last.bias is not None
+            nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.project(x)
@@ -117,6 +125,7 @@ class SpaceTimeFusion(nn.Module):
         super().__init__()
         self.mix = nn.Conv2d(dim + 2, dim, 1)
         nn.init.zeros_(self.mix.weight)
+        assert self.mix.bias is not None
         nn.init.zeros_(self.mix.bias)
 
     def forward(self, z: torch.Tensor, previous: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
@@ -128,6 +137,27 @@ class SpaceTimeFusion(nn.Module):
         return z + self.mix(x.flatten(0, 2)).view_as(z)
 
 
+@dataclass(frozen=True)
+class OnlineOptions(DistillOptions):
+    online_teacher: str = option("stcn_r50_r18_small", "Registered network trained from scratch as the teacher, beside the student.")
+    adaptive_rate: bool = option(True, "true: every distillation term is weighted per pixel by how much of the student's loss the "
+                                       "teacher has removed there (0 where the teacher is no better); false: weight 1.")
+    fusion: bool = option(True, "Space-Time Feature Fusion: the student's matched feature gets each object's appearance and "
+                                "position from its memory frames (training only).")
+    smooth_block: bool = option(True, "true: the adapter to the teacher's width has a residual depthwise 3x3 smoothing branch; "
+                                      "false: a 1x1 conv only.")
+    adversarial_weight: float = option(0.1, "Weight of the feature discriminator's loss and of the student's loss for fooling it "
+                                            "(0 = no discriminator).", at_least=0)
+    feature_weight: float = option(1.0, "Weight of the feature matching between the adapted student and the teacher (0 = off).",
+                                   at_least=0)
+    logit_weight: float = option(1.0, "Weight of the KD over every labelled pixel, at --logit-tau (0 = off).", at_least=0)
+    logit_tau: float = option(1.0, "Temperature of the logit KD (the loss is scaled by its square).", above=0)
+    teacher_seg_weight: float = option(1.0, "Weight of the segmentation loss of the teacher trained beside the student.", above=0)
+
+    def check(self) -> None:
+        MODELS.get(self.online_teacher)  # an unknown name fails now, naming the known ones
+
+
 @DISTILLERS.register("online")
 class OnlineDistiller(Distiller):
     """Online KD (Hou et al.): a teacher trained from scratch beside the student, adaptive rate, Smooth Block, fusion, discriminator.
@@ -135,62 +165,63 @@ class OnlineDistiller(Distiller):
     See the module docstring for the formulas (ours: the paper publishes none) and the defaults.
     """
 
-    needs_teacher = False  # no teacher checkpoint: the distiller builds and trains its own
+    Options = OnlineOptions
+    options: OnlineOptions
 
-    def __init__(self, *, online_teacher: str = "stcn_r50_r18_small", adaptive_rate: bool = True, fusion: bool = True,
-                 smooth_block: bool = True, adversarial_weight: float = 0.1, feature_weight: float = 1.0,
-                 logit_weight: float = 1.0, logit_tau: float = 1.0, teacher_seg_weight: float = 1.0) -> None:
-
-        MODELS.get(online_teacher)  # an unknown name fails now, naming the known ones
-        if min(adversarial_weight, feature_weight, logit_weight) < 0 or teacher_seg_weight <= 0 or logit_tau <= 0:
-            raise ValueError(f"weights must be >= 0, --teacher-seg-weight and --logit-tau > 0; got adversarial {adversarial_weight}, "
-                             f"feature {feature_weight}, logit {logit_weight}, teacher_seg {teacher_seg_weight}, tau {logit_tau}")
-        super().__init__()
-        self.online_teacher, self.adaptive_rate, self.use_fusion, self.use_smooth = online_teacher, adaptive_rate, fusion, smooth_block
-        self.adversarial_weight, self.feature_weight, self.logit_weight = adversarial_weight, feature_weight, logit_weight
-        self.logit_tau, self.teacher_seg_weight = logit_tau, teacher_seg_weight
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.teacher: ClipRunner | None = None
         self.fusion: SpaceTimeFusion | None = None
         self.smooth: SmoothBlock | None = None
         self.discriminator: nn.Sequential | None = None
 
-    def build(self, student_dim: int, teacher_dim: int | None) -> None:
-        """The teacher network from scratch (its width replaces ``teacher_dim``), the fusion, adapter and discriminator."""
+    @property
+    def teacher_mode(self) -> TeacherMode:
+        return "online"
 
-        self.teacher = ClipRunner(build_model(self.online_teacher))
-        dim = self.teacher.model.representation_dim
-        self.fusion = SpaceTimeFusion(student_dim) if self.use_fusion else None
-        self.smooth = SmoothBlock(student_dim, dim, self.use_smooth)
-        if self.adversarial_weight > 0:
+    @property
+    def online_network(self) -> str:
+        return self.options.online_teacher
+
+    def setup(self, networks: Networks) -> None:
+        """Own the teacher the trainer built (its width is ``teacher_dim``); build the fusion, adapter and discriminator."""
+        if networks.teacher is None or networks.teacher_dim is None:
+            raise ConfigError("distiller online trains a teacher beside the student: the trainer passes the network it built")
+        o, student_dim, dim = self.options, networks.student_dim, networks.teacher_dim
+        self.teacher = ClipRunner(networks.teacher)
+        self.fusion = SpaceTimeFusion(student_dim) if o.fusion else None
+        self.smooth = SmoothBlock(student_dim, dim, o.smooth_block)
+        if o.adversarial_weight > 0:
             self.discriminator = nn.Sequential(nn.Conv2d(dim, DISC_WIDTH, 1), nn.LeakyReLU(0.2), nn.Conv2d(DISC_WIDTH, 1, 1))
 
     def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        o = self.options
         if self.teacher is None or self.smooth is None or outputs.batch is None or outputs.task_loss is None:
-            raise RuntimeError("OnlineDistiller: call build() first, and pass the step's batch and task loss in StepOutputs")
+            raise RuntimeError("OnlineDistiller: call setup() first, and pass the step's batch and task loss in StepOutputs")
         batch = outputs.batch
         teacher = self.teacher(batch["frames"], batch["masks"], batch["selector"])  # true masks, as a frozen teacher gets
-        z_t = self.teacher.model.represent(teacher.features.flatten(0, 1)).unflatten(0, teacher.features.shape[:2])
-        terms = {"teacher_seg": self.teacher_seg_weight * outputs.task_loss(teacher)}
+        z_t = teacher.embeddings
+        terms = {"teacher_seg": o.teacher_seg_weight * outputs.task_loss(teacher.class_logits)}
 
         labels = outputs.labels[:, 1:]  # [B, T-1, H, W]
-        if self.adaptive_rate:
+        if o.adaptive_rate:
             rates = adaptive_rates(self._pixel_loss(outputs.student.class_logits, labels),
                                    self._pixel_loss(teacher.class_logits, labels), labels)
         else:
             rates = (labels != IGNORE_INDEX).float()
         labelled = (labels != IGNORE_INDEX).sum().clamp(min=1)
-        if self.logit_weight > 0:
-            kl = channel_kl(outputs.student.class_logits.flatten(0, 1), teacher.class_logits.detach().flatten(0, 1), self.logit_tau)
-            terms["logit_kd"] = self.logit_weight * (kl.view_as(rates) * rates).sum() / labelled
+        if o.logit_weight > 0:
+            kl = channel_kl(outputs.student.class_logits.flatten(0, 1), teacher.class_logits.detach().flatten(0, 1), o.logit_tau)
+            terms["logit_kd"] = o.logit_weight * (kl.view_as(rates) * rates).sum() / labelled
 
         real = outputs.selector[:, None, :].expand(labels.shape[0], labels.shape[1], -1).flatten() > 0  # [N]
         student = self._adapted(outputs, batch["masks"])[real]  # [n, Dt, h, w]
         target_features = normalized(z_t.flatten(0, 2)[real]).detach()
         cell_rates = F.adaptive_avg_pool2d(rates, z_t.shape[-2:])  # [B, T-1, h, w]
         cell_rates = cell_rates.unsqueeze(2).expand(-1, -1, z_t.shape[2], -1, -1).flatten(0, 2)[real]  # [n, h, w]
-        if self.feature_weight > 0:
+        if o.feature_weight > 0:
             error = (student - target_features).pow(2).sum(1)  # [n, h, w]
-            terms["feature_kd"] = self.feature_weight * (error * cell_rates).mean() if len(error) else student.sum() * 0
+            terms["feature_kd"] = o.feature_weight * (error * cell_rates).mean() if len(error) else student.sum() * 0
         if self.discriminator is not None:
             terms.update(self._adversarial(student, target_features))
         return terms
@@ -198,9 +229,9 @@ class OnlineDistiller(Distiller):
     def _adapted(self, outputs: StepOutputs, masks: torch.Tensor) -> torch.Tensor:
         """``n(S(F(z_s)))`` for every object-frame ``[N, Dt, h, w]``."""
         assert self.smooth is not None
-        z = outputs.z_s
+        z = outputs.student.embeddings
         if self.fusion is not None:
-            size = z.shape[-2:]
+            size = (z.shape[-2], z.shape[-1])
             probs = F.softmax(outputs.student.class_logits.detach(), dim=2)[:, :, 1:]  # [B, T-1, K, H, W]
             pooled = F.adaptive_avg_pool2d(torch.cat([masks[:, :1].float(), probs[:, :-1]], 1).flatten(0, 1), size)
             previous = pooled.view(*z.shape[:3], *size)  # frame t's memory frame t-1: frame 0 for t = 1
@@ -220,7 +251,8 @@ class OnlineDistiller(Distiller):
         frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
         fooled = functional_call(self.discriminator, frozen, (student,))
         fool = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
-        return {"adv_disc": self.adversarial_weight * disc, "adv_student": self.adversarial_weight * fool}
+        weight = self.options.adversarial_weight
+        return {"adv_disc": weight * disc, "adv_student": weight * fool}
 
     @staticmethod
     def _pixel_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

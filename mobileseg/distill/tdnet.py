@@ -29,17 +29,34 @@ tau = 1 (``--logit-tau``). The adapters are the distiller's parameters (optimise
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from mobileseg.data.clips import IGNORE_INDEX
-from mobileseg.distill.base import DISTILLERS, Distiller, StepOutputs
+from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, Networks, StepOutputs, option
 from mobileseg.distill.losses import channel_kl
+from mobileseg.errors import ConfigError
+from mobileseg.models.backbones import Trunk
+from mobileseg.models.base import MemoryNetwork
+from mobileseg.models.spec import Student
 
-if TYPE_CHECKING:
-    from mobileseg.models.base import MemoryNetwork
+
+@dataclass(frozen=True)
+class TDNetOptions(DistillOptions):
+    logit_weight: float = option(1.0, "Weight (the paper's alpha) of the KD over every labelled pixel, at --logit-tau (0 = off).",
+                                 at_least=0)
+    group_weight: float = option(0.5, "Weight (beta) of the grouped KD: each sub-network's stride-8 feature against its group of "
+                                      "the teacher's channels (0 = off).", at_least=0)
+    logit_tau: float = option(1.0, "Temperature of the logit KD and of the grouped KD (the losses are scaled by its square).",
+                              above=0)
+
+    def check(self) -> None:
+        if self.logit_weight == 0 and self.group_weight == 0:
+            raise ConfigError("distiller tdnet: both weights (logit_weight, group_weight) are 0: nothing is distilled; "
+                              "use --distiller none for the baseline")
 
 
 @DISTILLERS.register("tdnet")
@@ -49,49 +66,50 @@ class TDNetDistiller(Distiller):
     See the module docstring for the formula, where we depart from the paper, and the defaults.
     """
 
-    needs_teacher = True
-    needs_student = True  # its sub-network count and skip width, and the runner keeps the decoder inputs
+    Options = TDNetOptions
+    options: TDNetOptions
 
-    def __init__(self, *, logit_weight: float = 1.0, group_weight: float = 0.5, logit_tau: float = 1.0) -> None:
-        if min(logit_weight, group_weight) < 0 or logit_tau <= 0:
-            raise ValueError(f"weights must be >= 0 and --logit-tau > 0; got logit {logit_weight}, group {group_weight}, tau {logit_tau}")
-        if logit_weight == 0 and group_weight == 0:
-            raise ValueError("both weights are 0: nothing is distilled; use --distiller none for the baseline")
-        super().__init__()
-        self.logit_weight, self.group_weight, self.logit_tau = logit_weight, group_weight, logit_tau
-        self.phases, self.student_width, self.teacher_width = 1, 0, 0
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.phases = 1
         self.adapters = nn.ModuleList()
 
-    def attach(self, student: MemoryNetwork) -> None:
-        self.phases = int(getattr(student, "phases", 1))
-        self.student_width = int(student.key_encoder.channels[1])
-
-    def attach_teacher(self, teacher: MemoryNetwork) -> None:
-        self.teacher_width = int(teacher.key_encoder.channels[1])
-
-    def build(self, student_dim: int, teacher_dim: int | None) -> None:
-        if teacher_dim is None or not self.student_width or not self.teacher_width:
-            raise ValueError("tdnet distils from a teacher: attach the student and the teacher before build")
-        if self.teacher_width < self.phases:
-            raise ValueError(f"the teacher's stride-8 feature has {self.teacher_width} channels, fewer than the student's {self.phases} sub-networks")
-        widths = [len(group) for group in torch.arange(self.teacher_width).tensor_split(self.phases)]
-        self.adapters = nn.ModuleList(nn.Conv2d(self.student_width, width, 1) for width in widths)
+    def setup(self, networks: Networks) -> None:
+        """One 1x1 adapter per sub-network of the student, from its stride-8 width to its group of the teacher's."""
+        if networks.teacher is None:
+            raise ConfigError("distiller tdnet distils from a teacher: give --teacher")
+        self.phases = networks.student.spec().phases if isinstance(networks.student, Student) else 1
+        student_width = _stride8_width(networks.student)
+        teacher_width = _stride8_width(networks.teacher)
+        if teacher_width < self.phases:
+            raise ConfigError(f"distiller tdnet: the teacher's stride-8 feature has {teacher_width} channels, fewer than the "
+                              f"student's {self.phases} sub-networks; use a wider teacher or a student with fewer sub-networks")
+        widths = [len(group) for group in torch.arange(teacher_width).tensor_split(self.phases)]
+        self.adapters = nn.ModuleList(nn.Conv2d(student_width, width, 1) for width in widths)
 
     def forward(self, outputs: StepOutputs, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        if outputs.teacher is None or outputs.student.decoder_inputs is None or outputs.teacher.decoder_inputs is None:
-            raise RuntimeError("TDNetDistiller needs the teacher's output and both networks' decoder inputs")
+        o = self.options
+        if outputs.teacher is None:
+            raise RuntimeError("TDNetDistiller needs the teacher's output")
         terms: dict[str, torch.Tensor] = {}
-        if self.logit_weight > 0:
+        if o.logit_weight > 0:
             labels = outputs.labels[:, 1:]
-            kl = channel_kl(outputs.student.class_logits.flatten(0, 1), outputs.teacher.class_logits.detach().flatten(0, 1), self.logit_tau)
+            kl = channel_kl(outputs.student.class_logits.flatten(0, 1), outputs.teacher.class_logits.detach().flatten(0, 1), o.logit_tau)
             valid = (labels != IGNORE_INDEX).flatten(0, 1)
-            terms["logit_kd"] = self.logit_weight * (kl * valid).sum() / valid.sum().clamp(min=1)
-        if self.group_weight > 0:
+            terms["logit_kd"] = o.logit_weight * (kl * valid).sum() / valid.sum().clamp(min=1)
+        if o.group_weight > 0:
             student = outputs.student.decoder_inputs.feats.f8  # [B, T-1, Cs, h, w]: the sub-network's own skip
             groups = outputs.teacher.decoder_inputs.feats.f8.detach().tensor_split(self.phases, dim=2)
             losses = []
             for frame in range(student.shape[1]):
                 phase = frame % self.phases  # frame t = frame + 1 ran sub-network (t - 1) mod m
-                losses.append(channel_kl(self.adapters[phase](student[:, frame]), groups[phase][:, frame], self.logit_tau).mean())
-            terms["group_kd"] = self.group_weight * torch.stack(losses).mean()
+                losses.append(channel_kl(self.adapters[phase](student[:, frame]), groups[phase][:, frame], o.logit_tau).mean())
+            terms["group_kd"] = o.group_weight * torch.stack(losses).mean()
         return terms
+
+
+def _stride8_width(network: MemoryNetwork) -> int:
+    """The width of a network's stride-8 query feature (what the grouped KD splits)."""
+    if not isinstance(network.key_encoder, Trunk):
+        raise ConfigError(f"distiller tdnet: {type(network).__name__}'s query encoder does not say its widths (not a Trunk)")
+    return int(network.key_encoder.channels[1])

@@ -21,20 +21,23 @@ from mobileseg.models.memory import aggregate
 
 
 class DecoderInputs(NamedTuple):
-    """What the decoder took for frames 1..T-1, kept for methods that decode features of their own.
+    """What the decoder took for frames 1..T-1, for methods that decode features of their own.
 
     ``segment(read[:, t], KeyFeatures(*(x[:, t] for x in feats)))`` repeats the network's own decoding
     of frame t+1 (LGD decodes its label-guided teacher features in place of ``read``).
     """
 
-    read: torch.Tensor  # [B, T-1, K, Cv, h, w] memory readout per object (h, w = H/16, W/16)
+    read: torch.Tensor  # [B, T-1, K, Cv, h, w] memory readout per object (h, w = H/16, W/16), stacked over frames
     feats: KeyFeatures  # the frames' query features, each [B, T-1, C, h', w'] (views, no copies)
 
 
 class ClipOutput(NamedTuple):
-    class_logits: torch.Tensor  # [B, T-1, K+1, H, W] background + objects, frames 1..T-1
-    features: torch.Tensor  # [B, T-1, K, Cd, H/4, W/4] decoder features (for representations)
-    decoder_inputs: DecoderInputs | None = None  # only from a ClipRunner with keep_decoder_inputs
+    """A network over clips, frames 1..T-1: what the loss and every distiller see, for the student and the teacher alike."""
+
+    class_logits: torch.Tensor  # [B, T-1, K+1, H, W] background + objects
+    features: torch.Tensor  # [B, T-1, K, Cd, H/4, W/4] decoder features
+    embeddings: torch.Tensor  # [B, T-1, K, D, H/4, W/4] the representation z = network.represent(features)
+    decoder_inputs: DecoderInputs
 
 
 def _frame_features(feats: KeyFeatures, batch: int, t: int) -> KeyFeatures:
@@ -44,14 +47,14 @@ def _frame_features(feats: KeyFeatures, batch: int, t: int) -> KeyFeatures:
 class ClipRunner(nn.Module):
     """Wraps a network so one ``forward`` runs whole clips (what DDP needs to sync gradients).
 
-    ``keep_decoder_inputs``: also return the readouts and query features the decoder took
-    (:class:`DecoderInputs`), for a distiller that runs the decoder itself.
+    The output carries the representation z and the decoder's inputs too (:class:`ClipOutput`):
+    the query features are views of the clip's one encoder pass; only the readouts are stacked
+    into a new tensor (``[B, T-1, K, Cv, H/16, W/16]``, small next to the stride-4 features).
     """
 
-    def __init__(self, model: MemoryNetwork, keep_decoder_inputs: bool = False) -> None:
+    def __init__(self, model: MemoryNetwork) -> None:
         super().__init__()
         self.model = model
-        self.keep_decoder_inputs = keep_decoder_inputs
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor, init_masks: torch.Tensor | None = None) -> ClipOutput:
         """``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]`` (frame 0 used), ``selector [B, K]``;
@@ -73,11 +76,10 @@ class ClipRunner(nn.Module):
             reads.append(read)
             if t < length - 1:
                 memory = model.memorize(memory, feats.key, model.encode_value(frames[:, t], feats.f16, prob))
-        inputs = None
-        if self.keep_decoder_inputs:
-            later = KeyFeatures(*(x.view(batch, length, *x.shape[1:])[:, 1:] for x in all_feats))
-            inputs = DecoderInputs(torch.stack(reads, 1), later)
-        return ClipOutput(torch.stack(logits, 1), torch.stack(features, 1), inputs)
+        stacked = torch.stack(features, 1)
+        z = model.represent(stacked.flatten(0, 1)).unflatten(0, stacked.shape[:2])
+        later = KeyFeatures(*(x.view(batch, length, *x.shape[1:])[:, 1:] for x in all_feats))
+        return ClipOutput(torch.stack(logits, 1), stacked, z, DecoderInputs(torch.stack(reads, 1), later))
 
 
 def pixel_losses(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.0) -> torch.Tensor:
@@ -112,10 +114,15 @@ def bootstrapped(losses: torch.Tensor, fraction: float) -> torch.Tensor:
 
 def segmentation_loss(output: ClipOutput, labels: torch.Tensor, epsilon: float = 0.0, top_fraction: float = 1.0) -> dict[str, torch.Tensor]:
     """Named loss terms and ``total`` for frames 1..T-1 of ``labels [B, T, H, W]``."""
-    logits = output.class_logits.flatten(0, 1)
+    seg = logits_loss(output.class_logits, labels, epsilon, top_fraction)
+    return {"seg": seg, "total": seg}
+
+
+def logits_loss(class_logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.0, top_fraction: float = 1.0) -> torch.Tensor:
+    """The segmentation loss of ``class_logits [B, T-1, K+1, H, W]`` against frames 1..T-1 of ``labels [B, T, H, W]``:
+    Poly-1 with ``epsilon``, over the hardest ``top_fraction`` of each frame's pixels."""
+    logits = class_logits.flatten(0, 1)
     target = labels[:, 1:].flatten(0, 1)
     if top_fraction < 1.0:
-        seg = bootstrapped(pixel_losses(logits, target, epsilon), top_fraction)
-    else:
-        seg = poly1_cross_entropy(logits, target, epsilon)
-    return {"seg": seg, "total": seg}
+        return bootstrapped(pixel_losses(logits, target, epsilon), top_fraction)
+    return poly1_cross_entropy(logits, target, epsilon)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from mobileseg.errors import ConfigError
 from mobileseg.models.backbones import WEIGHTS
@@ -58,17 +58,17 @@ class TrainConfig:
     workers: int = 0
     teacher: str | None = None  # checkpoint of a frozen teacher (mobileseg teacher or STCN's stcn.pth)
     distiller: str = "none"  # a registered distillation method
-    distill_options: dict[str, Any] = field(default_factory=dict)  # its keyword arguments
+    distill_options: dict[str, Any] = field(default_factory=dict)  # its options, name -> value (left out: the default)
     freeze_bn: bool | None = None  # None: frozen when pretrained (STCN), trained otherwise
     bn_batches: int = 20  # batches that re-estimate batch-norm statistics before validation
     threads: int | None = None  # CPU threads (None: torch's default here, recorded when the run starts)
     deterministic: bool = True  # bit-identical runs at a given thread count (mobileseg.train.reproducible)
 
-    def clip_config(self, world: int = 1) -> "ClipConfig":
-
+    def clip_config(self, world: int = 1) -> ClipConfig:
+        height, width = self.crop
         return ClipConfig(frames=self.clip_frames, max_skip=self.max_skip, skip_ramp=self.skip_ramp * self.batch_size * world,
-                          crop=tuple(self.crop), max_objects=self.max_objects, scale_reference=self.crop_scale,
-                          box_init_prob=self.box_init_prob)  # type: ignore[arg-type]
+                          crop=(height, width), max_objects=self.max_objects, scale_reference=self.crop_scale,
+                          box_init_prob=self.box_init_prob)
 
     def check(self) -> None:
         """ConfigError naming the first setting outside what is allowed."""
@@ -124,9 +124,9 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         config = cls(**{k: v for k, v in values.items() if k in known})
-        config.crop = tuple(config.crop)  # type: ignore[assignment]
+        config.crop = _pair(config.crop)  # JSON gives lists
         if config.val_size is not None:
-            config.val_size = tuple(config.val_size)  # type: ignore[assignment]
+            config.val_size = _pair(config.val_size)
         return config
 
 
@@ -171,3 +171,8 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     if config.schedule == "poly":
         return config.lr * (1 - min(progress, 1.0)) ** 0.9
     return config.lr
+
+
+def _pair(values: Sequence[int]) -> tuple[int, int]:
+    first, second = values
+    return int(first), int(second)

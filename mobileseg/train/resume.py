@@ -26,7 +26,7 @@ from typing import Any
 from mobileseg.errors import ConfigError
 from mobileseg.checkpoint import CheckpointError, load_checkpoint
 from mobileseg.train.config import TrainConfig
-from mobileseg.distill import DISTILLERS
+from mobileseg.distill import DISTILLERS, option_defaults
 from mobileseg.models import MODELS
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ _MISSING = object()
 
 
 def _default_of(owner: Any, key: str) -> Any:
-    """The default of keyword ``key`` in a builder's returned class or in a class's ``__init__``."""
+    """The default of keyword ``key`` of a model builder (or of the class it returns)."""
     target = owner
     if inspect.isfunction(owner):
         target = typing.get_type_hints(owner).get("return", owner)
@@ -53,7 +53,7 @@ def _default_of(owner: Any, key: str) -> Any:
 
 
 def stored_value(config: TrainConfig, path: str) -> Any:
-    """The value ``config`` holds at ``path``; a kwarg left out means the builder's default."""
+    """The value ``config`` holds at ``path``; a model kwarg or distiller option left out means its default."""
     if "." not in path:
         return getattr(config, path)
     field, key = path.split(".", 1)
@@ -61,10 +61,8 @@ def stored_value(config: TrainConfig, path: str) -> Any:
     if key in values:
         return values[key]
     if field == "model_kwargs":
-
         return _default_of(MODELS.get(config.model), key)
-
-    return _default_of(DISTILLERS.get(config.distiller), key)
+    return option_defaults(DISTILLERS.get(config.distiller)).get(key, _MISSING)  # distill_options
 
 
 def _same(path: str, a: Any, b: Any) -> bool:

@@ -17,8 +17,9 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mobileseg.distill import DISTILLERS, Distiller, StepOutputs, describe, option_defaults
+from mobileseg.distill import DISTILLERS, Distiller, Networks, StepOutputs, describe, option_defaults, option_specs
 from mobileseg.distill.cirkd import CIRKDDistiller, ClassQueues, batch_relation_loss, memory_relation_loss, pair_relations, row_kl
+from mobileseg.errors import ConfigError
 from mobileseg.models.clip import ClipOutput
 
 
@@ -136,13 +137,18 @@ def _outputs(void: bool = True, seed: int = 5) -> StepOutputs:
     t_logits = torch.randn(batch, frames, objects + 1, height, width, requires_grad=True)
     z_s = torch.randn(batch, frames, objects, 4, height // 4, width // 4, requires_grad=True)
     selector = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
-    return StepOutputs(ClipOutput(logits, None), z_s, ClipOutput(t_logits, None), z_t, labels, selector)  # type: ignore[arg-type]
+    return StepOutputs(ClipOutput(logits, None, z_s, None), ClipOutput(t_logits, None, z_t, None), labels, selector)  # type: ignore[arg-type]
+
+
+def widths(student_dim: int, teacher_dim: int | None) -> Networks:
+    """What setup needs of the networks here: their widths alone (cirkd sizes its head and banks from them)."""
+    return Networks(None, None, student_dim, teacher_dim, torch.device("cpu"))  # type: ignore[arg-type]
 
 
 def _built(**options: object) -> CIRKDDistiller:
     distiller = DISTILLERS.get("cirkd")(**{**SMALL, **options})
     assert isinstance(distiller, CIRKDDistiller)
-    distiller.build(student_dim=4, teacher_dim=3)
+    distiller.setup(widths(student_dim=4, teacher_dim=3))
     return distiller.train()
 
 
@@ -171,11 +177,12 @@ def test_gradients_reach_the_student_and_the_head_never_the_teacher() -> None:
     terms = distiller(outputs, torch.Generator().manual_seed(1))
     assert all(torch.isfinite(v) and value(v) > 0 for v in terms.values()), terms
     sum(terms.values()).backward()
-    assert outputs.z_s.grad is not None and outputs.z_s.grad.abs().sum() > 0
-    assert outputs.z_s.grad[1, :, 1].abs().sum() == 0  # the padding slot gets nothing
+    z_s, teacher = outputs.student.embeddings, outputs.teacher
+    assert z_s.grad is not None and z_s.grad.abs().sum() > 0
+    assert z_s.grad[1, :, 1].abs().sum() == 0  # the padding slot gets nothing
     assert outputs.student.class_logits.grad is not None
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in distiller.head.parameters())  # type: ignore[union-attr]
-    assert outputs.z_t.grad is None and outputs.teacher.class_logits.grad is None  # type: ignore[union-attr]
+    assert teacher is not None and teacher.embeddings.grad is None and teacher.class_logits.grad is None
     assert not any(b.requires_grad for b in distiller.buffers())
 
 
@@ -214,15 +221,16 @@ def test_state_round_trips_through_a_weights_only_checkpoint() -> None:
 
 
 @pytest.mark.parametrize(("options", "match"), [
-    (dict(tau=0.0), "tau"), (dict(anchors=1), "anchors"), (dict(pixel_queue=0), "pixel_queue"),
-    (dict(batch_weight=0.0, pixel_weight=0.0, region_weight=0.0, logit_weight=0.0), "--distiller none"),
-    (dict(region_weight=-1.0), "weights must be >= 0"),
+    (dict(tau=0.0), r"option tau \(--tau\) must be > 0; got 0.0"), (dict(anchors=1), r"option anchors \(--anchors\) must be >= 2; got 1"),
+    (dict(pixel_queue=0), "pixel_queue"), (dict(batch_weight=0.0, pixel_weight=0.0, region_weight=0.0, logit_weight=0.0), "--distiller none"),
+    (dict(region_weight=-1.0), r"region_weight \(--region-weight\) must be >= 0; got -1.0"),
+    (dict(anchors=2.5), "anchors .* takes an int; got 2.5"), (dict(omega=0.5), "distiller cirkd has no option omega"),
 ])
 def test_bad_options_are_named(options: dict[str, float], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         CIRKDDistiller(**options)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="teacher"):
-        CIRKDDistiller().build(4, None)
+    with pytest.raises(ConfigError, match="teacher"):
+        CIRKDDistiller().setup(widths(4, None))
 
 
 @pytest.mark.parametrize("name", DISTILLERS.names())
@@ -230,11 +238,13 @@ def test_every_distiller_is_a_described_module_with_typed_options(name: str) -> 
     method = DISTILLERS.get(name)
     assert issubclass(method, Distiller) and describe(method)
     distiller = method()
-    assert isinstance(distiller, torch.nn.Module)
+    assert isinstance(distiller, torch.nn.Module) and distiller.teacher_mode in ("checkpoint", "online", "none")
     for option, default in option_defaults(method).items():
         assert default is not None, option  # every option has a real default (the CLI shows it)
+    for spec in option_specs(method):
+        assert spec.help and isinstance(spec.default, spec.type) and spec.allowed.admits(spec.default), spec
     if name in ("none", "mobilevos"):  # parameterless methods: nothing to train, nothing to checkpoint
-        distiller.build(4, 3)
+        distiller.setup(widths(4, 3))
         assert distiller.state_dict() == {} and not list(distiller.parameters())
 
 

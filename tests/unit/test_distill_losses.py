@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from mobileseg.distill import DISTILLERS, StepOutputs
 from mobileseg.distill.base import object_labels
+from mobileseg.errors import ConfigError
 from mobileseg.distill.losses import (
     boundary_logit_kd,
     boundary_map,
@@ -128,9 +129,10 @@ def _outputs(teacher: bool = True) -> StepOutputs:
     logits = torch.randn(batch, frames, objects + 1, height, width, requires_grad=True)
     features = torch.randn(batch, frames, objects, 8, height // 4, width // 4)
     z_s = torch.randn(batch, frames, objects, 6, height // 4, width // 4, requires_grad=True)
-    t_out = ClipOutput(torch.randn(batch, frames, objects + 1, height, width), features) if teacher else None
-    z_t = torch.randn(batch, frames, objects, 5, height // 4, width // 4) if teacher else None
-    return StepOutputs(ClipOutput(logits, features), z_s, t_out, z_t, labels, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    t_logits = torch.randn(batch, frames, objects + 1, height, width)
+    z_t = torch.randn(batch, frames, objects, 5, height // 4, width // 4)
+    t_out = ClipOutput(t_logits, features, z_t, None) if teacher else None  # type: ignore[arg-type]
+    return StepOutputs(ClipOutput(logits, features, z_s, None), t_out, labels, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("sampling", ["boundary", "random"])
@@ -140,11 +142,23 @@ def test_mobilevos_distiller_terms(sampling: str) -> None:
     terms = distiller(outputs, torch.Generator().manual_seed(0))
     assert set(terms) == {"repr", "logit_kd"} and all(torch.isfinite(v) for v in terms.values())
     sum(terms.values()).backward()
-    assert outputs.z_s.grad is not None and outputs.student.class_logits.grad is not None
-    assert outputs.z_s.grad[1, :, 1].abs().sum() == 0  # the padding object slot of clip 2 gets nothing
+    z_s = outputs.student.embeddings
+    assert z_s.grad is not None and outputs.student.class_logits.grad is not None
+    assert z_s.grad[1, :, 1].abs().sum() == 0  # the padding object slot of clip 2 gets nothing
     assert DISTILLERS.get("none")()(outputs) == {}
-    with pytest.raises(ValueError, match="sampling"):
+    with pytest.raises(ConfigError, match=r"option sampling \(--sampling\) must be one of boundary, random; got 'everywhere'"):
         DISTILLERS.get("mobilevos")(sampling="everywhere")
+    with pytest.raises(ConfigError, match=r"option omega \(--omega\) must be in \[0, 1\]; got 1.5. Give a value in \[0, 1\]"):
+        DISTILLERS.get("mobilevos")(omega=1.5)
+
+
+def test_mobilevos_without_teacher_terms_uses_no_teacher() -> None:
+    mobilevos = DISTILLERS.get("mobilevos")
+    assert mobilevos().teacher_mode == "checkpoint" and mobilevos(omega=0.0).teacher_mode == "checkpoint"  # the logit KD needs it
+    contrastive = mobilevos(omega=0.0, logit_weight=0.0)
+    assert contrastive.teacher_mode == "none"
+    terms = contrastive(_outputs(teacher=False), torch.Generator().manual_seed(0))
+    assert set(terms) == {"repr"} and torch.isfinite(terms["repr"])
 
 
 def test_mobilevos_terms_are_pinned_with_void_pixels() -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mobileseg.distill import DISTILLERS, StepOutputs
+from mobileseg.distill import DISTILLERS, Networks, StepOutputs
 from mobileseg.distill.lgd import (
     IDENTITIES,
     LGDDistiller,
@@ -19,9 +19,9 @@ from mobileseg.distill.lgd import (
     pixel_boxes,
     readout_width,
 )
+from mobileseg.errors import ConfigError
 from mobileseg.models import build_model
-from mobileseg.models.clip import ClipRunner, segmentation_loss
-from mobileseg.train.runner import DistillRunner
+from mobileseg.models.clip import ClipRunner, logits_loss
 
 B, T, K, H, W = 2, 3, 2, 48, 64
 SMALL = dict(label_dim=16, heads=4, mask_size=3)
@@ -46,17 +46,16 @@ def _setup(seed: int = 0, **options: object) -> tuple[nn.Module, LGDDistiller]:
     torch.manual_seed(seed)
     student = build_model("mobilevos_r18_mv2_tiny")
     distiller = DISTILLERS.get("lgd")(**{**SMALL, **options})
-    distiller.attach(student)
-    distiller.build(16, None)
+    assert distiller.teacher_mode == "none"
+    distiller.setup(Networks.of(student, None, torch.device("cpu")))
     return student, distiller  # type: ignore[return-value]
 
 
 def _step(student: nn.Module, distiller: LGDDistiller, step: int, steps: int = 10) -> dict[str, torch.Tensor]:
     data = _clips()
-    runner = DistillRunner(student, None, keep_decoder_inputs=True)  # type: ignore[arg-type]
-    out, z_s, _, _ = runner(data["frames"], data["masks"], data["selector"])
-    outputs = StepOutputs(out, z_s, None, None, data["labels"], data["selector"], step=step, steps=steps,
-                          task_loss=lambda o: segmentation_loss(o, data["labels"], 1.0)["seg"])
+    out = ClipRunner(student)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
+    outputs = StepOutputs(out, None, data["labels"], data["selector"], step=step, steps=steps,
+                          task_loss=lambda logits: logits_loss(logits, data["labels"], 1.0))
     return distiller(outputs)
 
 
@@ -127,10 +126,9 @@ def test_decoding_the_students_own_readout_repeats_the_runner() -> None:
     student, distiller = _setup()
     data = _clips()
     with torch.no_grad():
-        out = ClipRunner(student, keep_decoder_inputs=True)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
-        assert ClipRunner(student)(data["frames"], data["masks"], data["selector"]).decoder_inputs is None  # type: ignore[arg-type]
+        out = ClipRunner(student)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
         inputs = out.decoder_inputs
-        assert inputs is not None and inputs.read.shape == (B, T - 1, K, 16, 3, 4)
+        assert inputs.read.shape == (B, T - 1, K, 16, 3, 4)
         again = distiller.decode(inputs.read, inputs.feats, data["selector"])
     assert torch.allclose(again.class_logits, out.class_logits, atol=1e-5)
     assert torch.allclose(again.features, out.features, atol=1e-5)
@@ -187,11 +185,14 @@ def test_readout_width_probe_leaves_the_student_as_it_was() -> None:
 
 @pytest.mark.parametrize(("options", "match"), [
     (dict(label_dim=30, heads=8), "multiple of heads"), (dict(mask_size=-1), "mask_size"),
-    (dict(paint_region="everywhere"), "paint_region must be one of"), (dict(teacher_seg_weight=0.0), "teacher_seg_weight > 0"),
-    (dict(distill_weight=-1.0), "distill_weight >= 0"), (dict(detach_fraction=1.5), "detach_fraction"),
+    (dict(paint_region="everywhere"), r"paint_region \(--paint-region\) must be one of mask, box"),
+    (dict(teacher_seg_weight=0.0), r"teacher_seg_weight \(--teacher-seg-weight\) must be > 0; got 0.0"),
+    (dict(distill_weight=-1.0), r"distill_weight \(--distill-weight\) must be >= 0"),
+    (dict(detach_fraction=1.5), r"detach_fraction \(--detach-fraction\) must be in \[0, 1\]; got 1.5"),
+    (dict(detach_appearance="no"), r"detach_appearance \(--detach-appearance\) takes true or false; got 'no'"),
 ])
 def test_bad_options_are_named(options: dict[str, object], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         LGDDistiller(**options)  # type: ignore[arg-type]
 
 
@@ -199,10 +200,10 @@ def test_missing_inputs_and_batch_norm_decoders_are_refused() -> None:
     student, distiller = _setup()
     data = _clips()
     out = ClipRunner(student)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="keep_decoder_inputs=True"):
-        distiller(StepOutputs(out, out.features, None, None, data["labels"], data["selector"]))
-    with pytest.raises(ValueError, match="attach"):
+    with pytest.raises(ValueError, match="task loss"):
+        distiller(StepOutputs(out, None, data["labels"], data["selector"]))
+    with pytest.raises(ValueError, match="setup"):
         LGDDistiller().decode(torch.zeros(1, 1, 1, 16, 3, 4), None, torch.ones(1, 1))  # type: ignore[arg-type]
     student.decoder.norm = nn.BatchNorm2d(4)
-    with pytest.raises(ValueError, match=r"batch norms \(norm\)"):
-        LGDDistiller().attach(student)
+    with pytest.raises(ConfigError, match=r"batch norms \(norm\)"):
+        LGDDistiller().setup(Networks.of(student, None, torch.device("cpu")))  # type: ignore[arg-type]

@@ -3,16 +3,17 @@ fusion's causality and the adapters' initial identity."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
-from mobileseg.distill import DISTILLERS, StepOutputs
+from mobileseg.distill import DISTILLERS, Networks, StepOutputs
 from mobileseg.distill.online import OnlineDistiller, SmoothBlock, SpaceTimeFusion, adaptive_rates
 from mobileseg.errors import ConfigError
 from mobileseg.models import build_model
-from mobileseg.models.clip import segmentation_loss
-from mobileseg.train.runner import DistillRunner
+from mobileseg.models.clip import ClipRunner, logits_loss
 
 B, T, K, H, W = 2, 3, 2, 48, 64
 TINY = dict(online_teacher="stcn_r50_r18_tiny")
@@ -33,19 +34,23 @@ def _clips(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def _setup(seed: int = 0, **options: object) -> tuple[nn.Module, OnlineDistiller]:
+    """The student and the distiller set up as the trainer does: it builds the online teacher and hands it over."""
     torch.manual_seed(seed)
     student = build_model("mobilevos_r18_mv2_tiny")
     distiller = DISTILLERS.get("online")(**{**TINY, **options})
-    distiller.build(16, None)
+    assert distiller.teacher_mode == "online" and distiller.online_network == TINY["online_teacher"]
+    distiller.setup(Networks.of(student, build_model(distiller.online_network), torch.device("cpu")))
     return student, distiller  # type: ignore[return-value]
 
 
+def _outputs(student: nn.Module, data: dict[str, torch.Tensor], **extra: object) -> StepOutputs:
+    out = ClipRunner(student)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
+    return StepOutputs(out, None, data["labels"], data["selector"], task_loss=lambda logits: logits_loss(logits, data["labels"], 1.0),
+                       batch=data, **extra)  # type: ignore[arg-type]
+
+
 def _step(student: nn.Module, distiller: OnlineDistiller) -> dict[str, torch.Tensor]:
-    data = _clips()
-    out, z_s, _, _ = DistillRunner(student, None)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
-    outputs = StepOutputs(out, z_s, None, None, data["labels"], data["selector"], step=0, steps=10,
-                          task_loss=lambda o: segmentation_loss(o, data["labels"], 1.0)["seg"], batch=data)
-    return distiller(outputs)
+    return distiller(_outputs(student, _clips(), step=0, steps=10))
 
 
 def _touched(module: nn.Module) -> bool:
@@ -86,15 +91,12 @@ def test_one_step_trains_teacher_and_student_and_no_distillation_term_reaches_th
 def test_with_the_rate_the_terms_vanish_where_the_teacher_is_no_better() -> None:
     """A teacher with the student's exact outputs is no better anywhere: every rate and so every KD term is 0."""
     student, distiller = _setup(adversarial_weight=0.0)
-    data = _clips()
-    out, z_s, _, _ = DistillRunner(student, None)(data["frames"], data["masks"], data["selector"])  # type: ignore[arg-type]
-    distiller.teacher = distiller.teacher.__class__(student)  # the teacher is the student itself
+    outputs = _outputs(student, _clips())
+    distiller.teacher = ClipRunner(student)  # type: ignore[arg-type]  # the teacher is the student itself
     distiller.smooth = SmoothBlock(16, 16, smooth=False)
-    outputs = StepOutputs(out, z_s, None, None, data["labels"], data["selector"],
-                          task_loss=lambda o: segmentation_loss(o, data["labels"], 1.0)["seg"], batch=data)
     with torch.no_grad():
         adaptive = distiller(outputs)
-        distiller.adaptive_rate = False
+        distiller.options = replace(distiller.options, adaptive_rate=False)
         plain = distiller(outputs)
     assert adaptive["logit_kd"] == 0 and adaptive["feature_kd"] == 0
     assert plain["logit_kd"].abs() < 1e-5  # same logits: KL 0 anyway
@@ -157,5 +159,7 @@ def test_smooth_block_starts_as_its_projection_and_components_can_be_switched_of
 def test_bad_options_are_named() -> None:
     with pytest.raises(ConfigError, match="unknown model 'stcn_nope'"):
         OnlineDistiller(online_teacher="stcn_nope")
-    with pytest.raises(ValueError, match="weights must be >= 0"):
+    with pytest.raises(ConfigError, match=r"feature_weight \(--feature-weight\) must be >= 0; got -1.0"):
         OnlineDistiller(feature_weight=-1.0)
+    with pytest.raises(ConfigError, match="trains a teacher beside the student"):
+        OnlineDistiller(**TINY).setup(Networks.of(build_model("mobilevos_r18_mv2_tiny"), None, torch.device("cpu")))

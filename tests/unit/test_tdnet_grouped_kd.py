@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from mobileseg.distill import DISTILLERS, StepOutputs
+from mobileseg.distill import DISTILLERS, Networks, StepOutputs
 from mobileseg.distill.tdnet import TDNetDistiller, channel_kl
+from mobileseg.errors import ConfigError
 from mobileseg.models import build_model
 from mobileseg.train.runner import DistillRunner
 
@@ -20,15 +21,12 @@ def _setup(frames: int = 3, subnets: int = 2, **options: float) -> tuple[nn.Modu
     torch.manual_seed(0)
     student, teacher = build_model("tdnet_r18_mv2_tiny", subnets=subnets), build_model("stcn_r50_r18_tiny")
     distiller = DISTILLERS.get("tdnet")(**options)
-    distiller.attach(student)
-    distiller.attach_teacher(teacher)
-    distiller.build(16, 8)
+    distiller.setup(Networks.of(student, teacher, torch.device("cpu")))
     labels = torch.zeros(1, frames, H, W, dtype=torch.long)
     labels[:, :, 8:30, 10:40] = 1
     masks = (labels == 1).float().unsqueeze(2)
-    runner = DistillRunner(student, teacher, keep_decoder_inputs=True)
-    out, z_s, t_out, z_t = runner(torch.rand(1, frames, 3, H, W), masks, torch.ones(1, 1))
-    return student, teacher, distiller, StepOutputs(out, z_s, t_out, z_t, labels, torch.ones(1, 1))  # type: ignore[return-value]
+    out, t_out = DistillRunner(student, teacher)(torch.rand(1, frames, 3, H, W), masks, torch.ones(1, 1))
+    return student, teacher, distiller, StepOutputs(out, t_out, labels, torch.ones(1, 1))  # type: ignore[return-value]
 
 
 def test_channel_kl_by_hand() -> None:
@@ -46,9 +44,7 @@ def test_groups_split_the_teachers_channels_one_per_sub_network() -> None:
     widths = [adapter.out_channels for adapter in distiller.adapters]
     assert len(widths) == 4 and sum(widths) == teacher.key_encoder.channels[1] and max(widths) - min(widths) <= 1
     plain = DISTILLERS.get("tdnet")()
-    plain.attach(build_model("mobilevos_r18_mv2_tiny"))
-    plain.attach_teacher(teacher)
-    plain.build(16, 8)
+    plain.setup(Networks.of(build_model("mobilevos_r18_mv2_tiny"), teacher, torch.device("cpu")))
     assert len(plain.adapters) == 1  # a plain student: one group, plain feature KD
 
 
@@ -69,9 +65,9 @@ def test_each_frame_trains_the_sub_network_that_ran_it_against_its_group() -> No
 
 
 def test_bad_options_are_named() -> None:
-    with pytest.raises(ValueError, match="use --distiller none"):
+    with pytest.raises(ConfigError, match="use --distiller none"):
         TDNetDistiller(logit_weight=0.0, group_weight=0.0)
-    with pytest.raises(ValueError, match="weights must be >= 0"):
+    with pytest.raises(ConfigError, match=r"group_weight \(--group-weight\) must be >= 0; got -1.0"):
         TDNetDistiller(group_weight=-1.0)
-    with pytest.raises(ValueError, match="attach the student and the teacher"):
-        TDNetDistiller().build(16, 8)
+    with pytest.raises(ConfigError, match="distils from a teacher"):
+        TDNetDistiller().setup(Networks.of(build_model("tdnet_r18_mv2_tiny"), None, torch.device("cpu")))
