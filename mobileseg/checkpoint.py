@@ -26,6 +26,7 @@ from mobileseg.artifact.targets import exported_target
 from mobileseg.errors import MobilesegError
 from mobileseg.models import ROLES, build_model
 from mobileseg.models.base import MemoryNetwork
+from mobileseg.models.spec import Student
 from mobileseg.utils.fsio import atomic_path, save_failed
 from mobileseg.models.stcn_weights import load_stcn
 
@@ -160,12 +161,20 @@ def model_from_checkpoint(path: str | os.PathLike[str], role: str | None = None)
     return model.eval(), payload
 
 
+def student_from_checkpoint(path: str | os.PathLike[str]) -> tuple[Student, dict[str, Any]]:
+    """:func:`model_from_checkpoint` for the student role: the network is a :class:`Student` (exportable)."""
+    model, payload = model_from_checkpoint(path, role="student")
+    if not isinstance(model, Student):  # register_model checks every student's class; a guard for the type
+        raise CheckpointError(f"{path} holds {payload['model']!r}, which is registered as a student but is not a Student network")
+    return model, payload
+
+
 def load_teacher(path: str | os.PathLike[str]) -> tuple[MemoryNetwork, str]:
     """A frozen teacher from a ``mobileseg train`` teacher checkpoint or an official STCN ``stcn.pth``.
 
     Returns the network (eval mode, no gradients) and its registry name.
     """
-
+    model: MemoryNetwork
     try:
         payload = load_checkpoint(path)
     except CheckpointError as exc:

@@ -22,7 +22,7 @@ from typing import Any
 
 from mobileseg.errors import MobilesegError
 from mobileseg.artifact.publish import digest, pending, recover
-from mobileseg.artifact.signature import DESCRIPTIONS, LAYOUTS, NEW, Signature
+from mobileseg.artifact.signature import NEW, Signature
 from mobileseg.utils.fsio import write_json_atomic
 
 CONTRACT_VERSION = 1
@@ -87,10 +87,8 @@ def toolchain_versions() -> dict[str, str]:
 
 
 def tensor_spec(name: str, signature: Signature) -> dict[str, Any]:
-    base = name[len(NEW):] if name.startswith(NEW) else name
-    fallback = f"updated {base}: feed back as {base} on the next frame" if base != name else "model state, fed back every frame"
-    return {"name": name, "shape": list(signature.shapes[name]), "dtype": "float32",
-            "layout": LAYOUTS.get(name, "see the model's docstring"), "description": DESCRIPTIONS.get(name, fallback)}
+    layout, description = signature.describe(name)
+    return {"name": name, "shape": list(signature.shapes[name]), "dtype": "float32", "layout": layout, "description": description}
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Every format, every runtime, the contract JSON and the Android app take names and the
 output -> input mapping from here (the app through the contract JSON). The names derive from
-the student itself: its ``state_names`` (what ``init`` returns and every step takes after the
-frame) and its ``phases`` (how many step graphs it has)::
+the student's spec (:class:`~mobileseg.models.spec.StudentSpec`): its named state tensors (what
+``init`` returns and every step takes after the frame) and its phases (how many step graphs)::
 
     init(frame, mask) -> (*state)
     step(frame, *state) -> (prob, *new_state)                    phases == 1: one entry "step"
@@ -19,14 +19,13 @@ Shapes come from a dry run of the student at the export size, so they are never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from mobileseg.models.base import MemoryNetwork
+from mobileseg.models.spec import PHASE, Student, StudentSpec
 
-PHASE = "phase"  # the state tensor a multi-phase student keeps its schedule position in
 NEW = "new_"  # a step output that feeds state input <s> on the next frame is called new_<s>
 
 
@@ -38,25 +37,21 @@ class EntryPoint:
     phase: int | None = None  # the step graph's phase; None for init
 
 
-DESCRIPTIONS = {
-    "frame": "RGB frame scaled to [0, 1], channels first (normalisation happens inside the model)",
-    "mask": "first-frame mask of each object in [0, 1]",
-    "prob": "object probability per pixel",
-    "mem_key": "memory keys, one slot per remembered frame (slot 0 = first frame)",
-    "mem_value": "memory values per object and slot",
-    "apm_query": "attention-propagation queries of the last m-1 frames (one per other sub-network), oldest first",
-    "apm_key": "attention-propagation keys of the last m-1 frames, oldest first",
-    "apm_value": "attention-propagation values (stride-16 features) of the last m-1 frames, oldest first",
-    "phase": "which step entry runs the next frame (schedule.steps[int(phase)]), as a float; init sets 0",
+# the entry points' own tensors; the state's come from the student's spec
+IO_TENSORS = {
+    "frame": ("NCHW", "RGB frame scaled to [0, 1], channels first (normalisation happens inside the model)"),
+    "mask": ("KCHW (K objects, C=1)", "first-frame mask of each object in [0, 1]"),
+    "prob": ("KCHW (K objects, C=1)", "object probability per pixel"),
 }
-LAYOUTS = {"frame": "NCHW", "mask": "KCHW (K objects, C=1)", "prob": "KCHW (K objects, C=1)",
-           "mem_key": "1 x slots x key_dim x H/16 x W/16", "mem_value": "K x slots x value_dim x H/16 x W/16",
-           "apm_query": "1 x (m-1) x apm_key_dim x h' x w' (h', w' = H/16, W/16 pooled by apm_stride)",
-           "apm_key": "1 x (m-1) x apm_key_dim x h' x w'", "apm_value": "1 x (m-1) x C16 x h' x w'",
-           "phase": "[1], float32 holding a whole number 0..m-1"}
-for _name in ("mem_key", "mem_value", "apm_query", "apm_key", "apm_value", "phase"):
-    DESCRIPTIONS[NEW + _name] = f"updated {_name}: feed back as {_name} on the next frame"
-    LAYOUTS[NEW + _name] = LAYOUTS[_name]
+
+
+def described_tensors(spec: StudentSpec) -> dict[str, tuple[str, str]]:
+    """Name -> (layout, description) of every entry-point tensor of a student with ``spec``."""
+    described = dict(IO_TENSORS)
+    for tensor in spec.state:
+        described[tensor.name] = (tensor.layout, tensor.description)
+        described[NEW + tensor.name] = (tensor.layout, f"updated {tensor.name}: feed back as {tensor.name} on the next frame")
+    return described
 
 
 def step_names(phases: int) -> tuple[str, ...]:
@@ -66,34 +61,26 @@ def step_names(phases: int) -> tuple[str, ...]:
     return ("step",) if phases == 1 else tuple(f"step_{i}" for i in range(phases))
 
 
-def phase_of(model: MemoryNetwork, state: tuple[torch.Tensor, ...]) -> int:
-    """The phase the next step of ``model`` runs with ``state`` (0 for a one-phase student)."""
-    phases = int(getattr(model, "phases", 1))
-    if phases == 1:
-        return 0
-    return int(state[tuple(model.state_names).index(PHASE)].reshape(-1)[0].item())  # type: ignore[operator]
-
-
 class InitEntry(nn.Module):
     """``init`` as its own module (what each converter traces)."""
 
-    def __init__(self, model: MemoryNetwork) -> None:
+    def __init__(self, model: Student) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.model.init(frame, mask))  # type: ignore[operator]
+        return tuple(self.model.init(frame, mask))
 
 
 class StepEntry(nn.Module):
     """The step graph of one ``phase`` as its own module (the student's ``step_phase(phase, ...)``)."""
 
-    def __init__(self, model: MemoryNetwork, phase: int = 0) -> None:
+    def __init__(self, model: Student, phase: int = 0) -> None:
         super().__init__()
         self.model, self.phase = model, phase
 
     def forward(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.model.step_phase(self.phase, frame, *state))  # type: ignore[operator]
+        return tuple(self.model.step_phase(self.phase, frame, *state))
 
 
 @dataclass(frozen=True)
@@ -107,6 +94,7 @@ class Signature:
     shapes: dict[str, tuple[int, ...]]
     state: tuple[str, ...] = ("mem_key", "mem_value")
     steps: tuple[str, ...] = ("step",)
+    described: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (layout, description)
 
     @property
     def init(self) -> EntryPoint:
@@ -136,7 +124,11 @@ class Signature:
         """Zero inputs of ``entry`` with the right shapes (for tracing)."""
         return tuple(torch.zeros(self.shapes[name]) for name in entry.inputs)
 
-    def modules(self, model: MemoryNetwork) -> dict[str, nn.Module]:
+    def describe(self, name: str) -> tuple[str, str]:
+        """``(layout, description)`` of tensor ``name`` as the contract states it."""
+        return self.described.get(name) or IO_TENSORS.get(name) or ("see the model's docstring", "model state, fed back every frame")
+
+    def modules(self, model: Student) -> dict[str, nn.Module]:
         """Entry name -> the module a converter traces: ``InitEntry`` and a ``StepEntry`` per phase."""
         modules: dict[str, nn.Module] = {"init": InitEntry(model).eval()}
         modules.update({entry.name: StepEntry(model, entry.phase or 0).eval() for entry in self.step_entries})
@@ -144,22 +136,19 @@ class Signature:
 
 
 @torch.no_grad()
-def signature_of(model: MemoryNetwork, height: int, width: int, objects: int = 1) -> Signature:
+def signature_of(model: Student, height: int, width: int, objects: int = 1) -> Signature:
     """Shapes of every entry-point tensor, from a dry run of ``model`` at ``height`` x ``width``
     (``init``, then the step graph of phase 0 on init's state)."""
-    state_names = tuple(getattr(model, "state_names", ()))
-    phases = int(getattr(model, "phases", 1))
-    if not state_names:
-        raise ValueError(f"{type(model).__name__} declares no state_names: only students with explicit state can be exported")
-    if phases > 1 and PHASE not in state_names:
-        raise ValueError(f"{type(model).__name__} has {phases} step graphs but no {PHASE!r} state tensor to choose them "
-                         f"(state_names {state_names})")
+    if not isinstance(model, Student):
+        raise TypeError(f"{type(model).__name__} is not a mobileseg.models.spec.Student: only students with explicit state can be exported")
+    spec = model.spec()
     frame = torch.zeros(1, 3, height, width)
     mask = torch.zeros(objects, 1, height, width)
-    state = tuple(model.eval().init(frame, mask))  # type: ignore[operator]
-    if len(state) != len(state_names):
-        raise ValueError(f"{type(model).__name__}.init returned {len(state)} tensors, its state_names list {len(state_names)}")
-    prob, *new_state = model.step_phase(0, frame, *state)  # type: ignore[operator]
-    tensors = {"frame": frame, "mask": mask, "prob": prob, **dict(zip(state_names, state)),
-               **{NEW + name: value for name, value in zip(state_names, new_state)}}
-    return Signature(height, width, objects, {name: tuple(t.shape) for name, t in tensors.items()}, state_names, step_names(phases))
+    state = tuple(model.eval().init(frame, mask))
+    if len(state) != len(spec.names):
+        raise ValueError(f"{type(model).__name__}.init returned {len(state)} tensors, its spec names {len(spec.names)} ({', '.join(spec.names)})")
+    prob, *new_state = model.step_phase(0, frame, *state)
+    tensors = {"frame": frame, "mask": mask, "prob": prob, **dict(zip(spec.names, state)),
+               **{NEW + name: value for name, value in zip(spec.names, new_state)}}
+    return Signature(height, width, objects, {name: tuple(t.shape) for name, t in tensors.items()}, spec.names,
+                     step_names(spec.phases), described_tensors(spec))

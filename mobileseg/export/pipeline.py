@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,15 @@ from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, 
 from mobileseg.export.quantize import CALIBRATION_FRAMES, check_precision, measure_accuracy, record_calibration, stem_for
 from mobileseg.artifact.signature import signature_of
 from mobileseg.models import NetworkTracker, count_parameters
-from mobileseg.models.base import STRIDE, MemoryNetwork
+from mobileseg.models.base import STRIDE
+from mobileseg.models.spec import Student
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
-from mobileseg.checkpoint import model_from_checkpoint
+from mobileseg.checkpoint import student_from_checkpoint
 from mobileseg.artifact.publish import digest, publish, staging_folder
 from mobileseg.models.footprint import check_fits
 from mobileseg.utils.fsio import check_free_space, check_writable_folder
 from mobileseg.utils.owned import claimed
+from mobileseg.utils.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -106,20 +107,18 @@ def _bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _model_info(model: MemoryNetwork, payload: dict[str, Any], checkpoint: Path) -> dict[str, Any]:
+def _model_info(model: Student, payload: dict[str, Any], checkpoint: Path) -> dict[str, Any]:
     return {"name": payload["model"], "role": payload["role"], "params": count_parameters(model),
             "kwargs": payload.get("model_kwargs", {}), "checkpoint": str(checkpoint.resolve()),
             "checkpoint_sha256": sha256(checkpoint), "trained_steps": payload.get("train", {}).get("step")}
 
 
-def _memory_info(model: MemoryNetwork) -> dict[str, Any]:
-    slots, pinned = int(model.slots), bool(model.pin_first)  # type: ignore[attr-defined]
-    policy = ("slot 0 holds the first frame for the whole video; slots 1.. are a FIFO of the latest frames"
-              if pinned else "all slots are a FIFO of the latest frames") + "; at init every slot holds the first frame"
-    return {"slots": slots, "pin_first": pinned, "policy": policy}
+def _memory_info(model: Student) -> dict[str, Any]:
+    memory = model.spec().memory
+    return {"slots": memory.slots, "pin_first": memory.pin_first, "policy": memory.describe()}
 
 
-def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, threads: int = 2, frames: int = PARITY_FRAMES,
+def verify_artifact(artifact: str | os.PathLike[str], model: Student, threads: int = 2, frames: int = PARITY_FRAMES,
                     tolerance: Tolerance = Tolerance(), data: Path | None = None, max_jf_drop: float = 1.0) -> dict[str, Any]:
     """Whole-video parity of ``artifact`` against ``model`` in the artifact's real runtime, or the
     spec check of a format that cannot run here. A quantised file is held to its accuracy instead:
@@ -140,7 +139,7 @@ def verify_artifact(artifact: str | os.PathLike[str], model: MemoryNetwork, thre
     return {"kind": "video", **report.to_dict(), "summary": report.describe()}
 
 
-def _check_quantised(fmt: ExportFormat, contract_file: Path, model: MemoryNetwork, request: ExportRequest) -> dict[str, Any]:
+def _check_quantised(fmt: ExportFormat, contract_file: Path, model: Student, request: ExportRequest) -> dict[str, Any]:
     """A quantised file's measured accuracy and the J&F gate; raises ExportError when it fails the gate."""
     gate = {"max_jf_drop": request.max_jf_drop, "allowed_drop": request.allow_accuracy_drop}
     if fmt.runtime is None:
@@ -165,19 +164,19 @@ def _check_quantised(fmt: ExportFormat, contract_file: Path, model: MemoryNetwor
     return figures
 
 
-def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any], request: ExportRequest,
+def export_one(fmt: ExportFormat, model: Student, payload: dict[str, Any], request: ExportRequest,
                quant: Quantization | None = None) -> ExportResult:
-    began = time.perf_counter()
+    began = Stopwatch()
     signature = signature_of(model, *request.size, objects=request.objects)
     stem = stem_for(request.stem, request.precision)
     staging = staging_folder(request.out, f"{stem}{fmt.suffix}")
     try:
         written = fmt.write(signature.modules(model), signature, staging, stem, request.options.get(fmt.name, {}), quant)
-        precision = {"precision": request.precision}
+        precision: dict[str, Any] = {"precision": request.precision}
         if quant is not None and quant.calibration is not None:
             precision["calibration"] = quant.calibration.describe()
         contract = Contract(fmt.name, written.files, signature, _model_info(model, payload, request.checkpoint),
-                            _memory_info(model), export={"seconds": round(time.perf_counter() - began, 2), **precision, **written.info},
+                            _memory_info(model), export={"seconds": round(began.elapsed(), 2), **precision, **written.info},
                             sha256={item.name: digest(item) for item in sorted(staging.iterdir())})  # every file the export wrote
         contract_file = contract.write(staging / f"{stem}{fmt.suffix}.json")
         if quant is None:
@@ -193,7 +192,7 @@ def export_one(fmt: ExportFormat, model: MemoryNetwork, payload: dict[str, Any],
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     artifact = request.out / f"{stem}{fmt.suffix}"
-    seconds = time.perf_counter() - began
+    seconds = began.elapsed()
     size = sum(_bytes(request.out / name) for name in set(written.files.values()))
     summary = contract.parity.get("summary", f"spec check passed ({contract.parity.get('checked', 'spec')})")
     log.info("%s: %s (%.2f MB) in %.1f s; %s", fmt.name, artifact, size / 1e6, seconds, summary)
@@ -217,7 +216,7 @@ def export_checkpoint(request: ExportRequest) -> list[ExportResult]:
 
 
 def _export_all(request: ExportRequest, formats: list[ExportFormat]) -> list[ExportResult]:
-    model, payload = model_from_checkpoint(request.checkpoint, role="student")
+    model, payload = student_from_checkpoint(request.checkpoint)
     weights = sum(p.numel() * 4 for p in model.parameters())
     # each target's files hold the weights about twice (graphs + staging copy while it is checked), plus converter scratch
     check_free_space(request.out, len(formats) * (2 * weights + (8 << 20)), "--out", f"exporting {len(formats)} target(s)")
@@ -233,7 +232,7 @@ def _export_all(request: ExportRequest, formats: list[ExportFormat]) -> list[Exp
     return [export_one(fmt, model, payload, request, quant) for fmt in formats]
 
 
-def model_for(artifact: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> MemoryNetwork:
+def model_for(artifact: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> Student:
     """The PyTorch student an artifact was exported from: ``checkpoint``, or the one its contract names
     (refused when that file changed since the export)."""
     contract = load_contract(artifact)
@@ -245,5 +244,5 @@ def model_for(artifact: str | os.PathLike[str], checkpoint: str | os.PathLike[st
         if sha256(checkpoint) != recorded.get("checkpoint_sha256"):
             raise ExportError(f"{checkpoint} changed since {contract.path.name} was exported (sha256 differs); pass the "
                               "checkpoint it came from with --checkpoint, or export again.")
-    model, _ = model_from_checkpoint(checkpoint, role="student")
+    model, _ = student_from_checkpoint(checkpoint)
     return model

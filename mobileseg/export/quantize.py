@@ -32,11 +32,13 @@ import numpy as np
 import torch
 
 from mobileseg.errors import ConfigError
-from mobileseg.eval.predict import mask_tensor, frame_tensor, predict_dataset
+from mobileseg.data.tensors import frame_tensor, mask_tensor
+from mobileseg.eval.predict import predict_dataset
 from mobileseg.data.datasets import open_dataset
 from mobileseg.errors import DatasetError
 from mobileseg.export.parity import parity_video, Tolerance, compare_trackers
-from mobileseg.artifact.signature import phase_of, step_names
+from mobileseg.artifact.signature import step_names
+from mobileseg.models.spec import Student
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.models import NetworkTracker
 from mobileseg.runtime import open_runtime
@@ -124,7 +126,7 @@ def calibration_videos(size: tuple[int, int], objects: int, data: str | os.PathL
 
 
 @torch.no_grad()
-def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: int, frames: int = CALIBRATION_FRAMES,
+def record_calibration(model: Student, size: tuple[int, int], objects: int, frames: int = CALIBRATION_FRAMES,
                        data: str | os.PathLike[str] | None = None) -> Calibration:
     """Run the fp32 tracker with its state fed back and keep every entry point's inputs (``frames`` step
     calls, more if needed until every step entry of a multi-phase student has its own samples)."""
@@ -132,16 +134,18 @@ def record_calibration(model: torch.nn.Module, size: tuple[int, int], objects: i
     if frames < 1:
         raise ConfigError(f"--calibration-frames must be >= 1, got {frames}")
     source = str(data) if data is not None else f"generated SynthVOS videos at {size[0]}x{size[1]}"
-    phases = int(getattr(model, "phases", 1))
+    spec = model.spec()
+    phases = spec.phases
     calibration = Calibration(steps=step_names(phases), source=source)
     model = model.eval()
     for video, first in calibration_videos(size, objects, data):
-        state = model.init(video[0], first)  # type: ignore[operator]
+        state = model.init(video[0], first)
         calibration.init.append((video[0], first))
         for frame in video[1:]:
             calibration.step.append((frame, *state))
-            calibration.phases.append(phase_of(model, state))  # type: ignore[arg-type]
-            _, *state = model.step(frame, *state)  # type: ignore[operator]
+            calibration.phases.append(spec.phase_of(state))
+            _, *rest = model.step(frame, *state)
+            state = tuple(rest)
             if len(calibration.step) >= frames and len(set(calibration.phases)) == phases:
                 return calibration
     if not calibration.step:
@@ -164,7 +168,7 @@ def jf_dataset(data: str | os.PathLike[str] | None, size: tuple[int, int], workd
     return open_dataset(generate_synthvos(workdir / "jf-set", config), "val")
 
 
-def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, parity_frames: int,
+def measure_accuracy(artifact: Path, model: Student, *, threads: int, parity_frames: int,
                      data: str | os.PathLike[str] | None, jf: bool = True) -> dict[str, Any]:
     """Agreement with the fp32 tracker over the parity video, and (``jf``) J&F of the file vs the fp32 checkpoint."""
 
@@ -174,7 +178,7 @@ def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, pa
     video, first = parity_video(*size, objects=objects, frames=parity_frames)
     agreement = compare_trackers(NetworkTracker(model), runtime.tracker(), video, first, Tolerance(float("inf"), 0.0))
     # mask IoU outside the band around the threshold where fp32 itself is undecided (export.parity's rule)
-    figures = {"kind": "agreement", "frames": agreement.frames, "iou_min": agreement.iou_min, "iou_mean": agreement.iou_mean,
+    figures: dict[str, Any] = {"kind": "agreement", "frames": agreement.frames, "iou_min": agreement.iou_min, "iou_mean": agreement.iou_mean,
                "max_abs_prob": agreement.worst_prob, "flipped": sum(agreement.flipped), "near_threshold": sum(agreement.near_threshold),
                "threshold_band": agreement.tolerance.band,
                "summary": (f"agreement with fp32 over {agreement.frames} frames: mask IoU min {agreement.iou_min:.4f} mean "
@@ -187,8 +191,9 @@ def measure_accuracy(artifact: Path, model: torch.nn.Module, *, threads: int, pa
         # the fp32 reference tracks the objects as the file does: ``objects`` of them per state
         reference = predict_dataset(lambda: NetworkTracker(model, objects), dataset, size=size, desc="J&F fp32")
         candidate = predict_dataset(runtime.tracker, dataset, size=size, desc="J&F quantised")
-    jf_fp32 = 100 * float(reference.report.summary()["J&F-Mean"])  # type: ignore[union-attr]
-    jf_value = 100 * float(candidate.report.summary()["J&F-Mean"])  # type: ignore[union-attr]
+    assert reference.report is not None and candidate.report is not None  # predict_dataset scores by default
+    jf_fp32 = 100 * float(reference.report.summary()["J&F-Mean"])
+    jf_value = 100 * float(candidate.report.summary()["J&F-Mean"])
     return {**figures, "jf_fp32": round(jf_fp32, 3), "jf": round(jf_value, 3), "jf_drop": round(jf_fp32 - jf_value, 3),
             "jf_videos": len(dataset), "jf_data": str(data) if data is not None else "generated SynthVOS val set (4 videos, seed 2000)",
             "summary": figures["summary"] + f"; J&F {jf_value:.2f} vs fp32 {jf_fp32:.2f} (drop {jf_fp32 - jf_value:.2f} points)"}

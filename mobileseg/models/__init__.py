@@ -12,6 +12,7 @@ from torch import nn
 from mobileseg.models import student, tdnet, teacher  # noqa: F401  (registers the models)
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.models.registry import MODELS, ROLES
+from mobileseg.models.spec import Student, StudentSpec
 from mobileseg.tracker import State
 
 
@@ -31,23 +32,33 @@ class NetworkTracker:
 
     ``objects``: how many objects one state follows; None (the default) takes any number, an int
     makes the tracker behave like a file exported with that ``--objects`` (to compare the two).
+    A student's state tensors have names (its spec's, the exported files' inputs): ``named(state)``.
     """
 
     def __init__(self, model: MemoryNetwork, objects: int | None = None) -> None:
         self.model = model.eval()
         self.objects = objects
+        self.state_names: tuple[str, ...] | None = model.spec().names if isinstance(model, Student) else None
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
-        return tuple(self.model.init(frame, mask))  # type: ignore[operator]
+        return tuple(self.model.init(frame, mask))
 
     def step(self, frame: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        prob, *rest = self.model.step(frame, *state)  # type: ignore[operator]
+        prob, *rest = self.model.step(frame, *state)
         return prob, tuple(rest)
+
+    def named(self, state: State) -> dict[str, torch.Tensor]:
+        """``state`` by the names of the student's spec (what the exported files call them)."""
+        if self.state_names is None:
+            raise TypeError(f"{type(self.model).__name__} is not a student: its state has no names")
+        if len(state) != len(self.state_names):
+            raise ValueError(f"the state has {len(state)} tensors; {type(self.model).__name__} names {len(self.state_names)} "
+                             f"({', '.join(self.state_names)})")
+        return dict(zip(self.state_names, state))
 
     def fast_forward(self, state: State, frame: int) -> State:
         """``state`` grown to the size it has before ``frame`` (a teacher); fixed-size states are returned as they are."""
-        forward = getattr(self.model, "fast_forward", None)
-        return tuple(forward(state, frame)) if forward is not None else state
+        return tuple(self.model.fast_forward(state, frame))
 
 
-__all__ = ["MODELS", "ROLES", "MemoryNetwork", "NetworkTracker", "build_model", "count_parameters"]
+__all__ = ["MODELS", "ROLES", "MemoryNetwork", "NetworkTracker", "Student", "StudentSpec", "build_model", "count_parameters"]

@@ -93,7 +93,13 @@ def _load_matching(module: nn.Module, state: dict[str, torch.Tensor], arch: str)
     module.load_state_dict({k: state[k] for k in own})
 
 
-class ResNetTrunk(nn.Module):
+class Trunk(nn.Module):
+    """A query encoder: ``x [B, 3, H, W]`` -> ``(f16, f8, f4)``, with ``channels`` = their widths ``(c4, c8, c16)``."""
+
+    channels: tuple[int, int, int]
+
+
+class ResNetTrunk(Trunk):
     """``conv1 .. layer3`` of a ResNet: ``x [B, C, H, W]`` -> ``(f16, f8, f4)``, or only ``f16``
     when ``only_f16`` (a value encoder needs no skip features)."""
 
@@ -111,7 +117,8 @@ class ResNetTrunk(nn.Module):
         self.layer1 = self._make_layer(block, widths[0], layers[0], stride=1)
         self.layer2 = self._make_layer(block, widths[1], layers[1], stride=2)
         self.layer3 = self._make_layer(block, widths[2], layers[2], stride=2)
-        self.channels = tuple(w * block.expansion for w in widths)  # (f4, f8, f16)
+        c4, c8, c16 = (w * block.expansion for w in widths)
+        self.channels = (c4, c8, c16)  # (f4, f8, f16)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

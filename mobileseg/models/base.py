@@ -45,6 +45,12 @@ class Segmentation(NamedTuple):
     features: torch.Tensor  # [B, K, Cd, H/4, W/4] decoder features before the last conv
 
 
+class Decoder(nn.Module):
+    """``(readout + query features at stride 16, f8, f4)`` -> ``(logits, features)`` at stride 4; ``out_dim``: the features' width."""
+
+    out_dim: int
+
+
 class MemoryNetwork(nn.Module):
     """Base of the student and the teacher. Subclasses build the modules and the memory policy.
 
@@ -58,7 +64,9 @@ class MemoryNetwork(nn.Module):
     key_comp: nn.Module
     value_encoder: nn.Module
     fuser: nn.Module
-    decoder: nn.Module
+    decoder: Decoder
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
     embed: nn.Module | None
 
     def __init__(self) -> None:
@@ -130,6 +138,19 @@ class MemoryNetwork(nn.Module):
             raise TypeError(f"cannot tell the representation width of {type(self).__name__}: its embed layer "
                             f"{type(self.embed).__name__} has no out_channels/out_features")
         return int(width)
+
+    # --- the tracker entry points: explicit state (mobileseg.tracker) --------------------------
+    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> the state the first frame leaves."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement init")
+
+    def step(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One frame: ``prob [K, 1, H, W]`` and the updated state."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement step")
+
+    def fast_forward(self, state: tuple[torch.Tensor, ...], frame: int) -> tuple[torch.Tensor, ...]:
+        """``state`` grown to the size it has before ``frame`` (to time late frames); fixed-size states are kept."""
+        return state
 
     # --- the memory policy -----------------------------------------------------------------
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from mobileseg.errors import ConfigError
-from mobileseg.models.base import STRIDE
+from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.models import NetworkTracker
+from mobileseg.models.spec import Student
 
 PROBE = (64, 64)
 LIVE_TENSORS = 4  # the largest feature maps counted as alive at the same time
@@ -49,7 +50,7 @@ def available_bytes() -> int | None:
         return None
 
 
-def _largest_outputs(model: nn.Module, objects: int) -> list[int]:
+def _largest_outputs(model: MemoryNetwork, objects: int) -> list[int]:
     """Bytes of every leaf module's output during one init + step at the probe size."""
 
     sizes: list[int] = []
@@ -71,18 +72,18 @@ def _largest_outputs(model: nn.Module, objects: int) -> list[int]:
     return sorted(sizes, reverse=True)
 
 
-def estimate_bytes(model: nn.Module, height: int, width: int, objects: int = 1) -> int:
+def estimate_bytes(model: MemoryNetwork, height: int, width: int, objects: int = 1) -> int:
     """Estimated peak bytes of tracking ``objects`` objects at ``height`` x ``width`` (module docstring)."""
     pixels = height * width
     linear = sum(_largest_outputs(model, objects)[:LIVE_TENSORS]) / (PROBE[0] * PROBE[1]) * pixels
     keys = pixels / (STRIDE * STRIDE)
-    slots = int(getattr(model, "slots", 2))
+    slots = model.spec().memory.slots if isinstance(model, Student) else 2  # a teacher: its memory at frame 2
     affinity = AFFINITY_COPIES * 4 * keys * slots * keys
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     return int(linear + affinity + weights)
 
 
-def check_fits(model: nn.Module, size: tuple[int, int], objects: int = 1, flag: str = "--size", override: str = "--no-memory-check") -> None:
+def check_fits(model: MemoryNetwork, size: tuple[int, int], objects: int = 1, flag: str = "--size", override: str = "--no-memory-check") -> None:
     """ConfigError when the estimate at ``size`` exceeds the available memory (names the ``override`` flag)."""
     available = available_bytes()
     if available is None or size[0] * size[1] <= UNCHECKED_PIXELS:

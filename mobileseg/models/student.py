@@ -16,19 +16,24 @@ Tracker entry points (the exported graphs), for K objects of one video:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from mobileseg.models.backbones import mobilenet_v2_trunk, resnet_trunk
-from mobileseg.models.base import Memory, MemoryNetwork
+from mobileseg.models.backbones import Trunk, mobilenet_v2_trunk, resnet_trunk
+from mobileseg.models.base import Decoder, Memory
 from mobileseg.models.blocks import ASPP, FeatureFusionBlock, KeyProjection, SeparableResBlock, UpsampleBlock
 from mobileseg.models.memory import fill_slots, push_slot
 from mobileseg.models.registry import register_model
+from mobileseg.models.spec import MemoryPolicy, StateTensor, Student, StudentSpec
 
 
-class StudentDecoder(nn.Module):
+MEM_KEY = StateTensor("mem_key", "1 x slots x key_dim x H/16 x W/16", "memory keys, one slot per remembered frame (slot 0 = first frame)")
+MEM_VALUE = StateTensor("mem_value", "K x slots x value_dim x H/16 x W/16", "memory values per object and slot")
+
+
+class StudentDecoder(Decoder):
     """ASPP at stride 16, then two upsampling steps with skips; returns (logits/4, features/4).
 
     ``lite``: separable ASPP branches, 1x1 skip convolutions and depthwise-separable residual
@@ -52,19 +57,21 @@ class StudentDecoder(nn.Module):
         return self.pred(features), features
 
 
-class MobileVOSStudent(MemoryNetwork):
+class MobileVOSStudent(Student):
     """The student; see the module docstring. Widths scale the backbones for small variants.
 
     ``lite`` keeps the encoders, memory, state and distillation hooks and makes everything after
     the encoders cheap: a 1x1 query compression, a depthwise-separable fuser and the lite decoder.
     """
 
+    key_encoder: Trunk
+
     def __init__(
         self, *, key_width: float = 1.0, key_layers: Sequence[int] = (2, 2, 2), value_width: float = 1.0,
         key_dim: int = 64, query_dim: int = 128, value_dim: int = 128, decoder_dims: Sequence[int] = (256, 128, 64),
         aspp_branch_dim: int = 128, aspp_rates: Sequence[int] = (3, 6, 9), embed_dim: int = 64,
         slots: int = 2, pin_first: bool = True, pretrained: str | None = None, lite: bool = False,
-        key_encoder: nn.Module | None = None,
+        key_encoder: Trunk | None = None,
     ) -> None:
         super().__init__()
         if slots < 1 or (pin_first and slots < 2):
@@ -89,21 +96,19 @@ class MobileVOSStudent(MemoryNetwork):
                       push_slot(memory.values, values.flatten(0, 1), 1, self.pin_first))
 
     # --- tracker entry points (exported) ---------------------------------------------------------
-    state_names: tuple[str, ...] = ("mem_key", "mem_value")  # what init returns and step takes after the frame
-    phases = 1  # step graphs: one (TDNet students have one per sub-network)
+    def spec(self) -> StudentSpec:
+        """State ``(mem_key, mem_value)``, one step graph, the slots."""
+        return StudentSpec((MEM_KEY, MEM_VALUE), MemoryPolicy(self.slots, self.pin_first))
 
-    def step_phase(self, index: int, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """:meth:`step` as the graph of phase ``index`` (the plain student has the one phase 0)."""
-        return self.step(frame, *state)
-
-    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> ``(mem_key, mem_value)``."""
         feats = self.encode_key(frame)
         memory = self.start_memory(feats.key, self.encode_value(frame, feats.f16, mask.transpose(0, 1)))
         return memory.keys, memory.values
 
-    def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One frame: ``prob [K, 1, H, W]`` and the updated ``(mem_key, mem_value)``."""
+        mem_key, mem_value = state
         memory = Memory(mem_key, mem_value)
         feats, _, _, prob = self.predict(frame, memory)
         memory = self.memorize(memory, feats.key, self.encode_value(frame, feats.f16, prob))
@@ -111,39 +116,39 @@ class MobileVOSStudent(MemoryNetwork):
 
 
 @register_model("mobilevos_r18_mv2", role="student")
-def mobilevos_r18_mv2(**kwargs: object) -> MobileVOSStudent:
+def mobilevos_r18_mv2(**kwargs: Any) -> MobileVOSStudent:
     """Full student: ResNet-18 key encoder, MobileNetV2 value encoder, 2 slots (~8 M parameters)."""
-    return MobileVOSStudent(**kwargs)  # type: ignore[arg-type]
+    return MobileVOSStudent(**kwargs)
 
 
 @register_model("mobilevos_r18_mv2_small", role="student")
-def mobilevos_r18_mv2_small(**kwargs: object) -> MobileVOSStudent:
+def mobilevos_r18_mv2_small(**kwargs: Any) -> MobileVOSStudent:
     """Half-width student for the quickstart on a CPU."""
     settings = dict(key_width=0.5, value_width=0.5, key_dim=32, query_dim=64, value_dim=64,
                     decoder_dims=(96, 48, 32), aspp_branch_dim=48, aspp_rates=(2, 4, 6), embed_dim=32)
-    return MobileVOSStudent(**{**settings, **kwargs})  # type: ignore[arg-type]
+    return MobileVOSStudent(**{**settings, **kwargs})
 
 
 @register_model("mobilevos_r18_mv2_tiny", role="student")
-def mobilevos_r18_mv2_tiny(**kwargs: object) -> MobileVOSStudent:
+def mobilevos_r18_mv2_tiny(**kwargs: Any) -> MobileVOSStudent:
     """Quarter-width, one block per stage: for tests."""
     settings = dict(key_width=0.25, key_layers=(1, 1, 1), value_width=0.25, key_dim=16, query_dim=16,
                     value_dim=16, decoder_dims=(32, 16, 16), aspp_branch_dim=16, aspp_rates=(1, 2, 3), embed_dim=16)
-    return MobileVOSStudent(**{**settings, **kwargs})  # type: ignore[arg-type]
+    return MobileVOSStudent(**{**settings, **kwargs})
 
 
 LITE_DECODER = dict(lite=True, decoder_dims=(128, 64, 32))
 
 
 @register_model("mobilevos_r18_mv2_lite", role="student")
-def mobilevos_r18_mv2_lite(**kwargs: object) -> MobileVOSStudent:
+def mobilevos_r18_mv2_lite(**kwargs: Any) -> MobileVOSStudent:
     """Full-size encoders and memory, lite decoder: ~2x fewer FLOPs per frame (benchmarks/README.md, "fast")."""
-    return MobileVOSStudent(**{**LITE_DECODER, **kwargs})  # type: ignore[arg-type]
+    return MobileVOSStudent(**{**LITE_DECODER, **kwargs})
 
 
 @register_model("mobilevos_r18_mv2_lite_tiny", role="student")
-def mobilevos_r18_mv2_lite_tiny(**kwargs: object) -> MobileVOSStudent:
+def mobilevos_r18_mv2_lite_tiny(**kwargs: Any) -> MobileVOSStudent:
     """The tiny student with the lite decoder: for tests."""
     settings = dict(key_width=0.25, key_layers=(1, 1, 1), value_width=0.25, key_dim=16, query_dim=16,
                     value_dim=16, decoder_dims=(16, 16, 8), aspp_branch_dim=16, aspp_rates=(1, 2, 3), embed_dim=16, lite=True)
-    return MobileVOSStudent(**{**settings, **kwargs})  # type: ignore[arg-type]
+    return MobileVOSStudent(**{**settings, **kwargs})

@@ -33,15 +33,18 @@ sub-network it ran. Training (:meth:`encode_clip`) follows the same schedule ove
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobileseg.models.backbones import resnet_trunk
+from mobileseg.models.backbones import Trunk, resnet_trunk
 from mobileseg.models.base import KeyFeatures, Memory
 from mobileseg.models.memory import aggregate
 from mobileseg.models.registry import register_model
+from mobileseg.models.spec import PHASE, StateTensor, StudentSpec
 from mobileseg.models.student import MobileVOSStudent
 
 Queue = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (q, k, v), each [B, m-1, C, h', w']
@@ -83,10 +86,11 @@ class AttentionPropagation(nn.Module):
 
     def push(self, queue: Queue, entry: Queue) -> Queue:
         """The FIFO without its oldest entry and with ``entry`` (stride 16, shrunk here) as the newest."""
-        return tuple(torch.cat([old[:, 1:], self.shrink(new).unsqueeze(1)], 1) for old, new in zip(queue, entry))  # type: ignore[return-value]
+        q, k, v = (torch.cat([old[:, 1:], self.shrink(new).unsqueeze(1)], 1) for old, new in zip(queue, entry))
+        return q, k, v
 
 
-class DistributedEncoder(nn.Module):
+class DistributedEncoder(Trunk):
     """The query encoder as m sub-networks (ResNet-18 trunks at 1/m of ``width``) and the APM.
 
     ``channels`` = (c4/m, c8/m, c16): skips of one sub-network, the fused feature at full width.
@@ -99,9 +103,10 @@ class DistributedEncoder(nn.Module):
             raise ValueError(f"subnets must be >= 2 (1 is the plain student), got {subnets}")
         if stride < 1 or key_dim < 1:
             raise ValueError(f"apm_stride and apm_key_dim must be >= 1, got {stride}, {key_dim}")
-        self.subnets = nn.ModuleList(resnet_trunk("resnet18", width / subnets, layers) for _ in range(subnets))
+        trunks = [resnet_trunk("resnet18", width / subnets, layers) for _ in range(subnets)]
+        self.subnets = nn.ModuleList(trunks)
         full = max(8, int(round(256 * width)))  # the whole encoder's f16 width, as resnet_trunk rounds it
-        c4, c8, c16 = self.subnets[0].channels
+        c4, c8, c16 = trunks[0].channels
         self.apm = AttentionPropagation(subnets, c16, full, key_dim, stride)
         self.channels = (c4, c8, full)
 
@@ -109,7 +114,8 @@ class DistributedEncoder(nn.Module):
         """Normalised frame 0 through every sub-network: ``(fused f16, f8, f4)`` and the FIFO ``init`` leaves."""
         outputs = [subnet(x) for subnet in self.subnets]
         entries = [self.apm.project(i, f16) for i, (f16, _, _) in enumerate(outputs)]
-        queue: Queue = tuple(torch.stack([self.apm.shrink(e[j]) for e in entries[1:]], 1) for j in range(3))  # type: ignore[assignment]
+        q, k, v = (torch.stack([self.apm.shrink(e[j]) for e in entries[1:]], 1) for j in range(3))
+        queue: Queue = (q, k, v)
         q0, _, v0 = entries[0]
         return (self.apm.fuse(queue, q0, v0), outputs[0][1], outputs[0][2]), queue
 
@@ -123,19 +129,31 @@ class DistributedEncoder(nn.Module):
         return self.first(x)[0]
 
 
+APM_STATE = (
+    StateTensor("apm_query", "1 x (m-1) x apm_key_dim x h' x w' (h', w' = H/16, W/16 pooled by apm_stride)",
+                "attention-propagation queries of the last m-1 frames (one per other sub-network), oldest first"),
+    StateTensor("apm_key", "1 x (m-1) x apm_key_dim x h' x w'", "attention-propagation keys of the last m-1 frames, oldest first"),
+    StateTensor("apm_value", "1 x (m-1) x C16 x h' x w'", "attention-propagation values (stride-16 features) of the last m-1 frames, oldest first"),
+    StateTensor(PHASE, "[1], float32 holding a whole number 0..m-1", "which step entry runs the next frame (schedule.steps[int(phase)]), as a float; init sets 0"),
+)
+
+
 class TDNetStudent(MobileVOSStudent):
     """The MobileVOS student with a temporally distributed query encoder; see the module docstring."""
 
     key_encoder: DistributedEncoder
 
     def __init__(self, *, subnets: int = 2, apm_key_dim: int = 64, apm_stride: int = 2, key_width: float = 1.0,
-                 key_layers: tuple[int, ...] = (2, 2, 2), **kwargs: object) -> None:
+                 key_layers: tuple[int, ...] = (2, 2, 2), **kwargs: Any) -> None:
         if kwargs.get("pretrained") is not None:
             raise ValueError("TDNet sub-networks have 1/m of ResNet-18's channels: ImageNet weights do not fit them (drop --pretrained)")
         encoder = DistributedEncoder(subnets, key_width, tuple(key_layers), apm_key_dim, apm_stride)
-        super().__init__(key_encoder=encoder, **kwargs)  # type: ignore[arg-type]
+        super().__init__(key_encoder=encoder, **kwargs)
 
-    state_names = ("mem_key", "mem_value", "apm_query", "apm_key", "apm_value", "phase")
+    def spec(self) -> StudentSpec:
+        """The plain student's memory, the APM FIFO and the phase; one step graph per sub-network."""
+        plain = super().spec()
+        return replace(plain, state=(*plain.state, *APM_STATE), phases=self.phases)
 
     @property
     def phases(self) -> int:
@@ -165,24 +183,23 @@ class TDNetStudent(MobileVOSStudent):
         return KeyFeatures(*(torch.stack(parts, 1).flatten(0, 1) for parts in zip(*feats)))
 
     # --- tracker entry points ------------------------------------------------------------------------
-    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+    def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``frame [1, 3, H, W]``, ``mask [K, 1, H, W]`` -> ``(mem_key, mem_value, apm_query, apm_key, apm_value, phase)``."""
         feats, queue = self.encode_first(frame)
         memory = self.start_memory(feats.key, self.encode_value(frame, feats.f16, mask.transpose(0, 1)))
         return memory.keys, memory.values, *queue, frame.new_zeros(1)
 
-    def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor,  # type: ignore[override]
-             apm_query: torch.Tensor, apm_key: torch.Tensor, apm_value: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """One frame with sub-network ``phase``: ``prob [K, 1, H, W]`` and the updated state."""
-        index = int(phase.reshape(-1)[0].item())
+    def step(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One frame with sub-network ``phase`` (the last state tensor): ``prob [K, 1, H, W]`` and the updated state."""
+        index = int(state[-1].reshape(-1)[0].item())
         if not 0 <= index < self.phases:
             raise ValueError(f"phase {index} is outside 0..{self.phases - 1} (this TDNet student has {self.phases} sub-networks)")
-        return self.step_phase(index, frame, mem_key, mem_value, apm_query, apm_key, apm_value, phase)
+        return self.step_phase(index, frame, *state)
 
-    def step_phase(self, index: int, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor, apm_query: torch.Tensor,
-                   apm_key: torch.Tensor, apm_value: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def step_phase(self, index: int, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """:meth:`step` with the sub-network fixed to ``index`` (the graph of one exported ``step_<index>``):
         no data-dependent branch; the phase input only sets the phase output's dtype and device."""
+        mem_key, mem_value, apm_query, apm_key, apm_value, phase = state
         feats, queue = self.encode_next(frame, (apm_query, apm_key, apm_value), index)
         memory = Memory(mem_key, mem_value)
         seg = self.segment(self.read_memory(feats.key, memory), feats)
@@ -198,24 +215,24 @@ TINY = dict(key_width=0.25, key_layers=(1, 1, 1), value_width=0.25, key_dim=16, 
 
 
 @register_model("tdnet_r18_mv2", role="student")
-def tdnet_r18_mv2(**kwargs: object) -> TDNetStudent:
+def tdnet_r18_mv2(**kwargs: Any) -> TDNetStudent:
     """The full student with its query encoder split into 2 sub-networks run round-robin (~6 M parameters)."""
-    return TDNetStudent(**kwargs)  # type: ignore[arg-type]
+    return TDNetStudent(**kwargs)
 
 
 @register_model("tdnet_r18_mv2_m4", role="student")
-def tdnet_r18_mv2_m4(**kwargs: object) -> TDNetStudent:
+def tdnet_r18_mv2_m4(**kwargs: Any) -> TDNetStudent:
     """The full student with its query encoder split into 4 sub-networks (a quarter of the channels each)."""
-    return TDNetStudent(**{"subnets": 4, **kwargs})  # type: ignore[arg-type]
+    return TDNetStudent(**{"subnets": 4, **kwargs})
 
 
 @register_model("tdnet_r18_mv2_small", role="student")
-def tdnet_r18_mv2_small(**kwargs: object) -> TDNetStudent:
+def tdnet_r18_mv2_small(**kwargs: Any) -> TDNetStudent:
     """The half-width student (as mobilevos_r18_mv2_small) with 2 temporally distributed sub-networks."""
-    return TDNetStudent(**{**SMALL, **kwargs})  # type: ignore[arg-type]
+    return TDNetStudent(**{**SMALL, **kwargs})
 
 
 @register_model("tdnet_r18_mv2_tiny", role="student")
-def tdnet_r18_mv2_tiny(**kwargs: object) -> TDNetStudent:
+def tdnet_r18_mv2_tiny(**kwargs: Any) -> TDNetStudent:
     """The quarter-width TDNet student: for tests."""
-    return TDNetStudent(**{**TINY, **kwargs})  # type: ignore[arg-type]
+    return TDNetStudent(**{**TINY, **kwargs})

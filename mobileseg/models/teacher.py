@@ -25,7 +25,7 @@ from torch import nn
 
 from mobileseg.errors import MobilesegError
 from mobileseg.models.backbones import resnet_trunk
-from mobileseg.models.base import Memory, MemoryNetwork
+from mobileseg.models.base import Decoder, Memory, MemoryNetwork
 from mobileseg.models.blocks import KeyProjection, ResBlock, UpsampleBlock
 from mobileseg.models.registry import register_model
 from mobileseg.models.stcn_modules import STCNFusionBlock, stcn_value_encoder
@@ -62,7 +62,7 @@ def state_mismatch(own: Mapping[str, torch.Tensor], given: Mapping[str, Any]) ->
     return text
 
 
-class STCNDecoder(nn.Module):
+class STCNDecoder(Decoder):
     """``compress`` (ResBlock) at stride 16, two upsampling steps; returns (logits/4, features/4)."""
 
     def __init__(self, in_dim: int, skip8: int, skip4: int, dims: Sequence[int]) -> None:
@@ -127,9 +127,9 @@ class STCNTeacher(MemoryNetwork):
         keys, values = memory.keys, memory.values
         return keys, values, torch.zeros((), dtype=torch.int64), keys[:, :0], values[:, :0]
 
-    def step(self, frame: torch.Tensor, mem_key: torch.Tensor, mem_value: torch.Tensor, index: torch.Tensor,
-             last_key: torch.Tensor, last_value: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def step(self, frame: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One frame; every ``memory_every``-th frame joins the memory, the others replace ``last``."""
+        mem_key, mem_value, index, last_key, last_value = state
         readable = Memory(torch.cat([mem_key, last_key], 1), torch.cat([mem_value, last_value], 1))
         feats, _, _, prob = self.predict(frame, readable)
         index = index + 1
@@ -163,18 +163,18 @@ class STCNTeacher(MemoryNetwork):
 
 
 @register_model("stcn_r50_r18", role="teacher")
-def stcn_r50_r18(**kwargs: object) -> STCNTeacher:
+def stcn_r50_r18(**kwargs: Any) -> STCNTeacher:
     """Full STCN layout (ResNet-50 keys, ResNet-18 values, 512-d values)."""
-    return STCNTeacher(**kwargs)  # type: ignore[arg-type]
+    return STCNTeacher(**kwargs)
 
 
 @register_model("stcn_r50_r18_small", role="teacher")
-def stcn_r50_r18_small(**kwargs: object) -> STCNTeacher:
+def stcn_r50_r18_small(**kwargs: Any) -> STCNTeacher:
     """Quarter-width STCN with shallower stages: for the quickstart on a CPU."""
-    return STCNTeacher(**{"width": 0.25, "key_layers": (2, 2, 2), "value_layers": (1, 1, 1), **kwargs})  # type: ignore[arg-type]
+    return STCNTeacher(**{"width": 0.25, "key_layers": (2, 2, 2), "value_layers": (1, 1, 1), **kwargs})
 
 
 @register_model("stcn_r50_r18_tiny", role="teacher")
-def stcn_r50_r18_tiny(**kwargs: object) -> STCNTeacher:
+def stcn_r50_r18_tiny(**kwargs: Any) -> STCNTeacher:
     """Eighth-width, one block per stage: for tests."""
-    return STCNTeacher(**{"width": 0.125, "key_layers": (1, 1, 1), "value_layers": (1, 1, 1), "key_dim": 16, **kwargs})  # type: ignore[arg-type]
+    return STCNTeacher(**{"width": 0.125, "key_layers": (1, 1, 1), "value_layers": (1, 1, 1), "key_dim": 16, **kwargs})

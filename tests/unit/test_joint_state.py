@@ -72,7 +72,7 @@ def test_a_network_sees_the_other_objects_and_its_own_background() -> None:
     assert seen[0].shape == (1, 2, *SIZE)  # one joint state: both objects, each with the other's mask
     assert seen[0][0, 0].sum() > 0 and seen[0][0, 1].sum() > 0
     # labels are the network's own argmax over background (1 - sum of its normalised probs) and objects
-    from mobileseg.eval.predict import frame_tensor, mask_tensor
+    from mobileseg.data.tensors import frame_tensor, mask_tensor
 
     with torch.inference_mode():
         state = NetworkTracker(model).init(frame_tensor(frames[0]), torch.cat([mask_tensor(first == k) for k in (1, 2)]))

@@ -35,8 +35,11 @@ def test_clip_shapes_gradients_and_finite(name: str) -> None:
     output = ClipRunner(model)(data["frames"], data["masks"], data["selector"])
     assert output.class_logits.shape == (2, 2, 3, *SIZE)
     assert output.features.shape[:3] == (2, 2, 2) and output.features.shape[-2:] == (SIZE[0] // 4, SIZE[1] // 4)
-    z = model.represent(output.features.flatten(0, 1))
-    assert z.shape[-2:] == (SIZE[0] // 4, SIZE[1] // 4)
+    z = output.embeddings  # the representation of every object-frame, [B, T-1, K, D, H/4, W/4]
+    assert torch.equal(z.flatten(0, 1), model.represent(output.features.flatten(0, 1)))
+    assert z.shape[:3] == (2, 2, 2) and z.shape[3] == model.representation_dim and z.shape[-2:] == (SIZE[0] // 4, SIZE[1] // 4)
+    read, feats = output.decoder_inputs  # what the decoder took for frames 1..T-1 (LGD, TDNet decode or distil them)
+    assert read.shape[:3] == (2, 2, 2) and all(x.shape[:2] == (2, 2) for x in feats)
     loss = segmentation_loss(output, data["labels"])["total"] + z.pow(2).mean()
     assert torch.isfinite(loss)
     loss.backward()
@@ -108,12 +111,12 @@ def test_student_entry_points_export(name: str) -> None:
     frame, mask = torch.rand(1, 3, *SIZE), (torch.rand(1, 1, *SIZE) > 0.5).float()
     init = torch.export.export(_Init(model).eval(), (frame, mask))
     state = model.init(frame, mask)
-    assert len(state) == len(model.state_names)
+    assert len(state) == len(model.spec().names)
     programs = [init]
     with torch.no_grad():
         for exported, eager in zip(init.module()(frame, mask), state):
             assert torch.allclose(exported, eager, atol=1e-5)
-        for phase in range(model.phases):  # the phases in the order a video runs them
+        for phase in range(model.spec().phases):  # the phases in the order a video runs them
             step = torch.export.export(_Step(model, phase).eval(), (frame, *state))
             programs.append(step)
             eager = model.step(frame, *state)
