@@ -25,7 +25,6 @@ import json
 import logging
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from mobileseg.eval.predict import predict_dataset  # noqa: E402
 from mobileseg.sources import checkpoint_source  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.loop import prepare_run, train  # noqa: E402
+from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
 STUDENT = "mobilevos_r18_mv2"
 PROBS = (0.0, 0.5)
@@ -71,10 +71,10 @@ def run_config(work: Path, data: Path, quick: bool, prob: float, seed: int) -> T
 def trained(config: TrainConfig) -> tuple[Path, str, float]:
     """``best.pt`` of ``config`` (trained, resumed or reused), what was done, and the training seconds of this call."""
     status = prepare_run(config, "benchmark")
-    began = time.perf_counter()
+    watch = Stopwatch()
     if status != "finished":
         train(config, resume=status == "resume")
-    return Path(config.out) / "best.pt", {"finished": "reused", "resume": "resumed", "new": "trained"}[status], time.perf_counter() - began
+    return Path(config.out) / "best.pt", {"finished": "reused", "resume": "resumed", "new": "trained"}[status], watch.elapsed()
 
 
 def score(best: Path, val: VideoDataset, first: str) -> float:

@@ -21,7 +21,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from mobileseg.eval.predict import predict_dataset  # noqa: E402
 from mobileseg.sources import checkpoint_source  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.loop import prepare_run, train  # noqa: E402
+from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "none (no KD)": ("none", {}),
@@ -76,10 +76,10 @@ def run(cfg: TrainConfig) -> None:
     status = prepare_run(cfg, "benchmark")
     if status == "finished":
         return
-    began = time.perf_counter()
+    watch = Stopwatch()
     train(cfg, resume=status == "resume")
     if status == "new":  # a resumed run's time would only be its second half
-        (Path(cfg.out) / "seconds.json").write_text(json.dumps({"seconds": time.perf_counter() - began}))
+        (Path(cfg.out) / "seconds.json").write_text(json.dumps({"seconds": watch.elapsed()}))
 
 
 def seconds_of(out: Path) -> float:

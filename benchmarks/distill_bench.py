@@ -37,13 +37,14 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import RESULTS, publish  # noqa: E402
+
+from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
 ROWS: dict[str, tuple[str, list[str]]] = {
     "none (no KD)": ("none", []),
@@ -106,13 +107,13 @@ def run(command: list[str], out: Path) -> float:
         return float(json.loads(done.read_text())["seconds"])
     resume = ["--resume"] if (out / "last.pt").is_file() else []
     out.parent.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
+    watch = Stopwatch()
     with open(out.parent / f"{out.name}.log", "a") as log:
         code = subprocess.run([sys.executable, "-m", "mobileseg", *command, *resume], stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "MOBILESEG_PROGRESS": "never"}).returncode
     if code != 0:
         raise SystemExit(f"{' '.join(command[:1])} for {out} failed (exit {code}); see {out.parent / (out.name + '.log')}")
-    seconds = time.perf_counter() - began
+    seconds = watch.elapsed()
     done.write_text(json.dumps({"seconds": seconds, "resumed": bool(resume)}))
     return seconds
 

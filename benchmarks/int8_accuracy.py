@@ -22,7 +22,6 @@ import json
 import statistics
 from dataclasses import asdict
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -34,6 +33,7 @@ from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.artifact.contract import load_contract  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
 from mobileseg.utils.fsio import write_json_atomic  # noqa: E402
+from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
 # fast_gpu.py's dataset: generation is deterministic, so this is the data the students trained on
 DATA = SynthConfig(videos=64, frames=24, height=240, width=432, val_fraction=0.25, seed=0)
@@ -54,7 +54,7 @@ def fp32_checkpoint(source: Path, work: Path) -> Path:
 
 def export(checkpoint: Path, target: str, data: Path, work: Path) -> dict[str, object]:
     out = work / f"export-{checkpoint.stem}-{target}"
-    began = time.perf_counter()
+    watch = Stopwatch()
     if not list(out.glob(f"*{SUFFIX[target]}.json")):
         export_checkpoint(ExportRequest(checkpoint=checkpoint, targets=[target], out=out, size=SIZE, precision="int8",
                                         calibration_data=data, data=data, allow_accuracy_drop=True,
@@ -63,7 +63,7 @@ def export(checkpoint: Path, target: str, data: Path, work: Path) -> dict[str, o
     parity = contract.data["parity"]
     return {"run": checkpoint.stem, "target": target, "jf_fp32": parity["jf_fp32"], "jf_int8": parity["jf"], "drop": parity["jf_drop"],
             "iou_mean": parity["iou_mean"], "max_abs_prob": parity["max_abs_prob"], "MB": round(sum(f.stat().st_size for f in {contract.file(e) for e in contract.data["files"]}) / 1e6, 2),
-            "seconds": round(time.perf_counter() - began, 1)}
+            "seconds": round(watch.elapsed(), 1)}
 
 
 def joint_jf(checkpoint: Path, data: Path, work: Path) -> float:

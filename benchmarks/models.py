@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -28,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish  # noqa: E402
 
 from mobileseg.models import build_model, count_parameters  # noqa: E402
+from mobileseg.utils.timing import median_ms  # noqa: E402
 
 FRAMES = (10, 100, 500)
 
@@ -45,13 +44,7 @@ def teacher_state(model: torch.nn.Module, frame: torch.Tensor, at: int) -> tuple
 
 def time_step(model: torch.nn.Module, frame: torch.Tensor, state: tuple[torch.Tensor, ...], repeats: int) -> float:
     """Median milliseconds of one ``step`` (after one warm-up call)."""
-    model.step(frame, *state)
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        model.step(frame, *state)
-        times.append(1000 * (time.perf_counter() - began))
-    return statistics.median(times)
+    return median_ms(lambda: model.step(frame, *state), repeats, warmup=1)
 
 
 def gflops(model: torch.nn.Module, frame: torch.Tensor, state: tuple[torch.Tensor, ...]) -> float:

@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -30,6 +29,7 @@ from mobileseg.eval.predict import aligned_size, predict_dataset
 from mobileseg.sources import artifact_source, baseline_source, checkpoint_source
 from mobileseg.utils.fsio import write_bytes_atomic, write_json_atomic
 from mobileseg.utils.table import format_table
+from mobileseg.utils.timing import Stopwatch
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run, train
 from mobileseg.bench.host import HostRequest, time_model
@@ -225,10 +225,9 @@ def _score(job: RowJob, data: Path, results: Path) -> dict[str, object]:
     """Track the val videos with ``job``'s tracker, write the masks under ``results`` and score them."""
     if job.kind == "baseline":
         source = baseline_source()
-    elif job.kind == "checkpoint":
-        source = checkpoint_source(job.path, objects=job.objects)  # type: ignore[arg-type]
     else:
-        source = artifact_source(job.path, job.threads)  # type: ignore[arg-type]
+        assert job.path is not None  # checkpoint and artifact jobs name their file
+        source = checkpoint_source(job.path, objects=job.objects) if job.kind == "checkpoint" else artifact_source(job.path, job.threads)
     folder = results / f"{source.name} {job.tag}".strip().replace(" ", "-").replace("(", "").replace(")", "")
     run = predict_dataset(source.make, open_davis2017(data, split="val"), folder, size=source.size, multiple=source.multiple, desc=source.name,
                           overwrite=True)  # inside the quickstart's own folder (claimed in run_quickstart)
@@ -375,13 +374,13 @@ def _evaluate(result: QuickstartResult, plan: Budget, pool: "Executor | None", r
 
 
 class _PhaseClock:
-    """Records the seconds since the previous call under each stage's name."""
+    """Records the seconds since the previous call (or since ``began``) under each stage's name."""
 
-    def __init__(self, phases: dict[str, float], began: float) -> None:
-        self.phases, self.last = phases, began
+    def __init__(self, phases: dict[str, float], began: Stopwatch) -> None:
+        self.phases, self.began, self.last = phases, began, 0.0
 
     def __call__(self, name: str) -> None:
-        now = time.perf_counter()
+        now = self.began.elapsed()
         self.phases[name] = round(now - self.last, 1)
         self.last = now
 
@@ -410,7 +409,7 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: 
     training threads, the runtimes' and the timings' (None: torch's default; the students train on
     one thread each); ``workers``: processes for the students, exports and J&F rows (None: the budget's).
     """
-    began = time.perf_counter()
+    began = Stopwatch()
     plan = BUDGETS[budget]
     out = _claim(Path(out), overwrite)
     data = _dataset(out, plan.data)
@@ -418,17 +417,17 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: 
     phase = _PhaseClock(result.phases, began)
     phase("data")
     runs = out / "runs"
-    common = dict(data=data, budget=plan, seed=seed)
+    common: dict[str, Any] = dict(data=data, budget=plan, seed=seed)
     # the students train on one thread each, side by side in two worker processes (small convolutions gain little
     # from a second thread: two runs at once get ~1.4x the work done); the teacher before them on every thread
-    student = dict(model=plan.student, steps=plan.student_steps, lr=plan.student_lr, threads=1, **common)
+    student: dict[str, Any] = dict(model=plan.student, steps=plan.student_steps, lr=plan.student_lr, threads=1, **common)
     with _workers(plan.workers if workers is None else workers) as pool:
         result.runs["teacher"] = _train("teacher", _config(runs / "teacher", plan.teacher, plan.teacher_steps, plan.teacher_lr,
-                                                           threads=threads, **common))  # type: ignore[arg-type]
+                                                           threads=threads, **common))
         phase("teacher")
         # the two students differ only in the distillation (same data, steps, Poly-1 loss, seed and threads)
-        jobs = [("student (no KD)", _config(runs / "student-nokd", distiller="none", **student)),  # type: ignore[arg-type]
-                ("student (KD)", _config(runs / "student-kd", distiller="mobilevos", teacher=str(result.runs["teacher"]),  # type: ignore[arg-type]
+        jobs = [("student (no KD)", _config(runs / "student-nokd", distiller="none", **student)),
+                ("student (KD)", _config(runs / "student-kd", distiller="mobilevos", teacher=str(result.runs["teacher"]),
                                          distill_options=KD_OPTIONS, **student))]
         level = logging.getLogger().getEffectiveLevel()
         for (role, _), best in zip(jobs, _map(pool, _train_job, [(role, config, level, pool is not None) for role, config in jobs])):
@@ -441,7 +440,7 @@ def run_quickstart(out: str | os.PathLike[str], budget: str = "standard", seed: 
                        *[("exported student (KD)", a) for a in result.runnable_files]]:
         result.timing_rows.append(_timing_row(path, role, result.size))
     phase("timing")
-    result.seconds = time.perf_counter() - began
+    result.seconds = began.elapsed()
     write_json_atomic(out / "summary.json", {"budget": budget, "data": str(data), "runs": {k: str(v) for k, v in result.runs.items()},
                                              "rows": result.rows, "timings": result.timing_rows, "seconds": result.seconds,
                                              "phase_seconds": result.phases, "seed": seed, "threads": threads,

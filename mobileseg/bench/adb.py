@@ -100,9 +100,10 @@ class Adb:
     """Commands for one selected device."""
 
     def __init__(self, serial: str | None = None, timeout: float = 600.0) -> None:
-        self.executable = shutil.which("adb")
-        if self.executable is None:
+        executable = shutil.which("adb")
+        if executable is None:
             raise AdbError(f"adb is not on PATH: {INSTALL}.")
+        self.executable: str = executable
         self.timeout = timeout
         devices = parse_devices(self._run(["devices", "-l"]).stdout)
         source = "--serial" if serial else "ANDROID_SERIAL"
@@ -110,7 +111,7 @@ class Adb:
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
-            done = subprocess.run([self.executable, *args], capture_output=True, text=True, timeout=self.timeout)  # type: ignore[list-item]
+            done = subprocess.run([self.executable, *args], capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise AdbError(f"adb {' '.join(args[:3])} did not finish within {self.timeout:.0f} s.") from None
         if check and done.returncode != 0:
@@ -127,9 +128,6 @@ class Adb:
 
     def push(self, local: str | os.PathLike[str], remote: str) -> None:
         self._device(["push", str(local), remote])
-
-    def pull(self, remote: str, local: str | os.PathLike[str]) -> None:
-        self._device(["pull", remote, str(local)])
 
     def logcat_clear(self) -> None:
         """Empty the phone's log buffers (``adb logcat -c``), so a later read holds only what came after."""

@@ -21,7 +21,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from mobileseg.export.parity import parity_video
 from mobileseg.data.datasets import open_dataset
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.utils.machine import cpu_name
+from mobileseg.utils.timing import Stopwatch
 
 CLIP_FRAMES = 16
 
@@ -100,9 +100,9 @@ def time_model(request: HostRequest) -> dict[str, Any]:
     video, first = parity_video(*target.size, objects=1, frames=CLIP_FRAMES)
     tracker = target.source.make()
     with torch.inference_mode():
-        began = time.perf_counter()
+        watch = Stopwatch()
         state = tracker.init(video[0], first)
-        init_ms = 1000 * (time.perf_counter() - began)
+        init_ms = watch.elapsed_ms()
         start = request.start_frame
         if start > 1 and hasattr(tracker, "fast_forward"):
             state = tracker.fast_forward(state, start)
@@ -110,9 +110,9 @@ def time_model(request: HostRequest) -> dict[str, Any]:
         total = request.warmup + request.frames
         for i in progress(range(start, start + total), desc=f"bench {target.name} ({target.format})", total=total, unit="frame"):
             frame = video[frame_index(i)]
-            began = time.perf_counter()
+            watch = Stopwatch()
             _, state = tracker.step(frame, state)
-            elapsed = 1000 * (time.perf_counter() - began)
+            elapsed = watch.elapsed_ms()
             if i >= start + request.warmup:
                 indices.append(i)
                 samples.append(elapsed)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
 from mobileseg.cli.types import RANGE, SIZE
 from mobileseg.data.synth import SynthConfig, generate_synthvos
+from mobileseg.utils.timing import Stopwatch
 
 _DEFAULT = SynthConfig()
 
@@ -47,7 +47,7 @@ def synth(out: Path, videos: int, frames: int, size: tuple[int, int], objects: t
     """
     config = SynthConfig(videos=videos, frames=frames, height=size[0], width=size[1], objects=objects,
                          distractors=distractors, seed=seed, val_fraction=val_fraction, jpeg_quality=jpeg_quality)
-    began = time.perf_counter()
+    began = Stopwatch()
     root = generate_synthvos(out, config, overwrite=overwrite)
     click.echo(f"SynthVOS: {videos} videos x {frames} frames at {size[0]}x{size[1]} in {root} "
-               f"({time.perf_counter() - began:.1f} s)")
+               f"({began.elapsed():.1f} s)")

@@ -9,7 +9,6 @@ the mask; only what ``init`` receives changes, the scoring does not.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -21,12 +20,14 @@ import torch.nn.functional as F
 from mobileseg.data.boxes import box_of_mask
 from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import VideoDataset, VideoSequence
+from mobileseg.data.tensors import frame_tensor, mask_tensor
 from mobileseg.errors import ConfigError, OutputError
 from mobileseg.eval.davis import FIRST_STARTS, EvalReport, check_void, score_sequence
 from mobileseg.tracker import State, Tracker, TrackerFactory, aggregate
 from mobileseg.utils.fsio import check_writable_folder, is_within
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
+from mobileseg.utils.timing import Timer
 
 
 
@@ -41,36 +42,6 @@ def start_mask(mask: np.ndarray, first: str) -> np.ndarray:
     """The ``[H, W]`` mask an object's tracker is started from: ``mask`` itself, or its bounding box (``box``)."""
     check_first(first)
     return box_of_mask(mask) if first == "box" else mask
-
-
-def frame_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """``uint8 [H, W, 3]`` -> ``float32 [1, 3, h, w]`` in [0, 1], resized bilinearly to ``size``."""
-    tensor = torch.from_numpy(np.array(frame, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 255.0
-    if size is not None and tuple(tensor.shape[-2:]) != size:
-        tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
-    return tensor
-
-
-def mask_tensor(mask: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """``bool/uint8 [H, W]`` -> ``float32 [1, 1, h, w]`` in {0, 1}, resized (nearest) to ``size``."""
-    tensor = torch.from_numpy(np.array(mask, dtype=np.float32))[None, None]
-    if size is not None and tuple(tensor.shape[-2:]) != size:
-        tensor = F.interpolate(tensor, size=size, mode="nearest")
-    return tensor
-
-
-class Timer:
-    """Accumulates the time spent inside tracker calls, and the frames they covered."""
-
-    def __init__(self) -> None:
-        self.seconds, self.frames = 0.0, 0
-
-    def add(self, began: float) -> None:
-        self.seconds += time.perf_counter() - began
-
-    def ms_per_frame(self) -> float:
-        """Mean tracker time of one video frame (every object of it), in ms."""
-        return 1000.0 * self.seconds / max(self.frames, 1)
 
 
 @dataclass
@@ -147,18 +118,17 @@ def track_frames(
             if t < group.start:
                 continue
             assert group.tracker is not None
-            began = time.perf_counter()
-            if t == group.start:
-                masks = [start_mask(given[t] == k, first) for k in group.ids] + [np.zeros((height, width), bool)] * group.padding
-                group.state = group.tracker.init(x, torch.cat([mask_tensor(m, size) for m in masks]))
-                group_probs = np.stack([given[t] == k for k in group.ids]).astype(np.float32)
-            else:
-                assert group.state is not None
-                prob, group.state = group.tracker.step(x, group.state)
-                prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
-                group_probs = prob[: len(group.ids), 0].numpy()
-                background *= np.clip(1.0 - prob[:, 0].sum(0).numpy(), 0.0, 1.0)  # padding objects' mass included
-            timer.add(began)
+            with timer.measure():
+                if t == group.start:
+                    masks = [start_mask(given[t] == k, first) for k in group.ids] + [np.zeros((height, width), bool)] * group.padding
+                    group.state = group.tracker.init(x, torch.cat([mask_tensor(m, size) for m in masks]))
+                    group_probs = np.stack([given[t] == k for k in group.ids]).astype(np.float32)
+                else:
+                    assert group.state is not None
+                    prob, group.state = group.tracker.step(x, group.state)
+                    prob = F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+                    group_probs = prob[: len(group.ids), 0].numpy()
+                    background *= np.clip(1.0 - prob[:, 0].sum(0).numpy(), 0.0, 1.0)  # padding objects' mass included
             for k, p in zip(group.ids, group_probs):
                 probs[slot[k]] = p
         labels = lookup[aggregate(probs, background)] if ids else np.zeros((height, width), np.uint8)
@@ -268,7 +238,7 @@ def _predict(make_tracker: TrackerFactory, dataset: VideoDataset, results: str |
              multiple: int, score: bool, max_videos: int | None, desc: str, first: str, void: str) -> PredictionRun:
     sequences = list(dataset)[:max_videos]
     report = EvalReport(first=first, void=void) if score else None
-    frames, seconds = 0, 0.0
+    timer = Timer()  # the trackers' time over every sequence
     for sequence in progress(sequences, desc=desc, total=len(sequences), unit="seq"):
         tracked = track_sequence(make_tracker, sequence, size or aligned_size(sequence.size(), multiple), first)
         if results is not None:
@@ -277,11 +247,11 @@ def _predict(make_tracker: TrackerFactory, dataset: VideoDataset, results: str |
         if report is not None:
             gt = [sequence.mask(i) for i in range(len(sequence))]
             report.objects.extend(score_sequence(sequence, gt, tracked.labels, void))
-        frames += len(sequence)
-        seconds += tracked.tracker_seconds
-    return PredictionRun(frames, 1000.0 * seconds / max(frames, 1), report, Path(results) if results else None)
+        timer.add(tracked.tracker_seconds, frames=len(sequence))
+    return PredictionRun(timer.frames, timer.ms_per_frame(), report, Path(results) if results else None)
 
 
 def aligned_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
     """``size`` with each side rounded to the nearest positive multiple of ``multiple``."""
-    return tuple(max(multiple, int(round(side / multiple)) * multiple) for side in size)  # type: ignore[return-value]
+    height, width = (max(multiple, int(round(side / multiple)) * multiple) for side in size)
+    return height, width

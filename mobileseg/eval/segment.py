@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -15,11 +14,12 @@ from mobileseg.data.io import save_mask
 from mobileseg.data.sequence import objects_in
 from mobileseg.data.video import OverlayWriter, overlay
 from mobileseg.errors import DatasetError, OutputError
-from mobileseg.eval.predict import Timer, aligned_size, track_frames
+from mobileseg.eval.predict import aligned_size, track_frames
 from mobileseg.sources import TrackerSource
 from mobileseg.utils.fsio import check_writable_folder, is_within, paths_overlap
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
+from mobileseg.utils.timing import Stopwatch, Timer
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _segment(source: TrackerSource, frames: Iterable[np.ndarray], first_mask: np
              total: int | None) -> SegmentedVideo:
     size = size or aligned_size(first_mask.shape, source.multiple)
     writer = OverlayWriter(overlay_path, fps) if overlay_path else None
-    timer, count, began = Timer(), 0, time.perf_counter()
+    timer, count, wall = Timer(), 0, Stopwatch()
     frames_iter = iter(_checked(frames, first_mask))
     buffer: list[np.ndarray] = []  # frames handed to the trackers, waiting for their labels
 
@@ -135,4 +135,4 @@ def _segment(source: TrackerSource, frames: Iterable[np.ndarray], first_mask: np
     for mask in sorted(staging.iterdir()):
         os.replace(mask, out / mask.name)
     written = writer.close() if writer is not None and count else None
-    return SegmentedVideo(count, objects, out, written, timer.ms_per_frame(), time.perf_counter() - began)
+    return SegmentedVideo(count, objects, out, written, timer.ms_per_frame(), wall.elapsed())

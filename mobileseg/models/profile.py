@@ -12,14 +12,15 @@ distillation embedding) count there too. Used by ``benchmarks/fast.py`` to repor
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from mobileseg.models.base import MemoryNetwork
+from mobileseg.utils.timing import median_ms
 
 # (row name, attribute path) in the order a step runs them; missing attributes are skipped
 PARTS = (
@@ -38,11 +39,11 @@ class Part:
 
 
 def _module(model: nn.Module, path: str) -> nn.Module | None:
-    for name in path.split("."):
-        model = getattr(model, name, None)  # type: ignore[assignment]
-        if model is None:
-            return None
-    return model
+    """The submodule at dotted ``path`` (``decoder.aspp``), or None where a network has no such part."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
 
 
 def _flops(run: Callable[[], object]) -> float:
@@ -52,18 +53,8 @@ def _flops(run: Callable[[], object]) -> float:
     return float(counter.get_total_flops())
 
 
-def _median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(1000 * (time.perf_counter() - began))
-    return statistics.median(times)
-
-
 @torch.no_grad()
-def profile_step(model: nn.Module, height: int, width: int, repeats: int = 5) -> list[Part]:
+def profile_step(model: MemoryNetwork, height: int, width: int, repeats: int = 5) -> list[Part]:
     """Params, GFLOPs and eager milliseconds of each part of one ``step`` at ``height`` x ``width``.
 
     Each part's inputs are captured during one real ``step``; the part is then counted and timed
@@ -73,18 +64,18 @@ def profile_step(model: nn.Module, height: int, width: int, repeats: int = 5) ->
     frame = torch.rand(1, 3, height, width)
     mask = torch.zeros(1, 1, height, width)
     mask[..., height // 4: height // 2, width // 4: width // 2] = 1
-    state = model.init(frame, mask)  # type: ignore[operator]
+    state = model.init(frame, mask)
     parts = [(name, module) for name, path in PARTS if (module := _module(model, path)) is not None]
     captured: dict[str, tuple[object, ...]] = {}
     handles = [module.register_forward_pre_hook(lambda _m, args, n=name: captured.setdefault(n, args)) for name, module in parts]
     try:
-        model.step(frame, *state)  # type: ignore[operator]
+        model.step(frame, *state)
     finally:
         for handle in handles:
             handle.remove()
 
     def whole() -> object:
-        return model.step(frame, *state)  # type: ignore[operator]
+        return model.step(frame, *state)
 
     rows = []
     for name, module in parts:
@@ -92,8 +83,8 @@ def profile_step(model: nn.Module, height: int, width: int, repeats: int = 5) ->
             continue
         args = captured[name]
         run = (lambda m=module, a=args: m(*a))
-        rows.append(Part(name, sum(p.numel() for p in module.parameters()), _flops(run) / 1e9, _median_ms(run, repeats)))
-    total_flops, total_ms = _flops(whole) / 1e9, _median_ms(whole, repeats)
+        rows.append(Part(name, sum(p.numel() for p in module.parameters()), _flops(run) / 1e9, median_ms(run, repeats, warmup=1)))
+    total_flops, total_ms = _flops(whole) / 1e9, median_ms(whole, repeats, warmup=1)
     params = sum(p.numel() for p in model.parameters())
     rows.append(Part("rest (readout, upsampling, state)", params - sum(r.params for r in rows), total_flops - sum(r.gflops for r in rows),
                      total_ms - sum(r.ms for r in rows)))

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -53,6 +52,7 @@ from mobileseg.train.resume import (
 from mobileseg.models.clip import ClipRunner
 from mobileseg.utils.fsio import check_free_space, check_writable_folder, write_json_atomic
 from mobileseg.utils.lock import folder_lock
+from mobileseg.utils.timing import Stopwatch
 from mobileseg.utils.owned import check_claimable, claim_output, owned_by
 from mobileseg.utils.progress import progress
 
@@ -238,7 +238,7 @@ def _run(config: TrainConfig, payload: dict[str, Any] | None) -> TrainResult:
 
 
 def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> TrainResult:
-    began = time.perf_counter()
+    began = Stopwatch()
     out = Path(config.out)
     device = torch.device(f"cuda:{env.local_rank}" if config.device.startswith("cuda") else config.device)
     torch.manual_seed(config.seed)
@@ -250,7 +250,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     if env.main:  # room for last.pt (weights, optimiser moments) and best.pt, each written beside its old copy
         check_free_space(out, 8 * sum(p.numel() * 4 for p in model.parameters()) + (4 << 20), "--out", "training (checkpoints)")
     objective = Objective(config)
-    runner: nn.Module = objective.runner(model, device)  # loads the teacher, builds the distiller on the device
+    runner: nn.Module = objective.runner(model, device)  # resolves the teacher, sets the distiller up on the device
     distiller = objective.distiller
     # one parameter group: for a parameterless distiller it is the student's alone, as in checkpoints from before
     optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
@@ -289,7 +289,7 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     _set_train_mode(model, freeze_bn)
     distiller.train()
     _loop(config, env, model, runner, objective, optimizer, loader, val_set, state, freeze_bn, device, resumed=payload is not None)
-    return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), time.perf_counter() - began)
+    return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), began.elapsed())
 
 
 def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
@@ -304,7 +304,9 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
            loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device,
            resumed: bool, bar: Any, stop: StopRequest) -> None:
     batches = iter(loader)
-    tick = time.perf_counter()
+    clips = loader.dataset
+    assert isinstance(clips, ClipDataset)
+    since_log = Stopwatch()
     first = state.step if resumed else None
     for _ in bar if bar is not None else range(state.step, config.steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
@@ -321,8 +323,8 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
         optimizer.step()
         state.step += 1
         if state.step % config.log_every == 0 or state.step == config.steps:
-            tick = _log_step(config, env, state, losses, bar, tick)
-        _checkpoints(config, env, model, objective.distiller, optimizer, val_set, state, freeze_bn, loader.dataset, device)
+            since_log = _log_step(config, env, state, losses, bar, since_log)
+        _checkpoints(config, env, model, objective.distiller, optimizer, val_set, state, freeze_bn, clips, device)
         if stop and state.step < config.steps:
             if bar is not None:
                 bar.close()
@@ -356,10 +358,11 @@ def _diverged(config: TrainConfig, step: int, loss: float, first_after_resume: b
             "start a new run with the lower rate instead.")
 
 
-def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, tick: float) -> float:
-    now = time.perf_counter()
+def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, since: Stopwatch) -> Stopwatch:
+    """Log the step's losses and the clips/s since the last log; a new stopwatch for the next interval."""
+    seconds, next_interval = since.elapsed(), Stopwatch()
     values = {name: mean_over_ranks(env, float(value.detach())) for name, value in losses.items()}
-    speed = config.log_every * config.batch_size * env.world / max(now - tick, 1e-9)
+    speed = config.log_every * config.batch_size * env.world / max(seconds, 1e-9)
     record = {"step": state.step, "lr": learning_rate(config, state.step - 1), "clips_per_s": speed, **values}
     if env.main:
         state.history.append(record)
@@ -369,7 +372,7 @@ def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str,
             bar.set_postfix(loss=f"{values['total']:.4f}", clips_s=f"{speed:.1f}")
         elif state.step % max(config.log_every, config.steps // 10) == 0:
             log.info("step %d/%d loss %.4f (%.1f clips/s)", state.step, config.steps, values["total"], speed)
-    return now
+    return next_interval
 
 
 def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, distiller: nn.Module, optimizer: torch.optim.Optimizer,
@@ -379,8 +382,8 @@ def _checkpoints(config: TrainConfig, env: Dist, model: MemoryNetwork, distiller
     save_now = state.step % config.save_every == 0 or done or validate_now
     if env.main and not freeze_bn and (validate_now or (done and val_set is None)):
         recalibrate_batchnorm(ClipRunner(model), clips, config.bn_batches, config.batch_size, device)
-    if env.main and validate_now:
-        score = validate(model, val_set, config)  # type: ignore[arg-type]
+    if env.main and validate_now and val_set is not None:
+        score = validate(model, val_set, config)
         _set_train_mode(model, freeze_bn)
         log.info("step %d: val J&F %.4f (best %s)", state.step, score, f"{state.best['score']:.4f}" if state.best else "-")
         state.history.append({"step": state.step, "val_jf": score})
