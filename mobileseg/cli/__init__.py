@@ -6,6 +6,7 @@ Each command parses its options, builds the library's arguments and calls one fu
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 
@@ -14,18 +15,38 @@ import click
 from mobileseg import __version__
 from mobileseg.errors import MobilesegError
 from mobileseg.utils.fsio import write_failure
-from mobileseg.cli.bench import bench_command
-from mobileseg.cli.data import data
-from mobileseg.cli.distill import distill_command
-from mobileseg.cli.eval import eval_command
-from mobileseg.cli.export import export_command, verify_command
-from mobileseg.cli.quickstart import quickstart
-from mobileseg.cli.run import run_command
-from mobileseg.cli.train import train_command
 
+# name -> (module, attribute, its line in `mobileseg --help`), in the pipeline's order. A command's module is
+# imported when the command runs (or shows its own --help), so `mobileseg --help` does not import torch.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "data": ("mobileseg.cli.data", "data", "generate SynthVOS videos + masks (DAVIS 2017 layout)"),
+    "train": ("mobileseg.cli.train", "train_command", "train a student or teacher network on video clips"),
+    "distill": ("mobileseg.cli.distill", "distill_command", "train a student taught by a teacher; its --help lists the methods"),
+    "eval": ("mobileseg.cli.eval", "eval_command", "J&F (DAVIS 2017 protocol) of predicted masks, a checkpoint or an exported file"),
+    "export": ("mobileseg.cli.export", "export_command", "ONNX / TFLite / ExecuTorch / Core ML with explicit memory state"),
+    "verify": ("mobileseg.cli.export", "verify_command", "re-check an exported file against PyTorch over a whole video"),
+    "bench": ("mobileseg.cli.bench", "bench_command", "per-frame latency on this host or on an Android phone over adb"),
+    "run": ("mobileseg.cli.run", "run_command", "segment a video from its first-frame mask; masks + overlay"),
+    "quickstart": ("mobileseg.cli.quickstart", "quickstart", "every stage above on a small generated dataset, one table"),
+}
 
 class _Group(click.Group):
-    """A group that turns library errors into clean messages (no traceback)."""
+    """The commands of :data:`COMMANDS`, loaded when used; library errors become clean messages (no traceback)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, line) for name, (_, _, line) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -48,37 +69,11 @@ class _Group(click.Group):
 def cli(quiet: bool) -> None:
     """mobileseg: train-to-phone video object segmentation.
 
-    \b
-    The pipeline, one command per stage:
-      data synth   generate SynthVOS videos + masks (DAVIS 2017 layout)
-      train        train a student or teacher network on video clips
-      distill      train a student from a frozen teacher (MobileVOS, CIRKD), label-guided (LGD) or the no-KD baseline
-      eval         J&F (DAVIS 2017 protocol) of predicted masks or of a checkpoint
-      export       ONNX / TFLite / ExecuTorch / Core ML with explicit memory state
-      verify       re-check an exported file against PyTorch over a whole video
-      bench        per-frame latency on this host or on an Android phone over adb
-      run          segment a video from its first-frame mask; masks + overlay
-      quickstart   every stage above on a small generated dataset, one table
-
-    Run `mobileseg COMMAND --help` for the options of a stage.
+    One command per stage of the pipeline, listed in the order they run; quickstart runs them all
+    on a small generated dataset. Run `mobileseg COMMAND --help` for the options of a stage.
     """
     logging.basicConfig(format="%(message)s", level=logging.WARNING if quiet else logging.INFO, force=True)
 
-
-def _register() -> None:
-
-    cli.add_command(data)
-    cli.add_command(train_command)
-    cli.add_command(distill_command)
-    cli.add_command(eval_command)
-    cli.add_command(export_command)
-    cli.add_command(verify_command)
-    cli.add_command(bench_command)
-    cli.add_command(run_command)
-    cli.add_command(quickstart)
-
-
-_register()
 
 
 def _terminate(signum: int, frame: object) -> None:

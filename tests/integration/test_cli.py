@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,6 +45,19 @@ def test_top_level_help_lists_the_stages() -> None:
     assert result.returncode == 0
     for stage in ("data", "eval", "quickstart"):
         assert f"  {stage}" in result.stdout
+
+
+def test_every_listed_command_loads_and_the_top_level_help_imports_no_torch() -> None:
+    from mobileseg.cli import COMMANDS, cli
+
+    context = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(context, name)
+        assert isinstance(command, click.Command) and command.name == name
+    listing = "from mobileseg.cli import cli; import sys; sys.argv = ['mobileseg', '--help']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n" \
+              "assert 'torch' not in sys.modules, 'mobileseg --help imported torch'"
+    result = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_synth_and_eval_help_explain_every_option() -> None:
