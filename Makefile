@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test test-jvm install clean
+.PHONY: quickstart test lint test-jvm install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mobileseg needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -27,7 +27,12 @@ install: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/mobileseg quickstart
 
-test: $(STAMP)
+# ruff and mypy read their settings from pyproject.toml; each must report nothing
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The Android app's JVM module alone (make test runs it too, with the cross-language checks).

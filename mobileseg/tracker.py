@@ -44,7 +44,7 @@ class CopyFirstMaskTracker:
     """
 
     name = "copy-first-mask"
-    objects = None
+    objects: int | None = None
 
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> State:
         return (mask.clone(),)

@@ -94,7 +94,6 @@ def bench_command(ctx: click.Context, device_kind: str, models: tuple[Path, ...]
 
 
 def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
-
     if options["plot"] and not options["every"]:
         raise ConfigError("--plot draws the latency along the video: give --every N too (e.g. --frames 1000 --every 50).")
     if options["plot"]:
@@ -123,7 +122,6 @@ def _host(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _adb_request(models: tuple[Path, ...], options: dict[str, Any]) -> Any:
-
     if len(models) != 1:
         raise ConfigError(f"--device adb times one --model per run ({len(models)} given): run it once per file.")
     if options["runner"] is None:
@@ -136,5 +134,4 @@ def _adb_request(models: tuple[Path, ...], options: dict[str, Any]) -> Any:
 
 
 def _adb(models: tuple[Path, ...], options: dict[str, Any]) -> dict[str, Any]:
-
     return bench_adb(_adb_request(models, options))

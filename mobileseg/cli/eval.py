@@ -85,14 +85,19 @@ def eval_command(data_root: Path, results: Path | None, checkpoint: Path | None,
     if json_path is not None:
         check_report_file(json_path, "--json", "a `mobileseg eval` report", lambda data: str(data.get("protocol", "")).startswith("DAVIS"))
     if checkpoint is None and artifact is None:
-        report = evaluate_results(dataset, results, void)  # type: ignore[arg-type]
+        assert results is not None  # one of the three, checked above
+        report = evaluate_results(dataset, results, void)
     else:
 
         if results is not None:  # before any prediction: never write into the dataset, over a user's files, or fail at the end
             check_results_folder(dataset, results)
             if not overwrite:
                 check_claimable(results, RESULTS_KIND, "--results")
-        source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
+        if checkpoint is not None:
+            source = checkpoint_source(checkpoint)
+        else:
+            assert artifact is not None  # the branch above takes neither
+            source = artifact_source(artifact, threads)
         if source.size is not None and size is not None and size != source.size:
             raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again at {size[0]}x{size[1]}.")
         source.check_size(size, no_memory_check)

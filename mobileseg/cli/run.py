@@ -11,7 +11,7 @@ from mobileseg.errors import ConfigError
 from mobileseg.data.io import load_mask
 from mobileseg.data.video import frame_files, read_frames, read_video
 from mobileseg.eval.segment import check_overlay_name, check_run_output, segment_video
-from mobileseg.sources import artifact_source, checkpoint_source
+from mobileseg.sources import TrackerSource, artifact_source, checkpoint_source
 
 
 @click.command("run")
@@ -52,16 +52,27 @@ def run_command(checkpoint: Path | None, artifact: Path | None, threads: int, fr
         raise ConfigError(f"--size {size[0]}x{size[1]}: both sides must be multiples of 16 (e.g. 480x864).")
     overlay_path = None if overlay.lower() == "none" else out / check_overlay_name(overlay)
     check_run_output(out, frames_dir, video, overlay_path, first_mask)
-    source = checkpoint_source(checkpoint) if checkpoint is not None else artifact_source(artifact, threads)  # type: ignore[arg-type]
+    source = _source(checkpoint, artifact, threads)
     if source.size is not None and size is not None and size != source.size:
         raise ConfigError(f"{artifact} takes {source.size[0]}x{source.size[1]} inputs only; drop --size or export again.")
     size = size or source.size
     source.check_size(size, no_memory_check)
     total = len(frame_files(frames_dir)) if frames_dir is not None else None
-    frames = read_frames(frames_dir) if frames_dir is not None else read_video(video)  # type: ignore[arg-type]
+    if frames_dir is not None:
+        frames = read_frames(frames_dir)
+    else:
+        assert video is not None  # exactly one of them, checked above
+        frames = read_video(video)
     result = segment_video(source, frames, load_mask(first_mask), out, size, overlay_path, fps, total, overwrite=overwrite)
     click.echo(f"{source.name}: {result.frames} frames, objects {list(result.objects)}, "
                f"{result.tracker_ms_per_frame:.1f} ms per frame (all objects), {result.seconds:.1f} s in all")
     click.echo(f"masks:   {result.masks}")
     if result.overlay is not None:
         click.echo(f"overlay: {result.overlay}")
+
+
+def _source(checkpoint: Path | None, artifact: Path | None, threads: int) -> TrackerSource:
+    if checkpoint is not None:
+        return checkpoint_source(checkpoint)
+    assert artifact is not None  # exactly one of them, checked by the command
+    return artifact_source(artifact, threads)

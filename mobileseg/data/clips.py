@@ -176,7 +176,9 @@ class ClipDataset(Dataset):
             sample = self._try(rng, skip)
             if sample is not None:
                 return self._prompt(rng, sample)
-        return self._prompt(rng, self._try(rng, skip, allow_empty=True))  # type: ignore[arg-type]
+        sample = self._try(rng, skip, allow_empty=True)
+        assert sample is not None  # allow_empty always gives a clip
+        return self._prompt(rng, sample)
 
     def _prompt(self, rng: np.random.Generator, sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``sample`` with ``init_masks`` added when ``box_init_prob > 0`` (no draw at 0, see the module docstring)."""

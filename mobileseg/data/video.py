@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image, ImageSequence
@@ -34,7 +34,7 @@ def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def _av():  # type: ignore[no-untyped-def]
+def _av() -> Any:  # PyAV is optional: imported when a video is read
     try:
         import av
     except ImportError:
@@ -73,7 +73,7 @@ def _read_gif(path: Path) -> Iterator[np.ndarray]:
         raise DatasetError(f"cannot read the GIF {path} ({exc}): {_BROKEN}") from None
 
 
-def _read_av(path: Path, av) -> Iterator[np.ndarray]:  # type: ignore[no-untyped-def]
+def _read_av(path: Path, av: Any) -> Iterator[np.ndarray]:
     decoded, declared = 0, 0
     try:
         with av.open(str(path)) as container:
@@ -83,7 +83,7 @@ def _read_av(path: Path, av) -> Iterator[np.ndarray]:  # type: ignore[no-untyped
             for frame in container.decode(video=0):
                 decoded += 1
                 yield frame.to_ndarray(format="rgb24")
-    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as exc:
         raise DatasetError(f"cannot decode {path} ({exc}): {_BROKEN}") from None
     if decoded == 0:
         raise DatasetError(f"no frame of {path} could be decoded: {_BROKEN}")

@@ -84,7 +84,7 @@ def boundary_measure(
     if n_pred == 0 or n_gt == 0:
         # Official conventions: both empty -> P = R = 1; one empty -> P or R is 0, so F = 0.
         return 1.0 if n_pred == n_gt else 0.0
-    structure = disk(tolerance_pixels(*gt.shape, tolerance=tolerance))
+    structure = disk(tolerance_pixels(gt.shape[0], gt.shape[1], tolerance=tolerance))
     pred_dilated = ndimage.binary_dilation(pred_boundary, structure=structure)
     gt_dilated = ndimage.binary_dilation(gt_boundary, structure=structure)
     precision = np.count_nonzero(pred_boundary & gt_dilated) / n_pred

@@ -161,7 +161,7 @@ def sort_nodes(model: Any) -> Any:
 def _reader(samples: list[dict[str, np.ndarray]], ort_quant: Any) -> Any:
     """A CalibrationDataReader over recorded inputs."""
 
-    class Reader(ort_quant.CalibrationDataReader):  # type: ignore[misc,name-defined]
+    class Reader(ort_quant.CalibrationDataReader):
         def __init__(self) -> None:
             self.items = iter(samples)
 

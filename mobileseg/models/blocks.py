@@ -62,6 +62,7 @@ class KeyProjection(nn.Module):
         super().__init__()
         self.key_proj = nn.Conv2d(in_dim, key_dim, 3, padding=1)
         nn.init.orthogonal_(self.key_proj.weight.data)
+        assert self.key_proj.bias is not None  # a Conv2d with bias (the default)
         nn.init.zeros_(self.key_proj.bias.data)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

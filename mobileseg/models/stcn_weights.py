@@ -80,4 +80,5 @@ def load_stcn(path: str | os.PathLike[str]) -> STCNTeacher:
             "stcn.pth (from the STCN authors) or a teacher checkpoint written by `mobileseg train`."
         )
     teacher.load_state_dict(mapped)
-    return teacher.eval()
+    teacher.eval()
+    return teacher

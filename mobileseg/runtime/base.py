@@ -64,7 +64,8 @@ class RuntimeModel:
             expected = [(spec["name"], tuple(spec["shape"])) for spec in listed]
             named = all(name is not None for name, _ in found)
             if named:
-                file_view, contract_view = dict(found), dict(expected)
+                file_view = {name: shape for name, shape in found if name is not None}
+                contract_view = dict(expected)
                 problems = [f"{kind} {name!r}: the contract says {list(contract_view[name]) if name in contract_view else 'nothing'}, "
                             f"the file has {list(file_view[name]) if name in file_view else 'nothing'}"
                             for name in sorted(set(file_view) | set(contract_view)) if file_view.get(name) != contract_view.get(name)]

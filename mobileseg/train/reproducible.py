@@ -83,7 +83,7 @@ def reproducible(settings: Reproducibility, cuda: bool = False) -> Iterator[None
         # cuBLAS needs a fixed workspace for deterministic matmuls; harmless on CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=cuda)
-        torch.backends.mkldnn.deterministic = True
+        torch.backends.mkldnn.deterministic = True  # type: ignore[assignment]  # torch's stubs type this flag as its descriptor
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     try:

@@ -24,6 +24,11 @@ LEAVE_PROBABILITY = 0.35  # chance that a target (not the first) leaves the fram
 MIN_VISIBLE_FRACTION = 0.004  # a target must cover at least this much of frame 0
 
 
+def _rgb(values: np.ndarray) -> tuple[float, float, float]:
+    red, green, blue = (float(x) for x in values)
+    return red, green, blue
+
+
 def _clutter(rng: np.random.Generator, background: np.ndarray, count: int) -> np.ndarray:
     """Paint ``count`` static textured blobs into the background (object-like clutter)."""
     bh, bw = background.shape[:2]
@@ -63,7 +68,7 @@ def _lighting(rng: np.random.Generator, height: int, width: int, frames: int) ->
     return Lighting(
         gain=float(rng.uniform(0.05, 0.3)),
         rate=2 * np.pi / (frames * rng.uniform(0.5, 1.5)),
-        tint=tuple(float(x) for x in rng.uniform(-0.08, 0.08, 3)),
+        tint=_rgb(rng.uniform(-0.08, 0.08, 3)),
         spot_path=spot,
         spot_strength=float(rng.uniform(0.1, 0.45)),
     )

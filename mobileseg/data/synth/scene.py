@@ -154,7 +154,7 @@ class Scene:
         return labels
 
 
-def swing(rng: np.random.Generator, amplitude: float, frames: int) -> tuple[float, float, float, float]:
+def swing(rng: np.random.Generator, amplitude: float, frames: float) -> tuple[float, float, float, float]:
     angle = rng.uniform(0, 2 * np.pi)
     omega = 2 * np.pi / (frames * rng.uniform(0.5, 2.0))
     return (amplitude * np.cos(angle), amplitude * np.sin(angle), omega, rng.uniform(0, 2 * np.pi))

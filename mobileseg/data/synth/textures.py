@@ -17,7 +17,7 @@ PATTERNS = ("noise", "marble", "spots", "checker", "stripes")
 def _resize(values: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bicubic resize of a float map (Pillow 'F' mode: deterministic and fast)."""
     image = Image.fromarray(values.astype(np.float32), mode="F")
-    return np.asarray(image.resize((width, height), Image.BICUBIC), dtype=np.float32)
+    return np.asarray(image.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
 
 
 def fractal_noise(
