@@ -55,10 +55,10 @@ class OnDevice:
 
 def score(job: tuple[str, str, str]) -> tuple[str, dict[str, float]]:
     """J&F of one checkpoint on the val split, started from the masks and from their boxes."""
+    from mobileseg.checkpoint import model_from_checkpoint
     from mobileseg.data.datasets import open_dataset
     from mobileseg.eval.predict import predict_dataset
     from mobileseg.models import NetworkTracker
-    from mobileseg.checkpoint import model_from_checkpoint
 
     name, ckpt, data = job
     torch.set_num_threads(2)
@@ -74,8 +74,8 @@ def score(job: tuple[str, str, str]) -> tuple[str, dict[str, float]]:
 
 
 def main() -> None:
-    from mobileseg.data.synth import SynthConfig, generate_synthvos
     from mobileseg.checkpoint import load_checkpoint
+    from mobileseg.data.synth import SynthConfig, generate_synthvos
 
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(WORK, ignore_errors=True)

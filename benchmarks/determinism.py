@@ -30,8 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import RESULTS, publish  # noqa: E402
 
-from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.checkpoint import load_checkpoint  # noqa: E402
+from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.utils.machine import cpu_name  # noqa: E402
 
 MODES = {"deterministic": "--deterministic", "not deterministic": "--no-deterministic"}

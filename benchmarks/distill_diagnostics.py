@@ -29,11 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish  # noqa: E402
 
+from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from mobileseg.data.clips import IGNORE_INDEX, ClipDataset  # noqa: E402
 from mobileseg.data.davis import open_davis2017  # noqa: E402
 from mobileseg.distill.losses import boundary_map  # noqa: E402
 from mobileseg.models import build_model  # noqa: E402
-from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from mobileseg.train.config import TrainConfig  # noqa: E402
 from mobileseg.train.objective import Objective  # noqa: E402
 

@@ -98,10 +98,10 @@ def latency_rows(work: Path, size: tuple[int, int], frames: int) -> tuple[list[d
 
 
 def accuracy_rows(work: Path, quick: bool, seeds: int) -> list[dict[str, Any]]:
+    from mobileseg.data.datasets import open_dataset
     from mobileseg.data.synth import SynthConfig, generate_synthvos
     from mobileseg.eval.predict import predict_dataset
     from mobileseg.sources import checkpoint_source
-    from mobileseg.data.datasets import open_dataset
     from mobileseg.train.config import TrainConfig
     from mobileseg.train.loop import prepare_run, train
 

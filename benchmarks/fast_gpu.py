@@ -15,7 +15,12 @@ every run's weights rounded to fp16, one file each (a full student fits one 16 M
 benchmarks/int8_accuracy.py scores through the int8 runtimes on the CPU. SMOKE=1 runs a toy
 version on the CPU.
 """
-import json, os, shutil, subprocess, sys, time
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 from multiprocessing import Pool
 from pathlib import Path
 

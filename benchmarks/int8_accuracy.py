@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -29,8 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.artifact.contract import load_contract  # noqa: E402
+from mobileseg.data.synth import SynthConfig, generate_synthvos  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
 from mobileseg.utils.fsio import write_json_atomic  # noqa: E402
 from mobileseg.utils.timing import Stopwatch  # noqa: E402

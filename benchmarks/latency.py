@@ -31,14 +31,14 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import RESULTS, publish  # noqa: E402
 
+from mobileseg.artifact.contract import load_contract, sha256  # noqa: E402
 from mobileseg.bench.host import HostRequest, bench_host, host_info  # noqa: E402
 from mobileseg.bench.report import make_report, plot  # noqa: E402
-from mobileseg.artifact.contract import load_contract, sha256  # noqa: E402
+from mobileseg.checkpoint import save_checkpoint  # noqa: E402
 from mobileseg.export.parity import parity_video  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
 from mobileseg.models import NetworkTracker, build_model  # noqa: E402
 from mobileseg.models.registry import ROLES  # noqa: E402
-from mobileseg.checkpoint import save_checkpoint  # noqa: E402
 
 FORMATS = {"tflite": ".tflite", "executorch": ".pte", "onnx": ".onnx"}
 
@@ -104,7 +104,7 @@ def main() -> None:
 
     requests: list[tuple[str, HostRequest]] = []
     for threads in (1, 2):
-        for target, path in files.items():
+        for path in files.values():
             requests.append(("student", HostRequest(str(path), frames=frames, warmup=3, threads=threads, start_frame=10)))
         requests.append(("student", HostRequest(str(student), frames=frames, warmup=3, threads=threads, size=size, start_frame=10)))
     for frame in teacher_frames:

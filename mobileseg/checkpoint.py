@@ -27,8 +27,8 @@ from mobileseg.errors import MobilesegError
 from mobileseg.models import ROLES, build_model
 from mobileseg.models.base import MemoryNetwork
 from mobileseg.models.spec import Student
-from mobileseg.utils.fsio import atomic_path, save_failed
 from mobileseg.models.stcn_weights import load_stcn
+from mobileseg.utils.fsio import atomic_path, save_failed
 
 FORMAT = "mobileseg.checkpoint"
 VERSION = 1

@@ -18,25 +18,27 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
+from mobileseg.artifact.contract import load_contract, sha256
+from mobileseg.bench.host import HostRequest, time_model
 from mobileseg.data.davis import open_davis2017
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.data.synth.generate import MARKER as DATA_MARKER
+from mobileseg.errors import MobilesegError
 from mobileseg.eval.predict import aligned_size, predict_dataset
+from mobileseg.export.pipeline import ExportRequest, export_checkpoint, resolve_targets
 from mobileseg.sources import artifact_source, baseline_source, checkpoint_source
-from mobileseg.utils.fsio import write_bytes_atomic, write_json_atomic
-from mobileseg.utils.table import format_table
-from mobileseg.utils.timing import Stopwatch
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run, train
-from mobileseg.bench.host import HostRequest, time_model
-from mobileseg.errors import MobilesegError
-from mobileseg.artifact.contract import load_contract, sha256
-from mobileseg.export.pipeline import ExportRequest, export_checkpoint, resolve_targets
-from mobileseg.utils.owned import MARKER as OUTPUT_MARKER, claim_output, foreign_entries, mark_output, read_marker
+from mobileseg.utils.fsio import write_bytes_atomic, write_json_atomic
+from mobileseg.utils.owned import MARKER as OUTPUT_MARKER
+from mobileseg.utils.owned import claim_output, foreign_entries, mark_output, read_marker
+from mobileseg.utils.table import format_table
+from mobileseg.utils.timing import Stopwatch
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -178,14 +180,14 @@ def _dataset(out: Path, config: SynthConfig) -> Path:
 
 
 def _config(run: Path, model: str, steps: int, lr: float, data: Path, budget: Budget, seed: int, threads: int | None,
-            **extra: Any) -> "TrainConfig":
+            **extra: Any) -> TrainConfig:
 
     return TrainConfig(model=model, data=str(data), out=str(run), steps=steps, batch_size=budget.batch_size, lr=lr, crop=budget.crop,
                        crop_scale=budget.crop_scale, val_every=budget.val_every, val_videos=budget.val_videos, poly_epsilon=1.0,
                        seed=seed, threads=threads, save_every=100, **extra)
 
 
-def _train_job(role: str, config: "TrainConfig", level: int, worker: bool) -> Path:
+def _train_job(role: str, config: TrainConfig, level: int, worker: bool) -> Path:
     """:func:`_train`, in a worker process when ``worker``: its log lines prefixed with the role and no
     progress bar (two runs share the terminal)."""
     if not worker:
@@ -198,7 +200,7 @@ def _train_job(role: str, config: "TrainConfig", level: int, worker: bool) -> Pa
         logging.basicConfig(format="%(message)s", level=logging.WARNING, force=True)
 
 
-def _train(role: str, config: "TrainConfig") -> Path:
+def _train(role: str, config: TrainConfig) -> Path:
     """Train (or reuse / resume) one network; returns its best checkpoint."""
 
     status = prepare_run(config, "quickstart")
@@ -251,7 +253,7 @@ def _timing_row(path: Path, role: str, size: tuple[int, int]) -> dict[str, objec
     return row
 
 
-def _reusable(folder: Path, fmt: "ExportFormat", digest: str, size: tuple[int, int]) -> Path | None:
+def _reusable(folder: Path, fmt: ExportFormat, digest: str, size: tuple[int, int]) -> Path | None:
     """``fmt``'s exported file in ``folder`` when it comes from the checkpoint with sha256 ``digest`` at ``size`` and passed its check."""
 
     try:
@@ -283,14 +285,14 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _map(pool: "Executor | None", function: Callable[..., Any], jobs: list[tuple[Any, ...]]) -> list[Any]:
+def _map(pool: Executor | None, function: Callable[..., Any], jobs: list[tuple[Any, ...]]) -> list[Any]:
     """``function(*job)`` for every job, in ``pool``'s worker processes, or here without one; in order."""
     if pool is None:
         return [function(*job) for job in jobs]
     return list(pool.map(function, *zip(*jobs))) if jobs else []
 
 
-def _submit(pool: "Executor | None", function: Callable[..., Any], *args: Any) -> "Future[Any]":
+def _submit(pool: Executor | None, function: Callable[..., Any], *args: Any) -> Future[Any]:
     """``function(*args)`` queued in ``pool``, or run here at once without one."""
     from concurrent.futures import Future
 
@@ -302,7 +304,7 @@ def _submit(pool: "Executor | None", function: Callable[..., Any], *args: Any) -
 
 
 @contextlib.contextmanager
-def _workers(count: int) -> Iterator["Executor | None"]:
+def _workers(count: int) -> Iterator[Executor | None]:
     """``count`` worker processes (spawned: torch's thread pools do not survive a fork), or None for 1."""
     if count <= 1:
         yield None
@@ -319,7 +321,7 @@ def _workers(count: int) -> Iterator["Executor | None"]:
 EXPORT_ORDER = ("executorch", "tflite", "coreml", "onnx")
 
 
-def _evaluate(result: QuickstartResult, plan: Budget, pool: "Executor | None", runtime_threads: int) -> None:
+def _evaluate(result: QuickstartResult, plan: Budget, pool: Executor | None, runtime_threads: int) -> None:
     """Export the distilled student to every installed target at the val size and score every row of the
     table on the val split, in one queue (in ``pool``'s workers when given): the exports first, slowest
     first, then the checkpoints' rows, and each exported file's row as soon as its export passed. A

@@ -8,7 +8,8 @@ registered at run time (a plug-in, a test's example) can be removed again with `
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from mobileseg.errors import UnknownNameError
 

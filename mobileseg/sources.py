@@ -10,11 +10,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mobileseg.tracker import CopyFirstMaskTracker, TrackerFactory
-from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.checkpoint import model_from_checkpoint
-from mobileseg.runtime import open_runtime
+from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.footprint import check_fits
+from mobileseg.runtime import open_runtime
+from mobileseg.tracker import CopyFirstMaskTracker, TrackerFactory
 
 
 @dataclass(frozen=True)

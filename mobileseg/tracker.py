@@ -16,7 +16,8 @@ groups objects accordingly and combines the groups with :func:`aggregate`.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import torch

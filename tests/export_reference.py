@@ -107,9 +107,9 @@ def tflite_summary(path: Path) -> dict[str, Any]:
 
 
 def export_summary(tmp: Path) -> dict[str, Any]:
+    from mobileseg.checkpoint import save_checkpoint
     from mobileseg.export.pipeline import ExportRequest, export_checkpoint
     from mobileseg.models import build_model
-    from mobileseg.checkpoint import save_checkpoint
 
     model = build_model(MODEL)
     checkpoint = save_checkpoint(tmp / "student.pt", {"model": MODEL, "model_kwargs": {}, "role": "student",

@@ -7,8 +7,8 @@ Every writer returns the dataset root. Frames are ``uint8 [H, W, 3]`` gradients 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobileseg.errors import MobilesegError
 from mobileseg.artifact.publish import digest, pending, recover
 from mobileseg.artifact.signature import NEW, Signature
+from mobileseg.errors import MobilesegError
 from mobileseg.utils.fsio import write_json_atomic
 
 CONTRACT_VERSION = 1

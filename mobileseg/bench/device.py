@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from mobileseg.artifact.contract import load_contract
 from mobileseg.bench.adb import Adb, AdbError
+from mobileseg.bench.report import make_report
 from mobileseg.bench.runners import RUNNERS, on_device, read_output, runner_command, tflite_signature
+from mobileseg.bench.stats import LatencyStats
 from mobileseg.errors import ConfigError
 from mobileseg.export.parity import parity_video
 from mobileseg.runtime import open_runtime
-from mobileseg.bench.stats import LatencyStats
-from mobileseg.artifact.contract import load_contract
-from mobileseg.bench.report import make_report
 
 REMOTE_ROOT = "/data/local/tmp"
 
@@ -172,7 +172,7 @@ def dry_run(request: DeviceRequest) -> list[str]:
     lines.append(f"{adb} shell {shlex.quote(shlex.join(mkdir))}")
     lines += [f"{adb} push {shlex.quote(str(local))} {remote}" for local, remote in plan.pushes]
     lines.append(f"{adb} shell {shlex.quote(shlex.join(chmod))}")
-    for entry, command in plan.commands.items():
+    for command in plan.commands.values():
         if target == "executorch":
             lines.append(f"{adb} logcat -c")
         lines.append(f"{adb} shell {shlex.quote(shlex.join(command))}")

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from mobileseg.bench.stats import LatencyStats
-from mobileseg.errors import MobilesegError
-from mobileseg.utils.progress import progress
 from mobileseg.bench.targets import open_target
-from mobileseg.export.parity import parity_video
 from mobileseg.data.datasets import open_dataset
+from mobileseg.errors import MobilesegError
 from mobileseg.eval.predict import predict_dataset
+from mobileseg.export.parity import parity_video
 from mobileseg.utils.machine import cpu_name
+from mobileseg.utils.progress import progress
 from mobileseg.utils.timing import Stopwatch
 
 CLIP_FRAMES = 16

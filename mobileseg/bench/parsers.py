@@ -58,7 +58,7 @@ class ToolRun:
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"  # C++ ostream's default format of a double or an int64
-_COUNT = re.compile(rf"\bcount=(\d+)(?P<rest>.*)")
+_COUNT = re.compile(r"\bcount=(\d+)(?P<rest>.*)")
 _FIELD = re.compile(rf"\b(first|curr|min|max|avg|std|p5|median|p95)=({_NUMBER})")
 _TIMINGS = re.compile(rf"Inference timings in us: Init: ({_NUMBER}), First inference: ({_NUMBER}), Warmup \(avg\): ({_NUMBER}), "
                       rf"Inference \(avg\): ({_NUMBER})")

@@ -109,7 +109,7 @@ def on_device(target: str, command: list[str], mask: str | None) -> list[str]:
     return command
 
 
-def read_output(target: str, adb: "Adb", done: "subprocess.CompletedProcess[str]", runner: str, entry: str, warmup: int,
+def read_output(target: str, adb: Adb, done: subprocess.CompletedProcess[str], runner: str, entry: str, warmup: int,
                 subgraph: int | None = None) -> ToolRun:
     """The runner's figures from its output: stdout and stderr, and for ExecuTorch its logcat lines."""
     text = done.stdout + done.stderr

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 def percentile(sorted_ms: Sequence[float], q: float) -> float:
@@ -38,7 +39,7 @@ class LatencyStats:
         return 1000.0 / self.mean if self.mean > 0 else math.inf
 
     @classmethod
-    def of(cls, samples_ms: Sequence[float]) -> "LatencyStats":
+    def of(cls, samples_ms: Sequence[float]) -> LatencyStats:
         if not samples_ms:
             raise ValueError("no latency samples")
         ordered = sorted(samples_ms)

@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mobileseg.errors import ConfigError
-from mobileseg.sources import TrackerSource
 from mobileseg.artifact.contract import contract_path, load_contract
-from mobileseg.sources import artifact_source, checkpoint_source
+from mobileseg.errors import ConfigError
 from mobileseg.models import ROLES
+from mobileseg.sources import TrackerSource, artifact_source, checkpoint_source
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import click
 
+from mobileseg.bench.device import DeviceRequest, bench_adb, dry_run
+from mobileseg.bench.host import HostRequest, bench_host, host_info
+from mobileseg.bench.report import check_plot_path, check_report_path, make_report, plot, require_matplotlib, table, write_report
+from mobileseg.bench.targets import kind_of
+from mobileseg.checkpoint import model_from_checkpoint
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
-from mobileseg.bench.report import table, write_report, check_report_path, plot, make_report, check_plot_path, require_matplotlib
-from mobileseg.bench.device import dry_run, DeviceRequest, bench_adb
-from mobileseg.bench.host import HostRequest, bench_host, host_info
-from mobileseg.bench.targets import kind_of
 from mobileseg.models.footprint import UNCHECKED_PIXELS, check_fits
-from mobileseg.checkpoint import model_from_checkpoint
 
 HOST_ONLY = ("frames", "every", "plot", "data", "size", "start_frame", "no_memory_check")
 ADB_ONLY = ("serial", "runner", "delegate", "big_cores", "runs", "cooldown", "state_frames", "dry_run")

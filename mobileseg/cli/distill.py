@@ -174,7 +174,7 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     _report(train(config, overwrite=options["overwrite"]))
 
 
-def _report(result: "TrainResult") -> None:
+def _report(result: TrainResult) -> None:
     best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
     click.echo(f"{'distilled' if result.config.distiller != 'none' else 'trained'} {result.config.model} for {result.step} steps in {result.seconds:.0f} s; "
                f"best val J&F {best}\nbest: {result.best}\nlast: {result.last}")

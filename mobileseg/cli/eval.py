@@ -10,12 +10,11 @@ from mobileseg.cli.types import SIZE
 from mobileseg.data.datasets import AUTO, DATASET_KINDS, open_dataset
 from mobileseg.errors import ConfigError
 from mobileseg.eval.davis import FIRST_STARTS, VOID_POLICIES, EvalReport, evaluate_results
-from mobileseg.utils.fsio import write_json_atomic
-from mobileseg.utils.owned import check_report_file
-from mobileseg.utils.table import format_table
 from mobileseg.eval.predict import RESULTS_KIND, check_results_folder, predict_dataset
-from mobileseg.utils.owned import check_claimable
 from mobileseg.sources import artifact_source, checkpoint_source
+from mobileseg.utils.fsio import write_json_atomic
+from mobileseg.utils.owned import check_claimable, check_report_file
+from mobileseg.utils.table import format_table
 
 SUMMARY_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 

@@ -8,10 +8,10 @@ import click
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
-from mobileseg.export.parity import PARITY_FRAMES, Tolerance
-from mobileseg.export.pipeline import DEFAULT_SIZE, ExportRequest, export_checkpoint, ExportError, model_for, verify_artifact
-from mobileseg.export.recipes import Recipe, load_recipe
 from mobileseg.export.android import check_app_dir, install_into_app
+from mobileseg.export.parity import PARITY_FRAMES, Tolerance
+from mobileseg.export.pipeline import DEFAULT_SIZE, ExportError, ExportRequest, export_checkpoint, model_for, verify_artifact
+from mobileseg.export.recipes import Recipe, load_recipe
 
 TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 

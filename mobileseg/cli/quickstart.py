@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import click
+
 from mobileseg.quickstart import TIMING_CAPTION, caption, run_quickstart
 
 

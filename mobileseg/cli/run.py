@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from mobileseg.cli.types import SIZE
-from mobileseg.errors import ConfigError
 from mobileseg.data.io import load_mask
 from mobileseg.data.video import frame_files, read_frames, read_video
+from mobileseg.errors import ConfigError
 from mobileseg.eval.segment import check_overlay_name, check_run_output, segment_video
 from mobileseg.sources import TrackerSource, artifact_source, checkpoint_source
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
-from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from mobileseg.models import MODELS, ROLES
+from mobileseg.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from mobileseg.train.loop import resume_run, train
 
 _D = TrainConfig(model="", data="", out="")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mobileseg.data.davis import (
     LAYOUT_2016,
@@ -27,8 +27,7 @@ from mobileseg.data.davis import (
 )
 from mobileseg.data.sequence import VideoDataset
 from mobileseg.data.youtubevos import LAYOUT as LAYOUT_YTVOS
-from mobileseg.data.youtubevos import YOUTUBEVOS_SPLITS
-from mobileseg.data.youtubevos import check_first_masks, open_youtubevos
+from mobileseg.data.youtubevos import YOUTUBEVOS_SPLITS, check_first_masks, open_youtubevos
 from mobileseg.errors import DatasetError, UnknownNameError
 
 # The values of VideoDataset.kind; ``open_dataset`` also takes "auto".

@@ -7,9 +7,9 @@ index of the frame whose mask introduces object ``k`` (always 0 in DAVIS; later 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image

@@ -9,8 +9,9 @@ Frames are ``uint8 [H, W, 3]`` RGB.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence

@@ -5,6 +5,8 @@ in this order: ``mobileseg distill --help`` lists the flags in it (the default m
 """
 
 from mobileseg.distill import mobilevos  # noqa: F401  (registers the methods; the default first)
+
+# isort: split
 from mobileseg.distill import cirkd, lgd, online, tdnet  # noqa: F401
 from mobileseg.distill.base import (
     DISTILLERS,

@@ -64,8 +64,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobileseg.distill.base import DISTILLERS, Distiller, DistillOptions, Networks, StepOutputs, object_labels, option
-from mobileseg.errors import ConfigError
 from mobileseg.distill.losses import boundary_logit_kd, gather_pixels, sample_pixels
+from mobileseg.errors import ConfigError
 
 CLASSES = 2  # background, object
 TERMS = ("batch_p2p", "memory_p2p", "memory_p2r")

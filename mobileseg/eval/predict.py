@@ -9,9 +9,9 @@ the mask; only what ``init`` receives changes, the scoring does not.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -28,7 +28,6 @@ from mobileseg.utils.fsio import check_writable_folder, is_within
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.progress import progress
 from mobileseg.utils.timing import Timer
-
 
 
 def check_first(first: str) -> None:

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mobileseg.errors import ConfigError
 from mobileseg.artifact.contract import CONTRACT_VERSION, ContractError, load_contract, sha256
-from mobileseg.utils.fsio import atomic_path
 from mobileseg.data.tensors import frame_tensor
+from mobileseg.errors import ConfigError
+from mobileseg.utils.fsio import atomic_path
 
 APP_TARGET = "tflite"
 ASSETS = Path("app/src/main/assets/mobileseg")  # inside the app project; the app loads the one contract there

@@ -19,12 +19,11 @@ from typing import Any
 
 import torch
 
-from mobileseg.artifact.contract import LoadedContract
-from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.utils.quiet import quiet
+from mobileseg.artifact.contract import ContractError, LoadedContract
 from mobileseg.artifact.signature import Signature
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.runtime.base import require
-from mobileseg.artifact.contract import ContractError
+from mobileseg.utils.quiet import quiet
 
 
 def _register_alias() -> None:

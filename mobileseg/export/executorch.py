@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.utils.quiet import quiet
 from mobileseg.artifact.signature import Signature
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.runtime.base import require
+from mobileseg.utils.quiet import quiet
 
 _PLUMBING = {"executorch_call_delegate", "getitem"}
 

@@ -8,18 +8,18 @@ never call each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
 from mobileseg.artifact.contract import LoadedContract
-from mobileseg.export.quantize import Calibration
 from mobileseg.artifact.signature import Signature
 from mobileseg.artifact.targets import TARGETS
+from mobileseg.export.quantize import PRECISIONS, Calibration
 from mobileseg.registry import Registry
-from mobileseg.export.quantize import PRECISIONS
 
 
 @dataclass

@@ -12,20 +12,19 @@ Quantised variants use onnxruntime's quantisation tools. Runs in onnxruntime
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import hashlib
-import tempfile
-
 import numpy as np
 import torch
 
-from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.utils.quiet import quiet
 from mobileseg.artifact.signature import Signature
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.runtime.base import require
+from mobileseg.utils.quiet import quiet
 
 OPSET = 18
 SHARED_MIN_BYTES = 1024  # smaller tensors (shapes, scales) stay inside the graphs

@@ -18,20 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.artifact.contract import Contract, load_contract, sha256
-from mobileseg.export.formats import FORMATS, ExportFormat
-from mobileseg.export.formats import Quantization
+from mobileseg.artifact.publish import digest, publish, staging_folder
+from mobileseg.artifact.signature import signature_of
+from mobileseg.checkpoint import student_from_checkpoint
+from mobileseg.errors import ConfigError, MobilesegError
+from mobileseg.export.formats import FORMATS, ExportFormat, Quantization
 from mobileseg.export.parity import PARITY_FRAMES, Tolerance, compare_trackers, parity_video
 from mobileseg.export.quantize import CALIBRATION_FRAMES, check_precision, measure_accuracy, record_calibration, stem_for
-from mobileseg.artifact.signature import signature_of
 from mobileseg.models import NetworkTracker, count_parameters
 from mobileseg.models.base import STRIDE
+from mobileseg.models.footprint import check_fits
 from mobileseg.models.spec import Student
 from mobileseg.runtime.base import RUNTIMES, ToolchainError
-from mobileseg.checkpoint import student_from_checkpoint
-from mobileseg.artifact.publish import digest, publish, staging_folder
-from mobileseg.models.footprint import check_fits
 from mobileseg.utils.fsio import check_free_space, check_writable_folder
 from mobileseg.utils.owned import claimed
 from mobileseg.utils.timing import Stopwatch
@@ -46,6 +45,7 @@ ALL = "all"
 class ExportError(MobilesegError):
     """An export could not be written or failed its parity check."""
 
+FP32 = Tolerance()  # the fp32 parity rule (frozen: one shared default)
 
 @dataclass
 class ExportRequest:
@@ -119,7 +119,7 @@ def _memory_info(model: Student) -> dict[str, Any]:
 
 
 def verify_artifact(artifact: str | os.PathLike[str], model: Student, threads: int = 2, frames: int = PARITY_FRAMES,
-                    tolerance: Tolerance = Tolerance(), data: Path | None = None, max_jf_drop: float = 1.0) -> dict[str, Any]:
+                    tolerance: Tolerance = FP32, data: Path | None = None, max_jf_drop: float = 1.0) -> dict[str, Any]:
     """Whole-video parity of ``artifact`` against ``model`` in the artifact's real runtime, or the
     spec check of a format that cannot run here. A quantised file is held to its accuracy instead:
     agreement with fp32 and the J&F drop (on ``data``'s val split or a generated set) against

@@ -24,23 +24,23 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
-from mobileseg.errors import ConfigError
-from mobileseg.data.tensors import frame_tensor, mask_tensor
-from mobileseg.eval.predict import predict_dataset
-from mobileseg.data.datasets import open_dataset
-from mobileseg.errors import DatasetError
-from mobileseg.export.parity import parity_video, Tolerance, compare_trackers
 from mobileseg.artifact.signature import step_names
-from mobileseg.models.spec import Student
+from mobileseg.data.datasets import open_dataset
 from mobileseg.data.synth import SynthConfig, generate_synthvos
+from mobileseg.data.tensors import frame_tensor, mask_tensor
+from mobileseg.errors import ConfigError, DatasetError
+from mobileseg.eval.predict import predict_dataset
+from mobileseg.export.parity import Tolerance, compare_trackers, parity_video
 from mobileseg.models import NetworkTracker
+from mobileseg.models.spec import Student
 from mobileseg.runtime import open_runtime
 
 log = logging.getLogger(__name__)

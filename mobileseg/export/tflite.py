@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
-from mobileseg.utils.quiet import quiet
 from mobileseg.artifact.signature import EntryPoint, Signature
+from mobileseg.export.formats import ExportFormat, Quantization, Written, register_format
 from mobileseg.runtime.base import require
+from mobileseg.utils.quiet import quiet
 
 
 class NamedOutputs(nn.Module):

@@ -17,8 +17,8 @@ usual names (e.g. ``resnet18-f37072fd.pth``, as in ``~/.cache/torch/hub/checkpoi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn

@@ -7,7 +7,7 @@ Module and parameter names follow STCN's public code (``ResBlock.conv1/conv2/dow
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

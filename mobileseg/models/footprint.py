@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from mobileseg.errors import ConfigError
-from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.models import NetworkTracker
+from mobileseg.models.base import STRIDE, MemoryNetwork
 from mobileseg.models.spec import Student
 
 PROBE = (64, 64)

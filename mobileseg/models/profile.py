@@ -12,8 +12,9 @@ distillation embedding) count there too. Used by ``benchmarks/fast.py`` to repor
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -81,8 +82,7 @@ def profile_step(model: MemoryNetwork, height: int, width: int, repeats: int = 5
     for name, module in parts:
         if name not in captured:  # not run by step
             continue
-        args = captured[name]
-        run = (lambda m=module, a=args: m(*a))
+        run = functools.partial(module, *captured[name])
         rows.append(Part(name, sum(p.numel() for p in module.parameters()), _flops(run) / 1e9, median_ms(run, repeats, warmup=1)))
     total_flops, total_ms = _flops(whole) / 1e9, median_ms(whole, repeats, warmup=1)
     params = sum(p.numel() for p in model.parameters())

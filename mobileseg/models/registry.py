@@ -7,7 +7,8 @@ A builder takes keyword arguments (architecture settings, ``pretrained``) and re
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from torch import nn
 

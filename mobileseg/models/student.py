@@ -16,7 +16,8 @@ Tracker entry points (the exported graphs), for K objects of one video:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +28,6 @@ from mobileseg.models.blocks import ASPP, FeatureFusionBlock, KeyProjection, Sep
 from mobileseg.models.memory import fill_slots, push_slot
 from mobileseg.models.registry import register_model
 from mobileseg.models.spec import MemoryPolicy, StateTensor, Student, StudentSpec
-
 
 MEM_KEY = StateTensor("mem_key", "1 x slots x key_dim x H/16 x W/16", "memory keys, one slot per remembered frame (slot 0 = first frame)")
 MEM_VALUE = StateTensor("mem_value", "K x slots x value_dim x H/16 x W/16", "memory values per object and slot")

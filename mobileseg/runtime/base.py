@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.artifact.contract import ContractError, LoadedContract, load_contract
+from mobileseg.errors import ConfigError, MobilesegError
 from mobileseg.registry import Registry
 from mobileseg.tracker import State
 
@@ -88,7 +88,7 @@ class RuntimeModel:
             )
         return np.ascontiguousarray(value.detach().cpu().numpy(), dtype=np.float32)
 
-    def tracker(self) -> "RuntimeTracker":
+    def tracker(self) -> RuntimeTracker:
         return RuntimeTracker(self)
 
 

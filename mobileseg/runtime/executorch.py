@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from mobileseg.artifact.contract import ContractError, LoadedContract
-from mobileseg.utils.quiet import quiet
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
+from mobileseg.utils.quiet import quiet
 
 log = logging.getLogger(__name__)
 _POOL_THREADS: int | None = None  # the thread count the process-wide pool was given

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from mobileseg.artifact.contract import ContractError, LoadedContract
-from mobileseg.utils.quiet import quiet
 from mobileseg.runtime.base import RUNTIMES, RuntimeModel, require
+from mobileseg.utils.quiet import quiet
 
 
 @RUNTIMES.register("tflite")

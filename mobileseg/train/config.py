@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from mobileseg.errors import ConfigError
-from mobileseg.models.backbones import WEIGHTS
 from mobileseg.data.clips import ClipConfig
 from mobileseg.distill import DISTILLERS
+from mobileseg.errors import ConfigError
 from mobileseg.models import MODELS, ROLES
-
+from mobileseg.models.backbones import WEIGHTS
 
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULES = ("cosine", "poly", "constant")
@@ -105,7 +105,7 @@ class TrainConfig:
         check_device(self.device)
         check_pretrained(self.pretrained)
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """A copy as it is stored: data and teacher paths absolute, the thread count filled in."""
         import torch
 
@@ -121,7 +121,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         config = cls(**{k: v for k, v in values.items() if k in known})
         config.crop = _pair(config.crop)  # JSON gives lists

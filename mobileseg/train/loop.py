@@ -15,15 +15,22 @@ import logging
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 
+from mobileseg.checkpoint import (
+    load_checkpoint,
+    load_distiller_state,
+    load_model_state,
+    save_checkpoint,
+)
 from mobileseg.data.clips import ClipDataset
 from mobileseg.data.datasets import open_dataset
 from mobileseg.data.sequence import VideoDataset
@@ -31,12 +38,7 @@ from mobileseg.errors import ConfigError, MobilesegError, OutputError
 from mobileseg.eval.predict import predict_dataset
 from mobileseg.models import ROLES, NetworkTracker, build_model
 from mobileseg.models.base import MemoryNetwork
-from mobileseg.checkpoint import (
-    load_checkpoint,
-    load_distiller_state,
-    load_model_state,
-    save_checkpoint,
-)
+from mobileseg.models.clip import ClipRunner
 from mobileseg.train.config import TrainConfig, learning_rate
 from mobileseg.train.distributed import Dist, barrier, mean_over_ranks, setup, teardown
 from mobileseg.train.interrupt import StopRequest, TrainingInterrupted, stop_on_signal
@@ -49,12 +51,11 @@ from mobileseg.train.resume import (
     require_last,
     stored_run,
 )
-from mobileseg.models.clip import ClipRunner
 from mobileseg.utils.fsio import check_free_space, check_writable_folder, write_json_atomic
 from mobileseg.utils.lock import folder_lock
-from mobileseg.utils.timing import Stopwatch
 from mobileseg.utils.owned import check_claimable, claim_output, owned_by
 from mobileseg.utils.progress import progress
+from mobileseg.utils.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 RUN_KIND = "training run"  # the marker kind of a train/distill --out (mobileseg.utils.owned)

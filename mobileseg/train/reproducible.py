@@ -26,9 +26,10 @@ networks need have no deterministic version (bilinear upsampling's backward pass
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 

@@ -23,11 +23,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from mobileseg.errors import ConfigError
 from mobileseg.checkpoint import CheckpointError, load_checkpoint
-from mobileseg.train.config import TrainConfig
 from mobileseg.distill import DISTILLERS, option_defaults
+from mobileseg.errors import ConfigError
 from mobileseg.models import MODELS
+from mobileseg.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import contextlib
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mobileseg.errors import MobilesegError
 from mobileseg.utils.owned import MARKER as OUTPUT_MARKER

@@ -22,8 +22,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mobileseg.errors import OutputError
 from mobileseg.utils.fsio import check_writable_folder, write_json_atomic

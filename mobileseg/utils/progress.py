@@ -7,7 +7,8 @@ By default a bar is drawn when stderr is a terminal and left out of logs and pip
 from __future__ import annotations
 
 import os
-from typing import Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 _LOGGERS = ("torchao", "torch.utils._pytree", "torch.onnx", "torch._export", "coremltools", "absl", "onnxscript")
 _TAIL = 20_000  # characters of captured output shown when a conversion fails

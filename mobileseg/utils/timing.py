@@ -19,9 +19,9 @@ numbers of eval, run, bench and the benchmarks come from the same clock (and a t
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from time import perf_counter
-from typing import Callable, Iterator
 
 
 class Stopwatch:

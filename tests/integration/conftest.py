@@ -3,18 +3,19 @@ to every target (trained and exported once per session: the export and bench tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
-from mobileseg.train.config import TrainConfig
-from mobileseg.cli import cli
 from mobileseg.train import loop
+from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 
 SIZE = (64, 96)

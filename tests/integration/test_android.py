@@ -14,17 +14,18 @@ import copy
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from mobileseg.artifact.contract import ContractError, sha256
 from mobileseg.cli import cli
 from mobileseg.data.boxes import box_to_mask
 from mobileseg.export.android import ASSETS, MANIFEST, camera_frame, check_for_app, check_model_file, install_into_app
-from mobileseg.artifact.contract import ContractError, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "android_demo"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from mobileseg.checkpoint import load_checkpoint
 from tests.cli_checks import assert_error, digest, invoke
 

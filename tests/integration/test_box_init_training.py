@@ -8,9 +8,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.checkpoint import load_checkpoint, save_checkpoint
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.checkpoint import load_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run
 

@@ -13,12 +13,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mobileseg.cli import cli
 from mobileseg.cli.distill import DistillOption, distill_command
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.distill import DISTILLERS, describe, option_defaults
 from mobileseg.models.stcn_weights import to_stcn_names
-from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 
@@ -169,8 +169,8 @@ def test_distiller_options_must_belong_to_the_chosen_distiller(setup: dict[str, 
 
 def test_official_stcn_file_as_teacher_is_accepted_by_name(tmp_path: Path) -> None:
     # a full-size STCN state dict under STCN's names is a valid --teacher (the loader maps the names)
-    from mobileseg.models import build_model
     from mobileseg.checkpoint import load_teacher
+    from mobileseg.models import build_model
 
     torch.save(to_stcn_names(build_model("stcn_r50_r18").state_dict()), tmp_path / "stcn.pth")
     teacher, name = load_teacher(tmp_path / "stcn.pth")

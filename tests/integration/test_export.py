@@ -19,16 +19,16 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.artifact.contract import ContractError, load_contract
+from mobileseg.checkpoint import CheckpointError
 from mobileseg.cli import cli
 from mobileseg.data.davis import open_davis2017
 from mobileseg.errors import ConfigError
 from mobileseg.eval.predict import predict_dataset
-from mobileseg.sources import artifact_source
-from mobileseg.artifact.contract import ContractError, load_contract
 from mobileseg.export.pipeline import ExportRequest, ExportResult, export_checkpoint
 from mobileseg.runtime import open_runtime
 from mobileseg.runtime.base import RuntimeInputError, ToolchainError
-from mobileseg.checkpoint import CheckpointError
+from mobileseg.sources import artifact_source
 
 pytestmark = pytest.mark.slow
 SIZE = (64, 96)
@@ -60,9 +60,9 @@ def test_every_target_is_written_with_a_passing_contract(exported: dict[str, obj
 
 
 def test_runtimes_match_pytorch_over_a_video_with_their_own_state(exported: dict[str, object], trained: dict[str, Path]) -> None:
+    from mobileseg.checkpoint import model_from_checkpoint
     from mobileseg.export.parity import compare_trackers, parity_video
     from mobileseg.models import NetworkTracker
-    from mobileseg.checkpoint import model_from_checkpoint
 
     model, _ = model_from_checkpoint(trained["student"])
     frames, first = parity_video(*SIZE, frames=32, seed=9)  # another video than the export used
@@ -73,8 +73,8 @@ def test_runtimes_match_pytorch_over_a_video_with_their_own_state(exported: dict
 
 
 def test_runtime_eval_reproduces_checkpoint_jf(exported: dict[str, object], trained: dict[str, Path]) -> None:
-    from mobileseg.models import NetworkTracker
     from mobileseg.checkpoint import model_from_checkpoint
+    from mobileseg.models import NetworkTracker
 
     val = open_davis2017(trained["data"], "val")
     model, _ = model_from_checkpoint(trained["student"])

@@ -10,9 +10,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.checkpoint import load_checkpoint, model_from_checkpoint
 
 pytestmark = pytest.mark.slow
 COMMON = ["--student", "mobilevos_r18_mv2_tiny", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1",

@@ -24,10 +24,10 @@ from PIL import Image
 
 import mobileseg.cli.bench as bench_command  # where `mobileseg bench` looks bench_host up
 from mobileseg.artifact.contract import load_contract
-from mobileseg.export.pipeline import ExportRequest, export_checkpoint
 from mobileseg.artifact.publish import digest as file_digest
-from mobileseg.runtime import open_runtime
 from mobileseg.checkpoint import load_checkpoint
+from mobileseg.export.pipeline import ExportRequest, export_checkpoint
+from mobileseg.runtime import open_runtime
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import prepare_run, train
 from mobileseg.utils.owned import MARKER

@@ -16,19 +16,19 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.artifact.contract import load_contract
+from mobileseg.checkpoint import model_from_checkpoint
 from mobileseg.cli import cli
 from mobileseg.data.datasets import open_dataset
 from mobileseg.data.io import save_frame
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.errors import ConfigError
 from mobileseg.eval.predict import predict_dataset
-from mobileseg.sources import checkpoint_source
 from mobileseg.export import FORMATS
-from mobileseg.artifact.contract import load_contract
 from mobileseg.export.pipeline import ExportError, ExportRequest, export_checkpoint
 from mobileseg.export.quantize import record_calibration
 from mobileseg.runtime import open_runtime
-from mobileseg.checkpoint import model_from_checkpoint
+from mobileseg.sources import checkpoint_source
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 

@@ -16,8 +16,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from mobileseg.cli import cli
-from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.artifact.contract import (
     Contract,
     ContractError,
@@ -25,13 +23,15 @@ from mobileseg.artifact.contract import (
     contract_path,
     load_contract,
 )
+from mobileseg.artifact.signature import signature_of
+from mobileseg.checkpoint import model_from_checkpoint
+from mobileseg.cli import cli
+from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.export.parity import Tolerance, mask_agreement, parity_video
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint
-from mobileseg.artifact.signature import signature_of
 from mobileseg.models import NetworkTracker, build_model
 from mobileseg.runtime import open_runtime
 from mobileseg.runtime.base import RuntimeModel
-from mobileseg.checkpoint import model_from_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 

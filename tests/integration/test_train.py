@@ -13,10 +13,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mobileseg.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.errors import ConfigError, MobilesegError
-from mobileseg.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import TrainingError, train
 

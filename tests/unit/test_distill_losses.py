@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from mobileseg.distill import DISTILLERS, StepOutputs
 from mobileseg.distill.base import object_labels
-from mobileseg.errors import ConfigError
 from mobileseg.distill.losses import (
     boundary_logit_kd,
     boundary_map,
@@ -19,6 +18,7 @@ from mobileseg.distill.losses import (
     representation_loss,
     sample_pixels,
 )
+from mobileseg.errors import ConfigError
 from mobileseg.models.clip import ClipOutput, pixel_losses, poly1_cross_entropy
 
 

@@ -19,17 +19,17 @@ import pytest
 import torch
 from PIL import Image
 
-from mobileseg.data.synth import SynthConfig, generate_synthvos
-from mobileseg.data.video import read_video
-from mobileseg.errors import ConfigError, DatasetError, OutputError
-from mobileseg.export.parity import Tolerance
-from mobileseg.models import build_model
 from mobileseg.checkpoint import (
     CheckpointError,
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
 )
+from mobileseg.data.synth import SynthConfig, generate_synthvos
+from mobileseg.data.video import read_video
+from mobileseg.errors import ConfigError, DatasetError, OutputError
+from mobileseg.export.parity import Tolerance
+from mobileseg.models import build_model
 from mobileseg.train.config import TrainConfig, check_device, check_pretrained
 from mobileseg.utils.fsio import check_writable_folder, is_within, paths_overlap
 from mobileseg.utils.lock import FolderLockedError, folder_lock

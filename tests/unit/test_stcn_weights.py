@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mobileseg.checkpoint import CheckpointError, load_teacher, save_checkpoint
 from mobileseg.models import build_model, count_parameters
 from mobileseg.models.stcn_weights import TeacherWeightsError, load_stcn, to_stcn_names
-from mobileseg.checkpoint import CheckpointError, load_teacher, save_checkpoint
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "stcn_state_shapes.json").read_text())
 STCN_SHAPES = {name: tuple(shape) for name, shape, _ in FIXTURE["state"]}

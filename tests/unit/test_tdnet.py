@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from mobileseg.models import NetworkTracker, build_model
-from mobileseg.models.tdnet import TDNetStudent, attend
 from mobileseg.models.clip import ClipRunner
+from mobileseg.models.tdnet import TDNetStudent, attend
 
 SIZE = (64, 96)
 

@@ -7,8 +7,8 @@ moves only when a test (or a fake tracker) says so, so every expected number is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
