@@ -17,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from mobileseg.artifact.contract import load_contract, sha256
 from mobileseg.bench.host import HostRequest, time_model
@@ -41,7 +45,7 @@ from mobileseg.utils.table import format_table
 from mobileseg.utils.timing import Stopwatch
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor, Future
+    from concurrent.futures import Executor
 
     from mobileseg.export.formats import ExportFormat
 
@@ -242,7 +246,6 @@ def _score(job: RowJob, data: Path, results: Path) -> dict[str, object]:
 
 def _timing_row(path: Path, role: str, size: tuple[int, int]) -> dict[str, object]:
     """p50 ms of ``step`` at each of TIMING_FRAMES, timed by ``mobileseg bench``'s harness in this process."""
-    import torch
 
 
     row: dict[str, object] = {"role": role}
@@ -280,7 +283,6 @@ def _export_target(student: Path, target: str, folder: Path, size: tuple[int, in
 
 def _one_thread() -> None:
     """A worker process's initialiser: the workers share the cores (conversions are mostly one thread anyway)."""
-    import torch
 
     torch.set_num_threads(1)
 
@@ -294,7 +296,6 @@ def _map(pool: Executor | None, function: Callable[..., Any], jobs: list[tuple[A
 
 def _submit(pool: Executor | None, function: Callable[..., Any], *args: Any) -> Future[Any]:
     """``function(*args)`` queued in ``pool``, or run here at once without one."""
-    from concurrent.futures import Future
 
     if pool is not None:
         return pool.submit(function, *args)
@@ -309,8 +310,6 @@ def _workers(count: int) -> Iterator[Executor | None]:
     if count <= 1:
         yield None
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
         yield pool

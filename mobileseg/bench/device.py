@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from mobileseg.artifact.contract import load_contract
 from mobileseg.bench.adb import Adb, AdbError
@@ -68,7 +69,6 @@ def real_inputs(model: Path, folder: Path, state_frames: int) -> dict[str, dict[
     """Raw float32 input files per entry point: ``init`` on frame 0; each step entry on a frame after
     at least ``state_frames`` steps, with the state those steps produced (the file's own runtime).
     A student with several step entries is stepped on until each has been picked by the schedule."""
-    import torch
 
 
     runtime = open_runtime(model)

@@ -15,15 +15,19 @@ torch tensors and the runtime's arrays that every caller of the Python runtimes 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from mobileseg.bench.stats import LatencyStats
 from mobileseg.bench.targets import open_target
@@ -64,7 +68,6 @@ def frame_index(i: int, length: int = CLIP_FRAMES) -> int:
 
 def curve(indices: list[int], samples: list[float], every: int) -> list[dict[str, float]]:
     """Median ms of each window ``[k, k + every)`` of frame indices, at its first index ``k``."""
-    import statistics
 
     windows: dict[int, list[float]] = {}
     for index, ms in zip(indices, samples):
@@ -92,7 +95,6 @@ def peak_rss_mb() -> float:
 
 def time_model(request: HostRequest) -> dict[str, Any]:
     """Time one model in this process; the result is one ``models`` entry of the report (README schema)."""
-    import torch
 
 
     torch.set_num_threads(request.threads)
@@ -139,7 +141,6 @@ def _jf(target: Any, data: str, split: str) -> float:
 
 
 def host_info(threads: int) -> dict[str, Any]:
-    import torch
 
 
     return {"kind": "host", "machine": platform.machine(), "cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads,
@@ -163,7 +164,6 @@ def bench_host(requests: list[HostRequest]) -> list[dict[str, Any]]:
 
 def _worker(spec: str, out: str) -> int:
     """Entry of the per-model process: read a request, time it, write the result as JSON."""
-    import logging
 
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     values = json.loads(Path(spec).read_text())

@@ -63,10 +63,10 @@ def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:
 def require_matplotlib() -> Any:
     """matplotlib's pyplot on the file-only backend, or ConfigError naming the extra."""
     try:
-        import matplotlib
+        import matplotlib  # optional toolchain ([plot] extra): only --plot needs it
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # optional toolchain, after choosing the file-only backend
     except ImportError:
         raise ConfigError("--plot needs matplotlib: pip install 'mobileseg[plot]' (or make install).") from None
     return plt

@@ -60,7 +60,7 @@ class InputLayer:
 def tflite_signature(model: Path, signature: str) -> tuple[int, list[InputLayer]]:
     """The subgraph of ``signature`` in ``model`` and its inputs in that subgraph's input order (what
     ``benchmark_model`` matches ``--input_layer`` against), read from the flatbuffer."""
-    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema  # optional toolchain ([tflite] extra)
 
     tree = schema.Model.GetRootAsModel(model.read_bytes(), 0)
     for i in range(tree.SignatureDefsLength()):

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from mobileseg.artifact.contract import contract_path, load_contract
 from mobileseg.errors import ConfigError
 from mobileseg.models import ROLES
@@ -52,7 +54,6 @@ def open_target(path: str | os.PathLike[str], threads: int, size: tuple[int, int
     """Load ``path`` for timing; checkpoints run at ``size``, exported files at their own size."""
     path = Path(path)
     if kind_of(path) == "checkpoint":
-        import torch
 
 
         torch.set_num_threads(threads)

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import click
+import torch
 
 from mobileseg.quickstart import TIMING_CAPTION, caption, run_quickstart
 
@@ -45,7 +46,6 @@ def quickstart(out: Path, budget: str, seed: int, threads: int | None, workers: 
     """
 
     if threads is not None:
-        import torch
 
         torch.set_num_threads(threads)
     result = run_quickstart(out, budget, seed=seed, threads=threads, workers=workers, overwrite=overwrite)

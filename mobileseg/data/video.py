@@ -37,7 +37,7 @@ def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 def _av() -> Any:  # PyAV is optional: imported when a video is read
     try:
-        import av
+        import av  # optional toolchain ([video] extra)
     except ImportError:
         raise ConfigError("reading or writing video files needs PyAV: pip install 'mobileseg[video]' "
                           "(or pass --frames with a folder of images / write a GIF overlay).") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.export.graph_signature import InputKind
 
 from mobileseg.artifact.contract import ContractError, LoadedContract
 from mobileseg.artifact.signature import Signature
@@ -29,9 +30,9 @@ from mobileseg.utils.quiet import quiet
 def _register_alias() -> None:
     """coremltools 9.0 has no converter for ``aten.alias`` (a no-op view torch.export emits, e.g.
     for a full slice over a single object); it is an identity."""
-    from coremltools.converters.mil import Builder as mb
-    from coremltools.converters.mil.frontend.torch.ops import _get_inputs
-    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY, register_torch_op
+    from coremltools.converters.mil import Builder as mb  # optional toolchain ([coreml] extra)
+    from coremltools.converters.mil.frontend.torch.ops import _get_inputs  # optional toolchain, as above
+    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY, register_torch_op  # optional toolchain, as above
 
     if "alias" in _TORCH_OPS_REGISTRY:
         return
@@ -44,7 +45,6 @@ def _register_alias() -> None:
 
 def _name_inputs(program: Any, names: tuple[str, ...]) -> Any:
     """Rename the user-input placeholders of the exported ``program`` to ``names`` (in order)."""
-    from torch.export.graph_signature import InputKind
 
     specs = [spec for spec in program.graph_signature.input_specs if spec.kind == InputKind.USER_INPUT]
     if len(specs) != len(names):

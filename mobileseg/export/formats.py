@@ -8,6 +8,7 @@ never call each other.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,6 @@ class ExportFormat:
 
     def missing(self) -> list[str]:
         """Modules of the toolchain that are not importable here."""
-        import importlib.util
 
         return [m for m in self.modules if importlib.util.find_spec(m) is None]
 

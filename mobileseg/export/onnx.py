@@ -75,7 +75,7 @@ def write_onnx(modules: dict[str, torch.nn.Module], signature: Signature, folder
 def share_weights(models: dict[str, Any], folder: Path, weights: str) -> int:
     """Move every initializer of ``SHARED_MIN_BYTES`` or more into ``folder/weights``, each distinct
     tensor once (64-byte aligned), and point the graphs at it; returns the file's size."""
-    from onnx import TensorProto, numpy_helper
+    from onnx import TensorProto, numpy_helper  # optional toolchain ([onnx] extra)
 
     stored: dict[tuple[int, tuple[int, ...], str], tuple[int, int]] = {}
     offset = 0
@@ -107,7 +107,7 @@ def quantize_onnx(models: dict[str, Any], signature: Signature, quant: Quantizat
     weights, activations quantised on the fly. int8: QDQ with per-channel int8 weights and uint8
     activations calibrated on the recorded inputs (the real state fed back); the attention read-out
     and the probability math stay float (``FLOAT_OPS``)."""
-    import onnx
+    import onnx  # optional toolchain ([onnx] extra)
 
     if quant.precision == "fp16":
         float16 = require("onnxruntime.transformers.float16", "onnx", "ONNX fp16")
@@ -124,7 +124,7 @@ def quantize_onnx(models: dict[str, Any], signature: Signature, quant: Quantizat
                 else:
                     if quant.calibration is None:
                         raise ValueError("int8 needs calibration samples")
-                    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+                    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry  # optional toolchain ([onnx] extra)
 
                     recorded = quant.calibration.samples(entry.name)
                     reader = _reader([{n: t.numpy() for n, t in zip(entry.inputs, sample)} for sample in recorded], ort_quant)

@@ -64,8 +64,8 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
     """
     with quiet():
         aeq = require("ai_edge_quantizer", "tflite", "TFLite quantisation")
-        from ai_edge_quantizer import qtyping, recipe
-        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer import qtyping, recipe  # optional toolchain ([tflite] extra), present: require() above
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName  # optional toolchain, as above
 
         ops = qtyping.TFLOperationName
         if quant.precision == "fp16":

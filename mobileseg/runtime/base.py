@@ -8,6 +8,7 @@ Inputs and outputs are torch tensors at the tracker protocol, numpy arrays at th
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -30,7 +31,6 @@ class RuntimeInputError(ConfigError):
 
 def require(module: str, extra: str, what: str) -> Any:
     """Import ``module`` or raise ToolchainError naming the pip extra that provides it."""
-    import importlib
 
     try:
         return importlib.import_module(module)

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mobileseg.data.clips import ClipConfig
 from mobileseg.distill import DISTILLERS
 from mobileseg.errors import ConfigError
@@ -107,7 +109,6 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy as it is stored: data and teacher paths absolute, the thread count filled in."""
-        import torch
 
         config = self.from_dict(self.to_dict())
         config.data = str(Path(config.data).resolve())
@@ -132,7 +133,6 @@ class TrainConfig:
 
 def check_device(device: str) -> None:
     """ConfigError unless ``device`` is ``cpu``, or ``cuda`` / ``cuda:N`` with that GPU present."""
-    import torch
 
     name, _, index = device.partition(":")
     if name == "cpu" and not index:

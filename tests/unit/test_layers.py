@@ -109,6 +109,30 @@ def test_no_mobileseg_import_hides_in_a_function() -> None:
     assert not hidden, "imports of mobileseg inside functions (move them to the top of the file):\n" + "\n".join(hidden)
 
 
+# the extras' toolchains (pyproject.toml): imported where they are used, so `import mobileseg` needs none of them
+OPTIONAL = {"onnx", "onnxruntime", "onnxsim", "onnxscript", "litert_torch", "ai_edge_litert", "ai_edge_quantizer", "executorch",
+            "coremltools", "av", "matplotlib"}
+
+
+def test_an_import_inside_a_function_is_an_optional_toolchain_with_its_reason() -> None:
+    wrong = []
+    for path in SOURCES:
+        source = path.read_text()
+        lines = source.splitlines()
+        for function in ast.walk(ast.parse(source)):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                    where = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {lines[node.lineno - 1].strip()}"
+                    if any(name.split(".")[0] not in OPTIONAL for name in names):
+                        wrong.append(f"{where}  (not an optional toolchain: import it at the top)")
+                    elif "#" not in lines[node.end_lineno - 1]:  # type: ignore[operator]
+                        wrong.append(f"{where}  (give the reason on the line)")
+    assert not wrong, "imports inside functions:\n" + "\n".join(wrong)
+
+
 @pytest.mark.parametrize("source, target", [("runtime", "export"), ("distill", "train"), ("eval", "train")])
 def test_the_rule_catches_an_upward_import(source: str, target: str) -> None:
     assert _layer(target) >= _layer(source)  # what test_every_import_points_down would report
