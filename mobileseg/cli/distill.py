@@ -11,6 +11,7 @@ from click.core import ParameterSource
 from mobileseg.cli.train import ModelOption, build_config, given_options, model_kwargs, require_for_new_run, training_options
 from mobileseg.distill import DISTILLERS, OptionSpec, describe, option_defaults, option_specs
 from mobileseg.errors import ConfigError
+from mobileseg.train.config import DISTILL_CLIP_FRAMES, DISTILL_MAX_SKIP
 from mobileseg.train.loop import resume_run, train
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def distiller_options(ctx: click.Context, distiller: str, values: dict[str, Any]
 @click.option("--pretrained", default=None, help="Student backbone weights: 'imagenet' or a folder of torchvision .pth files.")
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Keep the first frame in slot 0 (default) or use a pure FIFO.")
-@training_options(poly_epsilon=1.0)
+@training_options(poly_epsilon=1.0, clip_frames=DISTILL_CLIP_FRAMES, max_skip=DISTILL_MAX_SKIP)
 @click.pass_context
 def distill_command(ctx: click.Context, teacher: Path | None, student: str | None, distiller: str, pretrained: str | None,
                     slots: int | None, pin_first: bool | None, **options: Any) -> None:
@@ -147,6 +148,9 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
     from it as it learns; tdnet (for tdnet_* students) teaches each sub-network its group of
     the teacher's channels and the fused output the teacher's logits; none is the baseline.
     Poly-1 cross-entropy in every case. Each method's options are marked with its name below.
+    Clips default to 8 frames with gaps up to 10 (train's: 3 frames, gaps up to 5): at clip frame t the
+    teacher reads every earlier frame and the student its slots, so on clips of slots + 1 frames or
+    fewer both read the same frames (a warning says so).
     Same checkpoints (last.pt also holds a distiller's head, banks, label-guided modules or online teacher),
     --resume, torchrun and progress as `mobileseg train`.
     """
@@ -169,7 +173,7 @@ def distill_command(ctx: click.Context, teacher: Path | None, student: str | Non
         learners = ", ".join(name for name in DISTILLERS.in_order() if DISTILLERS.get(name)().teacher_mode == "checkpoint")
         raise ConfigError(f"--distiller {distiller} (with the options given) uses no teacher checkpoint, but --teacher {teacher} was given. Drop --teacher, "
                           f"or choose a distiller that learns from one ({learners}).")
-    config = build_config(student, model_kwargs(student, slots, pin_first, None), pretrained, options,
+    config = build_config(student, model_kwargs(student, slots, pin_first), pretrained, options,
                           teacher=str(teacher) if teacher is not None else None, distiller=distiller, distill_options=chosen)
     _report(train(config, overwrite=options["overwrite"]))
 

@@ -22,15 +22,22 @@ DETERMINISTIC_HELP = ("Bit-identical runs on this machine at a given thread coun
                       "benchmarks/README.md, determinism). On CUDA, kernels without a deterministic version warn instead.")
 
 
-def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_every: int | None) -> dict[str, Any]:
-    """Architecture options of the CLI turned into builder kwargs, checked against the model's role."""
+TEACHER_FLAGS = {"memory_every": "--memory-every", "top_k": "--top-k", "include_last": "--include-last"}
 
+
+def model_kwargs(model: str, slots: int | None, pin_first: bool | None, teacher: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Architecture options of the CLI turned into builder kwargs, checked against the model's role.
+
+    ``teacher``: the teacher tracker's options by builder keyword (None = not given); ``top_k`` 0 = every position.
+    """
     MODELS.get(model)
     role = ROLES[model]
     kwargs: dict[str, Any] = {}
+    given = {name: value for name, value in (teacher or {}).items() if value is not None}
     if role == "student":
-        if memory_every is not None:
-            raise ConfigError(f"--memory-every is a teacher option; {model} is a student (use --slots / --no-pin-first).")
+        if given:
+            flags = ", ".join(TEACHER_FLAGS[name] for name in given)
+            raise ConfigError(f"{flags}: teacher options; {model} is a student (use --slots / --no-pin-first).")
         if slots is not None:
             kwargs["slots"] = slots
         if pin_first is not None:
@@ -38,17 +45,20 @@ def model_kwargs(model: str, slots: int | None, pin_first: bool | None, memory_e
     else:
         if slots is not None or pin_first is not None:
             raise ConfigError(f"--slots / --pin-first are student options; {model} is a teacher with unbounded memory.")
-        if memory_every is not None:
-            kwargs["memory_every"] = memory_every
+        kwargs.update(given)
+        if kwargs.get("top_k") == 0:
+            kwargs["top_k"] = None  # read every memory position
     return kwargs
 
 
-def training_options(poly_epsilon: float = _D.poly_epsilon) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The options shared by ``train`` and ``distill`` (data, schedule, clips, validation, output)."""
-    return lambda func: _add_training_options(func, poly_epsilon)
+def training_options(poly_epsilon: float = _D.poly_epsilon, clip_frames: int = _D.clip_frames,
+                     max_skip: int = _D.max_skip) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options shared by ``train`` and ``distill`` (data, schedule, clips, validation, output), with the
+    command's own defaults where they differ (distill: Poly-1, and clips long enough for the teacher's memory)."""
+    return lambda func: _add_training_options(func, poly_epsilon, clip_frames, max_skip)
 
 
-def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Callable[..., Any]:
+def _add_training_options(func: Callable[..., Any], poly_epsilon: float, clip_frames: int, max_skip: int) -> Callable[..., Any]:
     options = [
         click.option("--data", type=click.Path(path_type=Path), help="Dataset folder (DAVIS 2017 layout, e.g. SynthVOS; YouTube-VOS and DAVIS 2016 work too). Required unless --resume."),
         click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="Run folder: config.json, log.jsonl, last.pt, best.pt."),
@@ -68,8 +78,8 @@ def _add_training_options(func: Callable[..., Any], poly_epsilon: float) -> Call
         click.option("--poly-epsilon", default=poly_epsilon, show_default=True, type=float, help="Poly-1 weight: loss = CE + eps * (1 - p_true); 0 is plain cross-entropy."),
         click.option("--bootstrap", default=_D.bootstrap, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Average the loss over the hardest fraction of pixels per frame (STCN's bootstrapped CE); 1 = every pixel."),
         click.option("--bootstrap-warmup", default=_D.bootstrap_warmup, show_default=True, type=click.IntRange(min=0), help="Steps with the plain mean before bootstrapping starts."),
-        click.option("--clip-frames", default=_D.clip_frames, show_default=True, type=click.IntRange(3, 8), help="Frames per training clip."),
-        click.option("--max-skip", default=_D.max_skip, show_default=True, type=click.IntRange(min=1), help="Largest gap between consecutive clip frames."),
+        click.option("--clip-frames", default=clip_frames, show_default=True, type=click.IntRange(3, 8), help="Frames per training clip."),
+        click.option("--max-skip", default=max_skip, show_default=True, type=click.IntRange(min=1), help="Largest gap between consecutive clip frames."),
         click.option("--skip-ramp", default=_D.skip_ramp, show_default=True, type=click.IntRange(min=0), help="Steps over which the largest frame gap grows from 1 to --max-skip (a curriculum; 0 = none)."),
         click.option("--crop", default=f"{_D.crop[0]}x{_D.crop[1]}", show_default=True, type=SIZE, help="Training crop HxW (multiples of 16)."),
         click.option("--crop-scale", default=_D.crop_scale, show_default=True, type=click.Choice(["native", "cover"]), help="Zoom crops around the frame's own scale (native: objects as large as at inference) or around the scale that just covers the crop."),
@@ -115,7 +125,7 @@ def build_config(model: str, kwargs: dict[str, Any], pretrained: str | None, opt
 
 # options whose TrainConfig field has another name; the rest map to the field of the same name
 RENAMED = {"model": "model", "student": "model", "slots": "model_kwargs.slots", "pin_first": "model_kwargs.pin_first",
-           "memory_every": "model_kwargs.memory_every"}
+           "memory_every": "model_kwargs.memory_every", "top_k": "model_kwargs.top_k", "include_last": "model_kwargs.include_last"}
 NOT_SETTINGS = frozenset({"out", "resume", "overwrite"})
 
 
@@ -153,10 +163,16 @@ class ModelOption(click.Option):
 @click.option("--slots", type=click.IntRange(min=1), default=None, help="Student memory slots (default 2).")
 @click.option("--pin-first/--no-pin-first", default=None, help="Student: keep the first frame in slot 0 (default) or use a pure FIFO.")
 @click.option("--memory-every", type=click.IntRange(min=1), default=None, help="Teacher tracker: add every N-th frame to memory (default 5).")
+@click.option("--top-k", type=click.IntRange(min=0), default=None,
+              help="Teacher in eval mode (tracking, validation, distillation): each pixel reads its K most similar memory "
+                   "positions, as STCN's evaluation does (default 20); 0 reads every position. Training reads every position.")
+@click.option("--include-last/--no-include-last", default=None,
+              help="Teacher tracker: also read the previous frame as a temporary memory entry (STCN's option; default off, as "
+                   "in STCN's evaluation).")
 @training_options()
 @click.pass_context
 def train_command(ctx: click.Context, model: str | None, pretrained: str | None, slots: int | None, pin_first: bool | None,
-                  memory_every: int | None, **options: Any) -> None:
+                  memory_every: int | None, top_k: int | None, include_last: bool | None, **options: Any) -> None:
     """Train a network on video clips, frame by frame through its own memory.
 
     Each clip is a few frames of one video (random crops, flips, affine and colour jitter);
@@ -173,7 +189,7 @@ def train_command(ctx: click.Context, model: str | None, pretrained: str | None,
     else:
         require_for_new_run(model=model, data=options["data"])
         assert model is not None
-        result = train(build_config(model, model_kwargs(model, slots, pin_first, memory_every), pretrained, options), overwrite=options["overwrite"])
+        result = train(build_config(model, model_kwargs(model, slots, pin_first, {"memory_every": memory_every, "top_k": top_k, "include_last": include_last}), pretrained, options), overwrite=options["overwrite"])
     best = f"{result.best_score:.4f}" if result.best_score is not None else "n/a"
     click.echo(f"trained {result.config.model} for {result.step} steps in {result.seconds:.0f} s; best val J&F {best}\n"
                f"best: {result.best}\nlast: {result.last}")

@@ -16,6 +16,11 @@ from mobileseg.errors import ConfigError
 from mobileseg.models import MODELS, ROLES
 from mobileseg.models.backbones import WEIGHTS
 
+# `mobileseg distill`'s clips (train keeps 3 frames): at clip frame t the teacher reads every earlier frame, the
+# two-slot student frame 0 and frame t-1, so on 3-frame clips both read the same two frames and the teacher has
+# nothing of its memory to teach. 8 frames with gaps up to 10: the teacher reads up to 7 frames spanning up to 70.
+DISTILL_CLIP_FRAMES, DISTILL_MAX_SKIP = 8, 10
+
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULES = ("cosine", "poly", "constant")
 

@@ -10,6 +10,7 @@ trains its parameters with the student's and checkpoints its state.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -22,8 +23,29 @@ from mobileseg.errors import ConfigError
 from mobileseg.models import build_model
 from mobileseg.models.base import KeyFeatures, MemoryNetwork
 from mobileseg.models.clip import ClipOutput, DecoderInputs, logits_loss, segmentation_loss
-from mobileseg.train.config import TrainConfig
+from mobileseg.models.spec import Student
+from mobileseg.train.config import DISTILL_CLIP_FRAMES, DISTILL_MAX_SKIP, TrainConfig
 from mobileseg.train.runner import DistillRunner
+
+log = logging.getLogger(__name__)
+
+
+def warn_if_no_memory_gap(config: TrainConfig, student: MemoryNetwork) -> bool:
+    """Warn (and return True) when no frame of a training clip gives the teacher more memory than the student.
+
+    Over a clip the teacher reads every earlier frame; a student with S slots reads S of them, so
+    clips of S + 1 frames or fewer show both the same frames and the teacher's memory teaches nothing.
+    """
+    if not isinstance(student, Student):
+        return False
+    slots = student.spec().memory.slots
+    if config.clip_frames - 1 > slots:
+        return False
+    log.warning("%s: clips of %d frames give the teacher no more memory than the student: at the last clip frame the "
+                "teacher reads the %d earlier frames and the student's %d slots hold them too. Use --clip-frames %d or more "
+                "(distill's default is %d, with --max-skip %d).", config.distiller, config.clip_frames, config.clip_frames - 1,
+                slots, slots + 2, DISTILL_CLIP_FRAMES, DISTILL_MAX_SKIP)
+    return True
 
 
 class Objective:
@@ -52,6 +74,8 @@ class Objective:
             self.distiller.setup(Networks.of(model, teacher, device))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"distiller {self.config.distiller!r}: {exc}") from None
+        if mode != "none":
+            warn_if_no_memory_gap(self.config, model)
         self.distiller.to(device)
         return DistillRunner(model, frozen)
 

@@ -23,7 +23,7 @@ from mobileseg.train.config import TrainConfig
 from mobileseg.train.loop import train
 
 pytestmark = pytest.mark.slow
-COMMON = ["--batch-size", "2", "--crop", "48x64", "--val-size", "64x96", "--val-videos", "1", "--bn-batches", "1", "--warmup", "1"]
+COMMON = ["--clip-frames", "3", "--batch-size", "2", "--crop", "48x64", "--val-size", "64x96", "--val-videos", "1", "--bn-batches", "1", "--warmup", "1"]
 CIRKD = ["--distiller", "cirkd", "--anchors", "16", "--pixel-queue", "64", "--region-queue", "8", "--pixel-samples", "32",
          "--region-samples", "4", "--pixel-enqueue", "4"]
 

@@ -15,7 +15,7 @@ from mobileseg.cli import cli
 from mobileseg.data.synth import SynthConfig, generate_synthvos
 
 pytestmark = pytest.mark.slow
-COMMON = ["--student", "mobilevos_r18_mv2_tiny", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1",
+COMMON = ["--student", "mobilevos_r18_mv2_tiny", "--clip-frames", "3", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1",
           "--warmup", "1", "--save-every", "1", "--threads", "1"]
 LGD = ["--distiller", "lgd", "--label-dim", "16", "--heads", "4", "--mask-size", "3"]
 

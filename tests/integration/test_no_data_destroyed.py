@@ -35,7 +35,7 @@ from tests.cli_checks import assert_error, digest, invoke
 
 pytestmark = pytest.mark.slow
 TINY = "mobilevos_r18_mv2_tiny"
-SMALL = ["--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1", "--threads", "1"]
+SMALL = ["--clip-frames", "3", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1", "--threads", "1"]
 ENV = {**os.environ, "MOBILESEG_PROGRESS": "never"}
 
 

@@ -17,7 +17,7 @@ from mobileseg.data.synth import SynthConfig, generate_synthvos
 from mobileseg.models import build_model
 
 pytestmark = pytest.mark.slow
-COMMON = ["--student", "mobilevos_r18_mv2_tiny", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1",
+COMMON = ["--student", "mobilevos_r18_mv2_tiny", "--clip-frames", "3", "--batch-size", "2", "--crop", "48x64", "--val-every", "0", "--bn-batches", "1",
           "--warmup", "1", "--save-every", "1", "--threads", "1"]
 ONLINE = ["--distiller", "online", "--online-teacher", "stcn_r50_r18_tiny"]
 

@@ -127,7 +127,7 @@ def test_distill_trains_with_the_method_logs_its_term_and_resumes(tmp_path: Path
     out = tmp_path / "kd"
     with plugged():
         args = ["distill", "--distiller", NAME, "--space", "logits", "--teacher", str(teacher), "--student", "mobilevos_r18_mv2_tiny",
-                "--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "2", "--crop", "48x64", "--val-every", "0",
+                "--data", str(data), "--out", str(out), "--steps", "2", "--clip-frames", "3", "--batch-size", "2", "--crop", "48x64", "--val-every", "0",
                 "--bn-batches", "1", "--warmup", "1", "--threads", "1"]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
