@@ -32,12 +32,13 @@ FRAMES = (10, 100, 500)
 
 
 def teacher_state(model: torch.nn.Module, frame: torch.Tensor, at: int) -> tuple[torch.Tensor, ...]:
-    """The teacher's state at frame ``at``: 1 + at // memory_every permanent entries + the last frame."""
+    """The teacher's state at frame ``at``: 1 + at // memory_every permanent entries (+ the last frame with include_last)."""
     mem_key, mem_value, *_ = model.init(frame, torch.ones(1, 1, *frame.shape[-2:]))
     entries = 1 + at // model.memory_every
     keys = torch.randn(1, entries, *mem_key.shape[2:])
     values = torch.randn(mem_value.shape[0], entries, *mem_value.shape[2:])
-    last_key, last_value = keys[:, :1].clone(), values[:, :1].clone()
+    last = slice(0, 1) if model.include_last else slice(0, 0)
+    last_key, last_value = keys[:, last].clone(), values[:, last].clone()
     index = at if (at + 1) % model.memory_every else at + 1  # the timed step writes the temporary entry only
     return keys, values, torch.tensor(index), last_key, last_value
 

@@ -17,20 +17,27 @@ import torch
 import torch.nn.functional as F
 
 
-def affinity(mem_key: torch.Tensor, query_key: torch.Tensor) -> torch.Tensor:
+def affinity(mem_key: torch.Tensor, query_key: torch.Tensor, top_k: int | None = None) -> torch.Tensor:
     """``[B, h*w, T*h*w]``: for each query pixel, softmax over memory positions of the negative
     squared L2 distance between keys.
 
     As in STCN, ``-|m - q|^2 = -|m|^2 + 2 m.q - |q|^2``; the last term is constant over the
     softmax axis and dropped. Scaled by ``1/sqrt(Ck)``. Memory positions are the last axis so the
     softmax runs over the innermost dimension (XNNPACK delegates only that case).
+
+    ``top_k``: STCN's inference (``softmax_w_top``, k = 20 in its evaluation): each query pixel keeps
+    its k most similar memory positions, softmax over those, 0 elsewhere. None: every position.
     """
     batch, frames, channels, height, width = mem_key.shape
     mk = mem_key.permute(0, 2, 1, 3, 4).reshape(batch, channels, frames * height * width)  # [B, Ck, THW]
     qk = query_key.reshape(batch, channels, height * width)  # [B, Ck, HW]
     square = mk.pow(2).sum(dim=1, keepdim=True)  # [B, 1, THW]
     dot = 2 * torch.bmm(qk.transpose(1, 2), mk)  # [B, HW, THW]
-    return F.softmax((dot - square) / math.sqrt(channels), dim=-1)
+    logits = (dot - square) / math.sqrt(channels)
+    if top_k is not None and top_k < logits.shape[-1]:
+        values, indices = logits.topk(top_k, dim=-1)
+        return torch.zeros_like(logits).scatter_(-1, indices, F.softmax(values, dim=-1))
+    return F.softmax(logits, dim=-1)
 
 
 def readout(weights: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,14 @@ last features (``embed_dim=None``) or a 1x1 head on them.
 
 Memory: during training every earlier frame of the clip; as a tracker, the first frame plus every
 ``memory_every``-th frame (STCN's inference setting is 5), so it grows through the video, and
-with ``include_last`` (STCN's option of the same name) the previous frame as a temporary entry
-that the next frame replaces.
+with ``include_last`` (STCN's option of the same name, off in its evaluation) the previous frame
+as a temporary entry that the next frame replaces.
+
+Readout: in train mode a softmax over every memory position (STCN's training); in eval mode
+(tracking, validation, and as a frozen teacher in distillation) over the ``top_k`` most similar
+positions of each query pixel (STCN's evaluation: k = 20); ``top_k=None`` reads every position
+there too. The defaults are STCN's evaluation (``--top-k 20``, no temporary entry);
+``benchmarks/README.md`` ("teacher inference") measures the alternatives.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from mobileseg.errors import MobilesegError
 from mobileseg.models.backbones import resnet_trunk
 from mobileseg.models.base import Decoder, Memory, MemoryNetwork
 from mobileseg.models.blocks import KeyProjection, ResBlock, UpsampleBlock
+from mobileseg.models.memory import affinity, readout
 from mobileseg.models.registry import register_model
 from mobileseg.models.stcn_modules import STCNFusionBlock, stcn_value_encoder
 
@@ -86,13 +93,15 @@ class STCNTeacher(MemoryNetwork):
 
     def __init__(
         self, *, width: float = 1.0, key_layers: Sequence[int] = (3, 4, 6), value_layers: Sequence[int] = (2, 2, 2),
-        key_dim: int = 64, embed_dim: int | None = None, memory_every: int = 5, include_last: bool = True,
-        pretrained: str | None = None,
+        key_dim: int = 64, embed_dim: int | None = None, memory_every: int = 5, include_last: bool = False,
+        top_k: int | None = 20, pretrained: str | None = None,
     ) -> None:
         super().__init__()
         if memory_every < 1:
             raise ValueError(f"memory_every must be >= 1, got {memory_every}")
-        self.memory_every, self.include_last = memory_every, include_last
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1 (or None: every memory position), got {top_k}")
+        self.memory_every, self.include_last, self.top_k = memory_every, include_last, top_k
         self.key_encoder = resnet_trunk("resnet50", width, key_layers, pretrained=pretrained)
         c4, c8, c16 = self.key_encoder.channels
         half = c16 // 2
@@ -109,6 +118,10 @@ class STCNTeacher(MemoryNetwork):
         if strict and (problem := state_mismatch(self.state_dict(), state_dict)) is not None:
             raise TeacherWeightsError(f"the state dict does not fit this teacher ({type(self).__name__}). {problem}")
         return super().load_state_dict(state_dict, strict, assign)
+
+    def read_memory(self, key: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """The readout over every memory position in train mode, over the ``top_k`` best in eval mode (STCN's)."""
+        return readout(affinity(memory.keys, key, None if self.training else self.top_k), memory.values)
 
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
         return Memory(key.unsqueeze(1), values.flatten(0, 1).unsqueeze(1))

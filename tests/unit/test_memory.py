@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from mobileseg.models.base import Memory
 from mobileseg.models.memory import affinity, aggregate, fill_slots, others_mask, push_slot, readout
 
 
@@ -54,3 +55,31 @@ def test_aggregate_single_object_sharpens_and_selector_zeroes_padding() -> None:
 def test_others_mask() -> None:
     masks = torch.tensor([[[[1.0]], [[0.0]], [[1.0]]]])
     assert others_mask(masks).flatten().tolist() == [1.0, 2.0, 1.0]
+
+
+def test_top_k_readout_is_stcns_softmax_over_the_k_best_positions() -> None:
+    torch.manual_seed(0)
+    mem_key, query = torch.randn(1, 3, 8, 4, 5), torch.randn(1, 8, 4, 5)
+    full = affinity(mem_key, query)
+    top = affinity(mem_key, query, top_k=20)
+    assert top.shape == full.shape == (1, 20, 60)
+    assert torch.allclose(top.sum(-1), torch.ones(1, 20)) and ((top > 0).sum(-1) == 20).all()
+    # STCN's softmax_w_top: the k largest logits, renormalised; the others 0
+    kept = full.topk(20, dim=-1).indices
+    expected = torch.zeros_like(full).scatter_(-1, kept, full.gather(-1, kept) / full.gather(-1, kept).sum(-1, keepdim=True))
+    assert torch.allclose(top, expected, atol=1e-6)
+    assert torch.equal(affinity(mem_key, query, top_k=60), full) and torch.equal(affinity(mem_key, query, top_k=None), full)
+
+
+def test_the_teacher_reads_every_position_in_training_and_the_top_k_in_eval() -> None:
+    from mobileseg.models import build_model
+
+    torch.manual_seed(0)
+    teacher = build_model("stcn_r50_r18_tiny", top_k=2)
+    assert build_model("stcn_r50_r18_tiny").top_k == 20 and not build_model("stcn_r50_r18_tiny").include_last  # STCN's evaluation
+    key, memory = torch.randn(1, 16, 2, 2), Memory(torch.randn(1, 3, 16, 2, 2), torch.randn(1, 3, 8, 2, 2))
+    trained = teacher.train().read_memory(key, memory)
+    inferred = teacher.eval().read_memory(key, memory)
+    assert torch.allclose(trained, readout(affinity(memory.keys, key), memory.values))
+    assert torch.allclose(inferred, readout(affinity(memory.keys, key, top_k=2), memory.values))
+    assert not torch.allclose(trained, inferred)

@@ -66,10 +66,10 @@ def test_tracker_state_over_ten_frames(name: str) -> None:
             shapes = [tuple(s.shape) for s in state]
             if ROLES[name] == "student":
                 assert shapes == first_shapes, f"student state changed shape at frame {t}"
-            else:  # the teacher's memory is unbounded: first frame + every memory_every-th frame,
-                # plus the previous frame as a temporary entry unless that one was a memory frame
+            else:  # the teacher's memory is unbounded: first frame + every memory_every-th frame, and with
+                # include_last (off by default, as in STCN's evaluation) the previous frame unless it was a memory frame
                 assert shapes[0][1] == 1 + t // model.memory_every
-                assert shapes[3][1] == (0 if t % model.memory_every == 0 else 1)
+                assert shapes[3][1] == (1 if model.include_last and t % model.memory_every else 0)
 
 
 def test_student_memory_policy_pins_first_frame() -> None:
