@@ -94,7 +94,7 @@ class Signature:
     shapes: dict[str, tuple[int, ...]]
     state: tuple[str, ...] = ("mem_key", "mem_value")
     steps: tuple[str, ...] = ("step",)
-    described: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (layout, description)
+    described: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (layout, description) of every tensor above
 
     @property
     def init(self) -> EntryPoint:
@@ -126,7 +126,7 @@ class Signature:
 
     def describe(self, name: str) -> tuple[str, str]:
         """``(layout, description)`` of tensor ``name`` as the contract states it."""
-        return self.described.get(name) or IO_TENSORS.get(name) or ("see the model's docstring", "model state, fed back every frame")
+        return self.described[name]
 
     def modules(self, model: Student) -> dict[str, nn.Module]:
         """Entry name -> the module a converter traces: ``InitEntry`` and a ``StepEntry`` per phase."""
