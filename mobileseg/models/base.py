@@ -35,6 +35,14 @@ class KeyFeatures(NamedTuple):
     f4: torch.Tensor
 
 
+class ClipFeatures(NamedTuple):
+    """What :meth:`MemoryNetwork.encode_clip` gives for training clips ``[B, T, 3, H, W]``; tensors flattened ``[B*T, ...]``."""
+
+    feats: KeyFeatures  # every frame's query features, as the tracker computes them
+    phases: tuple[int, ...]  # the step graph (``step_phase``) that segments frames 1..T-1; all 0 for a single-path network
+    own: KeyFeatures | None = None  # distributed encoders: every frame from its sub-network's own stride-16 feature, unfused
+
+
 class Memory(NamedTuple):
     keys: torch.Tensor  # [B, T, Ck, h, w]
     values: torch.Tensor  # [B*K, T, Cv, h, w], the K objects of each clip consecutive
@@ -82,13 +90,15 @@ class MemoryNetwork(nn.Module):
         f16, f8, f4 = self.key_encoder(self.normalize(frame))
         return KeyFeatures(self.key_proj(f16), self.key_comp(f16), f16, f8, f4)
 
-    def encode_clip(self, frames: torch.Tensor) -> KeyFeatures:
+    def encode_clip(self, frames: torch.Tensor, phase: int = 0) -> ClipFeatures:
         """Features of every frame of training clips ``[B, T, 3, H, W]``, flattened ``[B*T, ...]``.
 
         Keys never depend on the memory, so one batched pass; a network whose encoder has state of
         its own over frames (TDNet's sub-networks and attention propagation) follows it here.
+        ``phase``: where in its schedule of step graphs such a network starts the clip (frame 1
+        runs entry ``phase mod phases``); a single-path network ignores it.
         """
-        return self.encode_key(frames.flatten(0, 1))
+        return ClipFeatures(self.encode_key(frames.flatten(0, 1)), (0,) * (frames.shape[1] - 1))
 
     def encode_value(self, frame: torch.Tensor, key_f16: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]``, ``[B, C16, h, w]``, masks ``[B, K, H, W]`` -> values ``[B, K, Cv, h, w]``.

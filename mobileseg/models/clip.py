@@ -5,6 +5,11 @@ them as the memory's input only); frames 1..T-1 are segmented from the memory, a
 prediction (soft-aggregated probabilities, with gradient) is encoded into the memory before the
 next frame, exactly as the tracker does at inference. The student therefore trains with its
 fixed slots and the teacher with its growing memory.
+
+A network with a distributed encoder (TDNet) also decodes every frame from its sub-network's own
+feature alone (its sub-output, read from the same memory): ``ClipOutput.sub_logits``, which
+:func:`segmentation_loss` supervises with weight :data:`SUB_OUTPUT_WEIGHT` as TDNet's training
+does, and its grouped distillation matches to the teacher's groups.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class ClipOutput(NamedTuple):
     features: torch.Tensor  # [B, T-1, K, Cd, H/4, W/4] decoder features
     embeddings: torch.Tensor  # [B, T-1, K, D, H/4, W/4] the representation z = network.represent(features)
     decoder_inputs: DecoderInputs
+    phases: tuple[int, ...] = ()  # the step graph that segmented frames 1..T-1 (all 0 for a single-path network)
+    sub_logits: torch.Tensor | None = None  # [B, T-1, K+1, H, W] distributed encoders: each frame from its sub-network alone
 
 
 def _frame_features(feats: KeyFeatures, batch: int, t: int) -> KeyFeatures:
@@ -56,16 +63,19 @@ class ClipRunner(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor, init_masks: torch.Tensor | None = None) -> ClipOutput:
+    def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor, init_masks: torch.Tensor | None = None,
+                phase: int = 0) -> ClipOutput:
         """``frames [B, T, 3, H, W]``, ``masks [B, T, K, H, W]`` (frame 0 used), ``selector [B, K]``;
-        ``init_masks [B, K, H, W]``, when given, start the memory instead of ``masks[:, 0]``."""
+        ``init_masks [B, K, H, W]``, when given, start the memory instead of ``masks[:, 0]``; ``phase``: where a
+        network with several step graphs starts its schedule (:meth:`MemoryNetwork.encode_clip`)."""
         model = self.model
         batch, length = frames.shape[:2]
-        all_feats = model.encode_clip(frames)  # keys never depend on the memory: one pass over the clips
+        clip = model.encode_clip(frames, phase)  # keys never depend on the memory: one pass over the clips
+        all_feats = clip.feats
         first = _frame_features(all_feats, batch, 0)
         start = masks[:, 0] if init_masks is None else init_masks
         memory = model.start_memory(first.key, model.encode_value(frames[:, 0], first.f16, start * selector[:, :, None, None]))
-        logits, features, reads = [], [], []
+        logits, features, reads, subs = [], [], [], []
         for t in range(1, length):
             feats = _frame_features(all_feats, batch, t)
             read = model.read_memory(feats.key, memory)
@@ -74,12 +84,16 @@ class ClipRunner(nn.Module):
             logits.append(class_logits)
             features.append(seg.features)
             reads.append(read)
+            if clip.own is not None:  # the sub-output: the frame from its sub-network's own feature, same memory
+                own = _frame_features(clip.own, batch, t)
+                subs.append(aggregate(torch.sigmoid(model.segment(model.read_memory(own.key, memory), own).logits), selector)[0])
             if t < length - 1:
                 memory = model.memorize(memory, feats.key, model.encode_value(frames[:, t], feats.f16, prob))
         stacked = torch.stack(features, 1)
         z = model.represent(stacked.flatten(0, 1)).unflatten(0, stacked.shape[:2])
         later = KeyFeatures(*(x.view(batch, length, *x.shape[1:])[:, 1:] for x in all_feats))
-        return ClipOutput(torch.stack(logits, 1), stacked, z, DecoderInputs(torch.stack(reads, 1), later))
+        return ClipOutput(torch.stack(logits, 1), stacked, z, DecoderInputs(torch.stack(reads, 1), later), clip.phases,
+                          torch.stack(subs, 1) if subs else None)
 
 
 def pixel_losses(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.0) -> torch.Tensor:
@@ -112,10 +126,18 @@ def bootstrapped(losses: torch.Tensor, fraction: float) -> torch.Tensor:
     return flat.topk(count, dim=1, sorted=False).values.mean()
 
 
+SUB_OUTPUT_WEIGHT = 0.5  # TDNet's official training: loss(out) + 0.5 loss(out_sub), out_sub a sub-network's own output
+
+
 def segmentation_loss(output: ClipOutput, labels: torch.Tensor, epsilon: float = 0.0, top_fraction: float = 1.0) -> dict[str, torch.Tensor]:
-    """Named loss terms and ``total`` for frames 1..T-1 of ``labels [B, T, H, W]``."""
+    """Named loss terms and ``total`` for frames 1..T-1 of ``labels [B, T, H, W]``: ``seg``, and for a distributed
+    encoder ``sub_seg``, the same loss of its sub-outputs weighted by :data:`SUB_OUTPUT_WEIGHT`."""
     seg = logits_loss(output.class_logits, labels, epsilon, top_fraction)
-    return {"seg": seg, "total": seg}
+    terms = {"seg": seg}
+    if output.sub_logits is not None:
+        terms["sub_seg"] = SUB_OUTPUT_WEIGHT * logits_loss(output.sub_logits, labels, epsilon, top_fraction)
+    terms["total"] = sum(terms.values(), torch.zeros((), device=seg.device))
+    return terms
 
 
 def logits_loss(class_logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.0, top_fraction: float = 1.0) -> torch.Tensor:

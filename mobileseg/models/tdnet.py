@@ -27,7 +27,18 @@ Explicit state (all fixed-shape, fed back every frame like the memory)::
 
 ``init`` fills the FIFO with frame 0 as seen by sub-networks 1..m-1 and sets the phase to 0, so the
 first step (sub-network 0) fuses every sub-network; each step then replaces the entry of the
-sub-network it ran. Training (:meth:`encode_clip`) follows the same schedule over a clip.
+sub-network it ran. Training (:meth:`encode_clip`) follows the same schedule over a clip, started
+at the entry the training loop gives (the step number mod m), so that every sub-network is the
+frame's main path equally often whatever the clip length: frame 0's FIFO then holds it as
+sub-networks p+1..p+m-1 see it, the order a running video holds them in when sub-network p runs.
+Training also decodes every frame from its sub-network's own value V_t alone (the sub-output,
+TDNet's ``head(V_i)``), supervised with weight 0.5 and matched by the grouped distillation.
+
+Where the APM departs from the official code (``feinanshan/TDNet``): past frames are average-pooled
+(official: every third pixel); Q, K and V are one 1x1 conv each (official: Q and K two, with BN
+between); one φ for every attention of the chain (official: one per pair of sub-networks); no
+dropout; no LayerNorm before the head (the official one is tied to a fixed 97x193 feature map).
+The exported step graphs and their state depend on these; no measurement here favours the others.
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobileseg.models.backbones import Trunk, resnet_trunk
-from mobileseg.models.base import KeyFeatures, Memory
+from mobileseg.models.base import ClipFeatures, KeyFeatures, Memory
 from mobileseg.models.memory import aggregate
 from mobileseg.models.registry import register_model
 from mobileseg.models.spec import PHASE, StateTensor, StudentSpec
@@ -110,20 +121,25 @@ class DistributedEncoder(Trunk):
         self.apm = AttentionPropagation(subnets, c16, full, key_dim, stride)
         self.channels = (c4, c8, full)
 
-    def first(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], Queue]:
-        """Normalised frame 0 through every sub-network: ``(fused f16, f8, f4)`` and the FIFO ``init`` leaves."""
+    def first(self, x: torch.Tensor, phase: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], Queue, torch.Tensor]:
+        """Normalised frame 0 through every sub-network, as the schedule's entry ``phase`` sees it: ``(fused f16, f8,
+        f4)`` from sub-network ``phase`` fused with the FIFO of frame 0 as the others see it (sub-networks phase+1 ..
+        phase+m-1, oldest first, the order they hold in a running video), that FIFO, and sub-network ``phase``'s own
+        unfused value. ``init`` is ``phase = 0``."""
         outputs = [subnet(x) for subnet in self.subnets]
         entries = [self.apm.project(i, f16) for i, (f16, _, _) in enumerate(outputs)]
-        q, k, v = (torch.stack([self.apm.shrink(e[j]) for e in entries[1:]], 1) for j in range(3))
+        others = [entries[(phase + j) % len(entries)] for j in range(1, len(entries))]
+        q, k, v = (torch.stack([self.apm.shrink(e[j]) for e in others], 1) for j in range(3))
         queue: Queue = (q, k, v)
-        q0, _, v0 = entries[0]
-        return (self.apm.fuse(queue, q0, v0), outputs[0][1], outputs[0][2]), queue
+        own_q, _, own_v = entries[phase]
+        return (self.apm.fuse(queue, own_q, own_v), outputs[phase][1], outputs[phase][2]), queue, own_v
 
-    def next(self, x: torch.Tensor, queue: Queue, phase: int) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], Queue]:
-        """A later normalised frame through sub-network ``phase`` alone, fused with the FIFO; the updated FIFO."""
+    def next(self, x: torch.Tensor, queue: Queue, phase: int) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], Queue, torch.Tensor]:
+        """A later normalised frame through sub-network ``phase`` alone, fused with the FIFO; the updated FIFO and the
+        sub-network's own unfused value ``V_t`` (what the sub-output decodes in training)."""
         f16, f8, f4 = self.subnets[phase](x)
         q, k, v = self.apm.project(phase, f16)
-        return (self.apm.fuse(queue, q, v), f8, f4), self.apm.push(queue, (q, k, v))
+        return (self.apm.fuse(queue, q, v), f8, f4), self.apm.push(queue, (q, k, v)), v
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.first(x)[0]
@@ -163,24 +179,41 @@ class TDNetStudent(MobileVOSStudent):
     def _features(self, f16: torch.Tensor, f8: torch.Tensor, f4: torch.Tensor) -> KeyFeatures:
         return KeyFeatures(self.key_proj(f16), self.key_comp(f16), f16, f8, f4)
 
-    def encode_first(self, frame: torch.Tensor) -> tuple[KeyFeatures, Queue]:
-        """Frame 0 ``[B, 3, H, W]``: features from every sub-network, and the FIFO ``init`` leaves (phase 0)."""
-        parts, queue = self.key_encoder.first(self.normalize(frame))
+    def encode_first(self, frame: torch.Tensor, phase: int = 0) -> tuple[KeyFeatures, Queue]:
+        """Frame 0 ``[B, 3, H, W]``: features from every sub-network, and the FIFO it leaves (``init``: phase 0)."""
+        parts, queue, _ = self.key_encoder.first(self.normalize(frame), phase)
         return self._features(*parts), queue
 
     def encode_next(self, frame: torch.Tensor, queue: Queue, phase: int) -> tuple[KeyFeatures, Queue]:
         """A later frame through sub-network ``phase``, fused with the FIFO; the updated FIFO."""
-        parts, queue = self.key_encoder.next(self.normalize(frame), queue, phase)
+        parts, queue, _ = self.key_encoder.next(self.normalize(frame), queue, phase)
         return self._features(*parts), queue
 
-    def encode_clip(self, frames: torch.Tensor) -> KeyFeatures:
-        """Training clips ``[B, T, 3, H, W]`` on the tracker's schedule; every frame's features, flattened ``[B*T, ...]``."""
-        first, queue = self.encode_first(frames[:, 0])
-        feats = [first]
+    def encode_clip(self, frames: torch.Tensor, phase: int = 0) -> ClipFeatures:
+        """Training clips ``[B, T, 3, H, W]`` on the tracker's schedule, started at entry ``phase mod m``: frame t >= 1 runs
+        sub-network ``(phase + t - 1) mod m``, and frame 0 is seen as that schedule's steady state would see it (the
+        FIFO holds it as the other sub-networks see it). The training loop passes the step number as ``phase``, so over
+        any m consecutive steps every sub-network segments as many frames as the others, whatever the clip length.
+
+        Every frame's features, flattened ``[B*T, ...]``, and (``own``) the same frames from their sub-network's own
+        unfused value ``V_t`` in place of the fused ``V'_t`` (TDNet's sub-output; frame 0: sub-network ``phase``'s).
+        """
+        m = self.phases
+        start = phase % m
+        normalized = self.normalize(frames.flatten(0, 1)).view(frames.shape)
+        parts, queue, own = self.key_encoder.first(normalized[:, 0], start)
+        fused, owns, phases = [self._features(*parts)], [self._features(own, *parts[1:])], []
         for t in range(1, frames.shape[1]):
-            current, queue = self.encode_next(frames[:, t], queue, (t - 1) % self.phases)
-            feats.append(current)
-        return KeyFeatures(*(torch.stack(parts, 1).flatten(0, 1) for parts in zip(*feats)))
+            index = (start + t - 1) % m
+            parts, queue, own = self.key_encoder.next(normalized[:, t], queue, index)
+            fused.append(self._features(*parts))
+            owns.append(self._features(own, *parts[1:]))
+            phases.append(index)
+
+        def stacked(feats: list[KeyFeatures]) -> KeyFeatures:
+            return KeyFeatures(*(torch.stack(parts, 1).flatten(0, 1) for parts in zip(*feats)))
+
+        return ClipFeatures(stacked(fused), tuple(phases), stacked(owns))
 
     # --- tracker entry points ------------------------------------------------------------------------
     def init(self, frame: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:

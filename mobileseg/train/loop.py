@@ -128,7 +128,7 @@ def recalibrate_batchnorm(runner: nn.Module, clips: ClipDataset, batches: int, b
     for b in range(batches):
         samples = [clips[BN_SEED_OFFSET + b * batch_size + j] for j in range(batch_size)]
         batch = {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0]}
-        runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"))
+        runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"), phase=b)
     for m, (momentum, training) in zip(norms, saved):
         m.momentum = momentum
         m.train(training)
@@ -314,7 +314,7 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-            outputs = runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"))
+            outputs = runner(batch["frames"], batch["masks"], batch["selector"], batch.get("init_masks"), phase=state.step)
         losses = objective(outputs, batch, state.step, env.rank)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(_diverged(config, state.step, float(losses["total"].item()), state.step == first))

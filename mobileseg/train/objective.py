@@ -48,6 +48,25 @@ def warn_if_no_memory_gap(config: TrainConfig, student: MemoryNetwork) -> bool:
     return True
 
 
+def check_every_phase_trains(config: TrainConfig, student: MemoryNetwork) -> None:
+    """Refuse a run in which some step graph of a multi-phase student would never segment a frame.
+
+    Step s starts its clips at schedule entry s mod m (:meth:`MemoryNetwork.encode_clip`), so frames
+    1..T-1 of the clips of steps 0..S-1 run entries 0..S+T-3: every entry needs S + T - 2 >= m.
+    """
+    if not isinstance(student, Student):
+        return
+    phases = student.spec().phases
+    reached = config.steps + config.clip_frames - 2
+    if reached >= phases:
+        return
+    never = ", ".join(str(i) for i in range(reached, phases))
+    raise ConfigError(f"{config.model} runs {phases} step graphs in turn, but {config.steps} step(s) of {config.clip_frames}-frame clips "
+                      f"reach only the first {reached}: step graph(s) {never} would never segment a frame, yet the exports run "
+                      f"them on every video. Use --steps {phases - config.clip_frames + 2} or more, or --clip-frames "
+                      f"{phases - config.steps + 2} or more.")
+
+
 class Objective:
     """Callable on ``(runner outputs, batch, step, rank)`` -> named loss terms and ``total``."""
 
@@ -63,6 +82,7 @@ class Objective:
         """The student (and the frozen teacher, in teacher mode ``checkpoint``) over whole clips. Sets the
         distiller up with the networks (an ``online`` teacher is built here and handed to it, to own and
         train) and moves it to ``device``."""
+        check_every_phase_trains(self.config, model)
         mode, frozen, teacher = self.distiller.teacher_mode, None, None
         if mode == "checkpoint":
             assert self.config.teacher is not None  # __init__ refuses a checkpoint-mode distiller without --teacher
@@ -93,7 +113,7 @@ class Objective:
         terms = self.step_distiller(step_outputs, generator)
         for name, value in terms.items():
             losses[name] = value
-        losses["total"] = losses["seg"] + sum(terms.values(), torch.zeros((), device=losses["seg"].device))
+        losses["total"] = losses["total"] + sum(terms.values(), torch.zeros((), device=losses["seg"].device))
         return losses
 
 
@@ -101,4 +121,6 @@ def as_float(output: ClipOutput) -> ClipOutput:
     """``output`` in float32 (under --amp the runner's tensors are bfloat16), decoder inputs included."""
     inputs = output.decoder_inputs
     inputs = DecoderInputs(inputs.read.float(), KeyFeatures(*(x.float() for x in inputs.feats)))
-    return ClipOutput(output.class_logits.float(), output.features.float(), output.embeddings.float(), inputs)
+    sub = None if output.sub_logits is None else output.sub_logits.float()
+    return output._replace(class_logits=output.class_logits.float(), features=output.features.float(),
+                           embeddings=output.embeddings.float(), decoder_inputs=inputs, sub_logits=sub)

@@ -25,8 +25,9 @@ class DistillRunner(nn.Module):
         self.teacher = ClipRunner(teacher) if teacher is not None else None
 
     def forward(self, frames: torch.Tensor, masks: torch.Tensor, selector: torch.Tensor,
-                init_masks: torch.Tensor | None = None) -> tuple[ClipOutput, ClipOutput | None]:
-        out = self.student(frames, masks, selector, init_masks)
+                init_masks: torch.Tensor | None = None, phase: int = 0) -> tuple[ClipOutput, ClipOutput | None]:
+        """``phase``: where a student with several step graphs starts its schedule (the loop passes the step number)."""
+        out = self.student(frames, masks, selector, init_masks, phase)
         if self.teacher is None:
             return out, None
         with torch.no_grad():

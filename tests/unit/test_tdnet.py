@@ -50,18 +50,43 @@ def test_each_sub_network_runs_only_on_its_own_frames_and_the_state_keeps_its_sh
     assert calls == Counter({i: 1 + sum((t - 1) % subnets == i for t in range(1, frames)) for i in range(subnets)})
 
 
-def test_training_clips_follow_the_trackers_schedule() -> None:
-    """The features encode_clip gives frame t are those the tracker computes at step t."""
+@pytest.mark.parametrize("phase", [0, 1, 3, 6])
+def test_training_clips_follow_the_trackers_schedule_from_any_start(phase: int) -> None:
+    """The features encode_clip gives frame t are those the tracker's schedule computes when frame 1 runs entry phase mod m."""
     torch.manual_seed(0)
     model = build_model("tdnet_r18_mv2_tiny", subnets=4).eval()
     frames = torch.rand(1, 6, 3, *SIZE)
     with torch.no_grad():
-        clip = model.encode_clip(frames)
-        feats, queue = model.encode_first(frames[:, 0])
-        assert torch.allclose(clip.key[0], feats.key[0], atol=1e-6)
+        clip = model.encode_clip(frames, phase)
+        assert clip.phases == tuple((phase + t - 1) % 4 for t in range(1, 6))
+        feats, queue = model.encode_first(frames[:, 0], phase % 4)
+        assert torch.allclose(clip.feats.key[0], feats.key[0], atol=1e-6)
         for t in range(1, 6):
-            feats, queue = model.encode_next(frames[:, t], queue, (t - 1) % 4)
-            assert torch.allclose(clip.key[t], feats.key[0], atol=1e-5) and torch.allclose(clip.f4[t], feats.f4[0], atol=1e-5)
+            feats, queue = model.encode_next(frames[:, t], queue, clip.phases[t - 1])
+            assert torch.allclose(clip.feats.key[t], feats.key[0], atol=1e-5) and torch.allclose(clip.feats.f4[t], feats.f4[0], atol=1e-5)
+        # the sub-output's features: the frame's own sub-network value, same skips, no fusion
+        assert clip.own is not None and torch.equal(clip.own.f4, clip.feats.f4) and not torch.allclose(clip.own.f16, clip.feats.f16)
+        if phase == 0:  # the schedule's start is what the tracker's init leaves
+            first, init_queue = model.encode_first(frames[:, 0])
+            state = model.init(frames[:, 0], torch.ones(1, 1, *SIZE))
+            assert all(torch.equal(a, b) for a, b in zip(init_queue, state[2:5]))
+
+
+def test_frame_zero_sees_the_other_sub_networks_in_the_order_a_running_video_holds_them() -> None:
+    """Started at entry p, frame 0's FIFO holds it as sub-networks p+1, ..., p+m-1 see it (oldest first): the order in
+    which those sub-networks ran the last m-1 frames when sub-network p runs in a running video."""
+    torch.manual_seed(0)
+    model = build_model("tdnet_r18_mv2_tiny", subnets=4).eval()
+    x = model.normalize(torch.rand(1, 3, *SIZE))
+    encoder = model.key_encoder
+    with torch.no_grad():
+        for phase in range(4):
+            _, (_, _, vs), own = encoder.first(x, phase)
+            for j in range(3):
+                index = (phase + 1 + j) % 4
+                expected = encoder.apm.shrink(encoder.apm.project(index, encoder.subnets[index](x)[0])[2])
+                assert torch.allclose(vs[:, j], expected, atol=1e-6)
+            assert torch.allclose(own, encoder.apm.project(phase, encoder.subnets[phase](x)[0])[2], atol=1e-6)
 
 
 def test_attention_propagation_reaches_the_oldest_frame_in_the_fifo() -> None:
