@@ -74,7 +74,7 @@ def _add_training_options(func: Callable[..., Any], poly_epsilon: float, clip_fr
         click.option("--optimizer", default=_D.optimizer, show_default=True, type=click.Choice(OPTIMIZERS), help="AdamW or Adam."),
         click.option("--schedule", default=_D.schedule, show_default=True, type=click.Choice(SCHEDULES), help="Learning-rate decay after warm-up."),
         click.option("--warmup", default=_D.warmup, show_default=True, type=click.IntRange(min=0), help="Linear warm-up steps."),
-        click.option("--grad-clip", default=_D.grad_clip, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Clip the gradient norm to this value."),
+        click.option("--grad-clip", default=_D.grad_clip, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Clip the gradient norm to this value (the student's; a distiller's own parameters are clipped to it separately)."),
         click.option("--poly-epsilon", default=poly_epsilon, show_default=True, type=float, help="Poly-1 weight: loss = CE + eps * (1 - p_true); 0 is plain cross-entropy."),
         click.option("--bootstrap", default=_D.bootstrap, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Average the loss over the hardest fraction of pixels per frame (STCN's bootstrapped CE); 1 = every pixel."),
         click.option("--bootstrap-warmup", default=_D.bootstrap_warmup, show_default=True, type=click.IntRange(min=0), help="Steps with the plain mean before bootstrapping starts."),

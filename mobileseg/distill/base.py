@@ -24,7 +24,8 @@ A method is one file: a :class:`Distiller` subclass registered with ``@DISTILLER
 Every distiller is an :class:`torch.nn.Module`, so a method may own state:
 
 - trainable parameters (a projection head, an online teacher): the loop adds them to the
-  optimiser, clips their gradients with the student's and, under torchrun, wraps the distiller in
+  optimiser, clips their gradients apart from the student's (each to ``--grad-clip``, so a large
+  gradient of the method's own cannot shrink the student's step) and, under torchrun, wraps the distiller in
   its own DistributedDataParallel;
 - buffers (fixed-size memory banks): saved in ``last.pt`` under ``train["distiller"]`` and
   restored by ``--resume``, so a resumed run continues with the same banks.

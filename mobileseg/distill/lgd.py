@@ -1,6 +1,10 @@
 """LGD: label-guided self-distillation without a pretrained teacher (Zhang et al., "LGD: Label-Guided
 Self-Distillation for Object Detection", AAAI 2022), adapted to video object segmentation.
 
+Paper: P. Zhang, Z. Kang, T. Yang, X. Zhang, N. Zheng, J. Sun, AAAI 2022 (arXiv 2109.11496).
+Official code checked against: megvii-research/LGD (its released configs, training loop,
+distillation loss and optimisers). Every deviation is listed under "Deviations" at the end.
+
 An implicit "teacher" is built from the ground truth and the student's own features, trained with
 the student and dropped afterwards: the exported student is the plain student.
 
@@ -75,13 +79,36 @@ saved in last.pt under train["distiller"] and restored by --resume; best.pt and 
 student alone.
 
 Defaults (the paper): D = 256, 8 heads, PointNet widths 64-128-1024, lambda = 1, w_t = 1 (the
-paper adds the teacher's detection loss unweighted), detach_fraction 0.33 (30k of the 90k
-iterations of the 1x schedule; the paper counts iterations, our runs are far shorter, so a
-fraction). Where we differ: the paper's teacher replaces the FPN features and shares the whole
-detection head; ours replaces the memory readout and shares the decoder. Descriptors carry a
-7x7 mask and paint masks by default, since VOS ground truth is masks (the paper paints boxes and
-uses masks only where labels have them). Left out: the PointNet's spatial transformer, the
-official code's final no-distillation phase and its early freezing of the student's backbone.
+paper adds the teacher's detection loss unweighted), detach_fraction 1/6: the official configs
+(megvii-research/LGD) detach for the first 30k of 180k iterations (their 2x schedules; the 3x
+Swin-T configs: 30k of 270k).
+
+Deviations (from the paper and megvii-research/LGD):
+
+- The teacher replaces the memory readout and shares the student's decoder; the paper's replaces
+  the FPN features and shares the whole detection head. Reason: VOS, not detection: the readout is
+  what the decoder gets per object, as the FPN features are what the detection head gets.
+- Label descriptors carry each object's 7x7 mask and the teacher paints masks
+  (``paint_region="mask"``); the paper paints boxes and uses masks only where labels have them.
+  Reason: VOS ground truth is masks (``--mask-size 0 --paint-region box`` is the paper's setting).
+- The relation attention spans one clip (every frame's objects and context tokens); the paper's
+  spans one image. Reason: the frames of a clip show the same objects, each decoded on its own.
+- The context token is always on; the official configs switch it on (RetinaNet, FCOS) or off
+  (Faster / Mask R-CNN). Reason: one setting keeps runs comparable; it costs one token per frame.
+- The early detached phase is a fraction of ``--steps`` (default 1/6), not an iteration count.
+  Reason: our runs are far shorter than 180k iterations; the fraction keeps the official ratio.
+- Left out: the PointNet's spatial transformers, the official code's final no-distillation phase
+  (0 iterations in most released configs) and its freezing of the student's backbone for the first
+  20k iterations. Reason: the descriptors are not point clouds to be aligned (their coordinates are
+  already normalised to the frame); the two schedule tweaks belong to 180k-iteration detection runs
+  from ImageNet weights, and our short runs keep a single early phase.
+- The PointNet's layer norms have a learnable per-channel scale and shift (the official code's have
+  none). Reason: ``nn.LayerNorm``'s default; it starts as the identity, i.e. as the official form.
+- One optimiser (the student's settings) for student and distiller; the official code has one for
+  student and adapter and one for the teacher, with the same settings in every released config. The
+  student's and the distiller's gradients are clipped separately, each to ``--grad-clip`` (global
+  norm); the official code clips every parameter's gradient by value (detectron2's default).
+  Reason: one optimiser and one clip rule for every method.
 """
 
 from __future__ import annotations
@@ -257,8 +284,9 @@ class LGDOptions(DistillOptions):
                                          "teacher features (0 = off).", at_least=0)
     teacher_seg_weight: float = option(1.0, "Weight of the segmentation loss of the label-guided teacher, decoded by the student's "
                                              "(shared) decoder.", above=0)
-    detach_fraction: float = option(0.33, "Early phase as a fraction of --steps: the distillation term trains only its adapter, not "
-                                          "the student (the paper: 30k of 90k iterations).", within=(0, 1))
+    detach_fraction: float = option(1 / 6, "Early phase as a fraction of --steps: the distillation term trains only its adapter, not "
+                                           "the student (1/6: 30k of 180k iterations in the official configs, megvii-research/LGD).",
+                                    within=(0, 1))
     detach_appearance: bool = option(True, "true: the teacher's segmentation loss does not reach the student's readout through the "
                                            "appearance embeddings; false: it does.")
 

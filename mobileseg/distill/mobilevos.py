@@ -1,6 +1,10 @@
 """MobileVOS distillation (Miles et al., "MobileVOS: Real-Time Video Object Segmentation.
 Contrastive Learning meets Knowledge Distillation", CVPR 2023).
 
+Paper: R. Miles, M. K. Yucel, B. Manganelli, A. Saa-Garriga, CVPR 2023. Official code: none has
+been published; checked against the public re-implementation edwardguil/mobilevos (its losses,
+boundary map and student training script). Every deviation is listed under "Deviations" at the end.
+
     L = L_CE (Poly-1, in the training loop) + w_repr * L_repr + w_logit * L_logit
 
 - L_repr: label-coupled representation distillation with the order-2 Renyi (log2) form,
@@ -14,8 +18,32 @@ Contrastive Learning meets Knowledge Distillation", CVPR 2023).
 - L_logit: ``KL(p_t^tau || p_s^tau)`` on the class logits at the same boundary pixels only.
 
 An "image" is one object slot of one frame of one clip (objects have their own decoder pass);
-its labels are {background, that object}. Defaults: omega 0.95, tau 0.1 (a public
-re-implementation; the paper's value is not published), 256 samples, dilation 1, weights 1.
+its labels are {background, that object}. Defaults: omega 0.95, tau 0.1 (edwardguil/mobilevos;
+the paper's value is not published), 256 samples, dilation 1, weights 1.
+
+Deviations (from the paper and edwardguil/mobilevos):
+
+- Each object-frame is its own set: L_repr is computed over its M samples and averaged over the
+  object-frames; the re-implementation stacks the samples of every image of the batch into one
+  relation matrix. Reason: objects are decoded one at a time with labels {background, that
+  object}, so "object" pixels of two different objects would count as one class across images.
+- Multi-object frames become one binary image per object; the re-implementation takes the whole
+  multi-object label map. Reason: the same per-object decoding.
+- Void pixels count as background in Y and in the boundary map. Reason: every sampled pixel needs
+  a label in Y Y^T; dropping them would give images different sample counts.
+- Representations are sampled at stride 4 as they are; the re-implementation average-pools them
+  by 2 first. Reason: pooling blurs the boundary that the sampling looks for.
+- ``dilation`` d grows the boundary by d pixels (default 1); the re-implementation grows it only
+  for d > 1, so its default 1 means no growth (our ``--dilation 0``). Reason: the option does what
+  its name says.
+- The Sobel filter pads by replication; the re-implementation pads with zeros, so an object
+  touching the frame border gets a boundary there. Reason: the frame border is no object boundary.
+- L_logit is taken at the M sampled pixels of the class logits pooled to stride 4; the
+  re-implementation takes it at every (undilated) boundary pixel of the full-resolution ground
+  truth, with probabilities clamped to [1e-5, 1 - 1e-5]. Reason: one sample serves both losses at
+  the representation's resolution; exact log-softmax needs no clamp.
+- Every segmented frame of a clip (1..T-1) is distilled; the re-implementation distils one random
+  frame per clip. Reason: the training runner segments every frame anyway (each one feeds the memory).
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 lightweight video object segmentation", Knowledge-Based Systems 2024): a teacher trained from
 scratch beside the student, no pretrained teacher.
 
-Only the paper's abstract is public: it names four components and no formulas. The formulas
-below are ours, chosen to be simple and testable; each component can be switched off.
+Paper: Hou et al., "Online knowledge distillation for lightweight video object segmentation",
+Knowledge-Based Systems, 2024. Official code checked against: none (we know of no published
+code); only the paper's abstract is public: it names four components and no formulas. The formulas below
+are ours, chosen to be simple and testable; each component can be switched off. Every deviation is
+listed under "Deviations" at the end.
 
 Names. B clips, T-1 segmented frames, K object slots, N = B(T-1)K object-frames; student
 representation ``z_s [B, T-1, K, Ds, h, w]`` (h, w = H/4, W/4), teacher representation
@@ -22,16 +25,19 @@ n(x) = x / ||x|| over channels, per pixel.
 
 1. Adaptive rate (``adaptive_rate``), the second half: where the teacher is no better than the
    student, its outputs must not be imitated. With per-pixel cross-entropies against the ground
-   truth, l_s and l_t, every distillation term is weighted per pixel by::
+   truth, l_s and l_t, the two imitation terms, ``logit_kd`` and ``feature_kd`` (item 3), are
+   weighted per pixel by::
 
         r = clamp((l_s - l_t) / (l_s + 1e-6), 0, 1)      (sg; 0 on void pixels)
 
-   the share of the student's loss at that pixel which the teacher has already removed. Terms are
-   averaged over all labelled pixels (not over r), so r scales the gradient like a per-pixel
-   learning rate: 0 while the teacher is as bad as the student (early in training, both from
-   scratch, or where the teacher errs), rising towards 1 where the teacher is right and the
-   student is wrong. Off: r = 1 everywhere (plain online KD). Feature terms use r averaged over
-   each stride-4 cell.
+   the share of the student's loss at that pixel which the teacher has already removed. They are
+   averaged over all labelled pixels (``logit_kd``) or all cells (``feature_kd``), not over r, so
+   r scales the gradient like a per-pixel learning rate: 0 while the teacher is as bad as the
+   student (early in training, both from scratch, or where the teacher errs), rising towards 1
+   where the teacher is right and the student is wrong. Off: r = 1 on labelled pixels, 0 on void (plain online KD). ``feature_kd``
+   uses r averaged over each stride-4 cell. r weights nothing else: not ``teacher_seg`` (no
+   distillation), and not the adversarial terms ``adv_disc`` and ``adv_student`` (item 4), which
+   are plain means over every stride-4 cell of the real object-frames.
 
 2. Space-Time Feature Fusion (``fusion``): the student's feature of frame t gets the appearance
    and the position of each object from the memory frame before it (frame t-1, whose prediction
@@ -63,8 +69,29 @@ n(x) = x / ||x|| over channels, per pixel.
 
 State. The teacher, fusion, Smooth Block and discriminator are the distiller's parameters: they
 join the optimiser, are saved in last.pt under train["distiller"] (the teacher under
-``teacher.model.*``) and restored by --resume; best.pt and exports hold the student alone.
+``teacher.model.*``) and restored by --resume; best.pt and exports hold the student alone. Their
+gradients are clipped to ``--grad-clip`` apart from the student's, so a large teacher gradient
+never shrinks the student's step.
 Defaults: w_t = w_f = w_l = 1, tau = 1, w_a = 0.1.
+
+Deviations (from the paper; there is no official code):
+
+- Every formula above is ours: the abstract gives only the names of the components (inverse
+  learning with an adaptive rate, Space-Time Feature Fusion, Smooth Block, a discriminator).
+  Reason: nothing more is public; each component is simple, tested and can be switched off, so
+  its share can be measured.
+- "Inverse learning" is read as: no distillation term reaches the teacher (stop-gradient on all it
+  passes on), plus the adaptive rate. Reason: our reading of the abstract; a student must not drag
+  down the teacher it learns from.
+- The adaptive rate weights the imitation terms (``logit_kd``, ``feature_kd``) only, not the
+  adversarial ones. Reason: the discriminator must see every pixel to learn the two feature
+  distributions, and ``adv_student`` pulls the student towards the teacher's distribution, not
+  towards the teacher's value at that pixel.
+- The teacher is a registered mobileseg network (default ``stcn_r50_r18_small``, STCN with an
+  unbounded memory) trained from scratch. Reason: the paper's teacher network is not published.
+- Teacher, student and discriminator share one optimiser step (the discriminator through a
+  stop-gradient on its weights in ``adv_student``) and one optimiser, the student's settings; their
+  gradients are clipped separately. Reason: one optimiser and one step per batch for every method.
 """
 
 from __future__ import annotations
@@ -140,8 +167,9 @@ class SpaceTimeFusion(nn.Module):
 @dataclass(frozen=True)
 class OnlineOptions(DistillOptions):
     online_teacher: str = option("stcn_r50_r18_small", "Registered network trained from scratch as the teacher, beside the student.")
-    adaptive_rate: bool = option(True, "true: every distillation term is weighted per pixel by how much of the student's loss the "
-                                       "teacher has removed there (0 where the teacher is no better); false: weight 1.")
+    adaptive_rate: bool = option(True, "true: the logit and feature KD terms are weighted per pixel by how much of the student's loss "
+                                       "the teacher has removed there (0 where the teacher is no better; the adversarial terms are not "
+                                       "weighted); false: weight 1.")
     fusion: bool = option(True, "Space-Time Feature Fusion: the student's matched feature gets each object's appearance and "
                                 "position from its memory frames (training only).")
     smooth_block: bool = option(True, "true: the adapter to the teacher's width has a residual depthwise 3x3 smoothing branch; "

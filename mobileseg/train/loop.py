@@ -293,6 +293,19 @@ def _train(config: TrainConfig, payload: dict[str, Any] | None, env: Dist) -> Tr
     return TrainResult(config, out, out / "best.pt", out / "last.pt", state.step, state.best.get("score"), began.elapsed())
 
 
+def clip_gradients(model: nn.Module, distiller: nn.Module, max_norm: float) -> None:
+    """Clip the student's gradients to ``max_norm`` (their global L2 norm), and apart from them the
+    distiller's trainable parameters' (an online teacher, heads, adapters), each set to ``max_norm``:
+    a large teacher gradient must not shrink the student's step. With a parameterless distiller the
+    student alone is clipped, exactly as when there were no distillers."""
+    student = list(model.parameters())
+    torch.nn.utils.clip_grad_norm_(student, max_norm)
+    ids = {id(p) for p in student}
+    own = [p for p in distiller.parameters() if p.grad is not None and id(p) not in ids]  # never the student's twice
+    if own:
+        torch.nn.utils.clip_grad_norm_(own, max_norm)
+
+
 def _loop(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
           loader: DataLoader, val_set: VideoDataset | None, state: RunState, freeze_bn: bool, device: torch.device,
           resumed: bool = False) -> None:
@@ -320,7 +333,7 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
             raise TrainingError(_diverged(config, state.step, float(losses["total"].item()), state.step == first))
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_([*model.parameters(), *objective.distiller.parameters()], config.grad_clip)
+        clip_gradients(model, objective.distiller, config.grad_clip)
         optimizer.step()
         state.step += 1
         if state.step % config.log_every == 0 or state.step == config.steps:

@@ -32,7 +32,7 @@ def distill(data: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
 
 def test_lgd_trains_without_a_teacher_and_resume_restores_its_modules_bit_for_bit(data: Path, tmp_path: Path,
                                                                                    resume_distill: Any) -> None:
-    whole = distill(data, tmp_path / "whole", *LGD, "--steps", "3")  # steps 0 early (0.33 * 3), 1-2 late
+    whole = distill(data, tmp_path / "whole", *LGD, "--steps", "3")  # step 0 early (3/6 = 0.5), 1-2 late
     assert whole.exit_code == 0, whole.output
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     assert {"seg", "teacher_seg", "feature_kd", "total"} <= set(log[-1])
@@ -40,7 +40,7 @@ def test_lgd_trains_without_a_teacher_and_resume_restores_its_modules_bit_for_bi
     modules = last["train"]["distiller"]
     assert {k.split(".")[0] for k in modules} == {"label_encoder", "appearance", "relation", "mapper", "adapter"}
     config = last["train"]["config"]
-    assert config["teacher"] is None and config["distill_options"]["detach_fraction"] == 0.33
+    assert config["teacher"] is None and config["distill_options"]["detach_fraction"] == 1 / 6
 
     assert distill(data, tmp_path / "resumed", *LGD, "--steps", "2").exit_code == 0
     stopped = load_checkpoint(tmp_path / "resumed" / "last.pt")["train"]["distiller"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import io
 import math
 import os
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,15 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from mobileseg.distill import DISTILLERS, Distiller, Networks, StepOutputs, describe, option_defaults, option_specs
-from mobileseg.distill.cirkd import CIRKDDistiller, ClassQueues, batch_relation_loss, memory_relation_loss, pair_relations, row_kl
+from mobileseg.distill.cirkd import (
+    CIRKDDistiller,
+    ClassQueues,
+    batch_relation_loss,
+    memory_relation_loss,
+    pair_relations,
+    per_class,
+    row_kl,
+)
 from mobileseg.errors import ConfigError
 from mobileseg.models.clip import ClipOutput
 
@@ -173,7 +183,7 @@ def test_gradients_reach_the_student_and_the_head_never_the_teacher() -> None:
     distiller, outputs = _built(), _outputs(void=False)
     first = distiller(outputs, torch.Generator().manual_seed(0))
     assert set(first) == {"batch_p2p", "memory_p2p", "memory_p2r", "logit_kd"}
-    assert value(first["memory_p2p"]) == 0.0 and value(first["memory_p2r"]) == 0.0  # the banks start empty
+    assert value(first["memory_p2p"]) > 0 and value(first["memory_p2r"]) > 0  # empty banks, filled before the losses
     terms = distiller(outputs, torch.Generator().manual_seed(1))
     assert all(torch.isfinite(v) and value(v) > 0 for v in terms.values()), terms
     sum(terms.values()).backward()
@@ -184,6 +194,51 @@ def test_gradients_reach_the_student_and_the_head_never_the_teacher() -> None:
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in distiller.head.parameters())  # type: ignore[union-attr]
     assert teacher is not None and teacher.embeddings.grad is None and teacher.class_logits.grad is None
     assert not any(b.requires_grad for b in distiller.buffers())
+
+
+def test_the_step_fills_the_banks_before_its_losses_and_draws_about_p_entries_in_all() -> None:
+    """The official code's order and sizes: enqueue, then contrast with ``P // classes + 1`` entries per class."""
+    assert per_class(4096) == 2049 and per_class(1024) == 513  # the defaults: 4098 and 1026 entries in all
+    distiller, seen = _built(), []
+    for bank in (distiller.pixel_bank, distiller.region_bank):
+        assert bank is not None
+        original = bank.sample
+
+        def spy(count: int, generator: torch.Generator | None = None, bank: ClassQueues = bank,
+                original: object = original) -> tuple[torch.Tensor, torch.Tensor]:
+            seen.append((count, bank.count.tolist()))
+            return original(count, generator)  # type: ignore[operator]
+
+        bank.sample = spy  # type: ignore[method-assign,assignment]
+    distiller(_outputs(), torch.Generator().manual_seed(0))
+    # SMALL: pixel_samples 16 -> 9 per class; region_samples 3 -> 2 per class. At the first step's
+    # losses the fresh banks already hold the step's entries: 6 images x 3 pixels, 6 regions per class
+    assert seen == [(9, [18, 18]), (2, [6, 6])]
+
+
+def test_void_pixels_are_no_anchors_of_the_memory_parts() -> None:
+    """Changing z_s and z_t on void pixels changes the mini-batch relations, never the memory terms
+    (batch norm in eval mode, so the head's statistics do not couple the anchors)."""
+    outputs = _outputs()
+    void = (outputs.labels[:, 1:, ::4, ::4] < 0)[:, :, None, None]  # [B, T-1, 1, 1, h, w]
+    assert bool(void.any()) and not bool(void.all())
+    student, teacher = outputs.student, outputs.teacher
+    assert teacher is not None
+    noise = torch.randn_like(student.embeddings), torch.randn_like(teacher.embeddings)
+    moved = replace(outputs, student=student._replace(embeddings=torch.where(void, noise[0], student.embeddings)),
+                    teacher=teacher._replace(embeddings=torch.where(void, noise[1], teacher.embeddings)))
+    fresh = _built(anchors=32).eval()
+    before = copy.deepcopy(fresh)(outputs, torch.Generator().manual_seed(0))
+    after = copy.deepcopy(fresh)(moved, torch.Generator().manual_seed(0))
+    assert value(after["batch_p2p"]) != pytest.approx(value(before["batch_p2p"]))  # void anchors take part here
+    for name in ("memory_p2p", "memory_p2r"):
+        assert value(before[name]) > 0 and value(after[name]) == pytest.approx(value(before[name]), abs=1e-6), name
+    # nothing but void: the memory terms are zeros in the graph, never NaN
+    labels = outputs.labels.clone()
+    labels[:, 1:] = -100
+    terms = _built()(replace(outputs, labels=labels), torch.Generator().manual_seed(0))
+    assert value(terms["memory_p2p"]) == 0.0 and value(terms["memory_p2r"]) == 0.0 and terms["memory_p2p"].requires_grad
+    assert math.isfinite(value(terms["batch_p2p"]))
 
 
 def test_each_part_switches_off_alone() -> None:

@@ -103,6 +103,22 @@ def test_with_the_rate_the_terms_vanish_where_the_teacher_is_no_better() -> None
     assert plain["feature_kd"] > 0  # a random 1x1 adapter: the features differ, and without the rate they are matched
 
 
+def test_the_rate_weights_the_imitation_terms_only_not_the_adversarial_ones() -> None:
+    """As the module docstring says: r scales logit_kd and feature_kd; adv_disc and adv_student are plain means."""
+    student, distiller = _setup()
+    outputs = _outputs(student, _clips())
+    distiller.teacher = ClipRunner(student)  # type: ignore[arg-type]  # no better anywhere: every rate is 0
+    distiller.smooth = SmoothBlock(16, 16, smooth=False)  # to the "teacher's" width, 16
+    distiller.discriminator = nn.Sequential(nn.Conv2d(16, 8, 1), nn.LeakyReLU(0.2), nn.Conv2d(8, 1, 1))
+    with torch.no_grad():
+        adaptive = distiller(outputs)
+        distiller.options = replace(distiller.options, adaptive_rate=False)
+        plain = distiller(outputs)
+    assert adaptive["logit_kd"] == 0 and adaptive["feature_kd"] == 0 and plain["feature_kd"] > 0
+    for name in ("adv_disc", "adv_student"):
+        assert adaptive[name] > 0 and torch.equal(adaptive[name], plain[name]), name
+
+
 def test_adversarial_losses_have_the_right_signs() -> None:
     torch.manual_seed(0)
     _, distiller = _setup()
