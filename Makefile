@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test lint test-jvm install clean
+.PHONY: quickstart test lint test-jvm bench-jvm test-android-compile install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mobileseg needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -42,6 +42,18 @@ test-jvm:
 	rm -rf .jvm-classes && mkdir -p .jvm-classes
 	javac -Xlint:all -Werror --release 11 -cp $(JUNIT_CP) -d .jvm-classes $$(find android_demo/core/src -name '*.java')
 	java -cp .jvm-classes:$(JUNIT_CP) org.junit.runner.JUnitCore $$(cd android_demo/core/src/test/java && find . -name '*Test.java' | sed 's|^./||; s|.java$$||; s|/|.|g')
+
+# Milliseconds per camera frame for the app's frame conversion (camera image -> 1x3x480x864 input), the
+# per-pixel path it replaced and the bulk-row path, on one core (taskset -c 0, one JIT/GC thread).
+bench-jvm: test-jvm
+	taskset -c 0 java -XX:ActiveProcessorCount=1 -XX:+UseSerialGC -cp .jvm-classes io.mobileseg.core.FrameConverterBench
+
+# The app's Kotlin compiled with kotlinc 2.0.21 -Werror against declaration stubs of the Android, AndroidX,
+# CameraX and LiteRT API it uses, the manifest and resources linked with Debian's aapt where installed
+# (android_demo/compile-check/README.md). make test runs it too, with its negative controls
+# (tests/integration/test_android_build.py); without kotlinc it says so and exits 0.
+test-android-compile:
+	@bash android_demo/compile-check/check.sh; rc=$$?; [ $$rc -eq 77 ] && exit 0; exit $$rc
 
 clean:
 	rm -rf $(VENV) mobileseg-quickstart .pytest_cache .jvm-classes

@@ -1,3 +1,5 @@
+import org.jetbrains.kotlin.gradle.dsl.JvmTarget
+
 plugins {
     id("com.android.application")
     id("org.jetbrains.kotlin.android")
@@ -26,14 +28,17 @@ android {
         targetCompatibility = JavaVersion.VERSION_11
     }
 
-    kotlinOptions {
-        jvmTarget = "11"
-    }
-
     // The model is memory-mapped straight from the APK (AssetManager.openFd), which only works
     // for assets stored uncompressed.
     androidResources {
         noCompress += "tflite"
+    }
+}
+
+// Kotlin's compilerOptions DSL (kotlinOptions is deprecated since Kotlin 2.0).
+kotlin {
+    compilerOptions {
+        jvmTarget.set(JvmTarget.JVM_11)
     }
 }
 

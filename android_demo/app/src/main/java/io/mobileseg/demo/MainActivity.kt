@@ -2,6 +2,7 @@ package io.mobileseg.demo
 
 import android.Manifest
 import android.content.pm.PackageManager
+import android.hardware.display.DisplayManager
 import android.os.Bundle
 import android.util.Log
 import android.util.Size
@@ -15,7 +16,7 @@ import androidx.camera.core.CameraSelector
 import androidx.camera.core.ImageAnalysis
 import androidx.camera.core.ImageProxy
 import androidx.camera.core.Preview
-import androidx.camera.core.UseCase
+import androidx.camera.core.UseCaseGroup
 import androidx.camera.core.resolutionselector.AspectRatioStrategy
 import androidx.camera.core.resolutionselector.ResolutionSelector
 import androidx.camera.core.resolutionselector.ResolutionStrategy
@@ -25,11 +26,12 @@ import androidx.core.content.ContextCompat
 import androidx.core.view.ViewCompat
 import androidx.core.view.WindowCompat
 import androidx.core.view.WindowInsetsCompat
+import io.mobileseg.core.CameraAccess
 import io.mobileseg.core.Contract
 import io.mobileseg.core.FrameConverter
+import io.mobileseg.core.GpuPlan
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
-import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicReference
 import kotlin.math.abs
 import kotlin.math.max
@@ -43,16 +45,21 @@ import kotlin.math.min
  * switch); one background thread ([worker]) loads the model, runs the camera analyzer and owns
  * the interpreter and the tracker ([TrackingLoop]). Any problem (no permission, no model, a
  * contract the app cannot drive, a camera error) is a message in the status line, not a crash.
+ *
+ * Camera: preview and analysis are bound as one [UseCaseGroup] with the preview's ViewPort, so
+ * each analysis image carries the crop rectangle of exactly what the preview shows, and the
+ * frame conversion and the overlay use it. The display rotation is followed while the activity
+ * runs (a turn by 180 degrees does not recreate it), so analysis images stay upright.
  */
 class MainActivity : AppCompatActivity() {
     private lateinit var preview: PreviewView
     private lateinit var overlay: OverlayView
     private lateinit var status: TextView
     private lateinit var gpuSwitch: SwitchCompat
+    private lateinit var access: CameraAccess
 
     private val worker: ExecutorService = Executors.newSingleThreadExecutor { Thread(it, "mobileseg-analysis") }
-    private val pendingBox = AtomicReference<FloatArray?>(null)
-    private val resetRequested = AtomicBoolean(false)
+    private val pendingBox = AtomicReference<PendingBox?>(null)
 
     // Worker thread only.
     private var model: ModelFiles? = null
@@ -60,24 +67,36 @@ class MainActivity : AppCompatActivity() {
 
     // UI thread only.
     private var contract: Contract? = null
+    private var gpuPlan: GpuPlan? = null
     private var modelName = ""
+    private var modelError: String? = null
     private var masks: MaskFrame? = null
     private var backend = Segmenter.CPU
+    private var backendLabel = Segmenter.CPU
     private var tracking = false
     private var cameraAllowed = false
-    private var cameraDenied = false
     private var modelSettled = false
     private var cameraRequested = false
+    private var previewCase: Preview? = null
     private var analysis: ImageAnalysis? = null
     private var ignoreSwitch = false
 
     private val askCamera = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-        if (granted) {
-            cameraAllowed = true
-            startCameraWhenReady()
-        } else {
-            cameraDenied = true
-            status.text = getString(R.string.camera_denied)
+        val wasDenied = access.denied()
+        cameraAccess(wasDenied, access.answered(granted || hasCameraPermission()))
+    }
+
+    /** A turn by 180 degrees changes the display rotation without recreating the activity: the use cases must follow it. */
+    private val displayListener = object : DisplayManager.DisplayListener {
+        override fun onDisplayAdded(displayId: Int) = Unit
+
+        override fun onDisplayRemoved(displayId: Int) = Unit
+
+        override fun onDisplayChanged(displayId: Int) {
+            val display = preview.display ?: return
+            if (display.displayId == displayId) {
+                followDisplayRotation()
+            }
         }
     }
 
@@ -92,6 +111,7 @@ class MainActivity : AppCompatActivity() {
         val reset: Button = findViewById(R.id.reset)
         preview.scaleType = PreviewView.ScaleType.FILL_CENTER
         keepClearOfSystemBars()
+        access = CameraAccess.restore(savedInstanceState?.getInt(KEY_ACCESS) ?: 0)
 
         overlay.onBox = { ax, ay, bx, by -> boxDrawn(ax, ay, bx, by) }
         reset.setOnClickListener { resetTracking() }
@@ -100,17 +120,29 @@ class MainActivity : AppCompatActivity() {
         status.text = getString(R.string.loading)
         val wantGpu = savedInstanceState?.getBoolean(KEY_GPU) ?: false
         worker.execute { loadModel(wantGpu) }
+    }
 
-        if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            cameraAllowed = true
-        } else {
-            askCamera.launch(Manifest.permission.CAMERA)
-        }
+    /**
+     * Every start, not only the first: after a denial the user may allow the camera in Settings
+     * and come back to this same activity, which is started again, not created.
+     */
+    override fun onStart() {
+        super.onStart() // delivers a pending permission answer first
+        getSystemService(DisplayManager::class.java)?.registerDisplayListener(displayListener, null)
+        followDisplayRotation()
+        val wasDenied = access.denied()
+        cameraAccess(wasDenied, access.onStart(hasCameraPermission()))
+    }
+
+    override fun onStop() {
+        getSystemService(DisplayManager::class.java)?.unregisterDisplayListener(displayListener)
+        super.onStop()
     }
 
     override fun onSaveInstanceState(outState: Bundle) {
         super.onSaveInstanceState(outState)
         outState.putBoolean(KEY_GPU, gpuSwitch.isChecked)
+        outState.putInt(KEY_ACCESS, access.saved())
     }
 
     override fun onDestroy() {
@@ -122,6 +154,23 @@ class MainActivity : AppCompatActivity() {
         }
         worker.shutdown()
         super.onDestroy()
+    }
+
+    private fun hasCameraPermission(): Boolean =
+        ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
+
+    /** Carries out what [CameraAccess] decided; [wasDenied]: the status line said so until now. */
+    private fun cameraAccess(wasDenied: Boolean, action: CameraAccess.Action) {
+        when (action) {
+            CameraAccess.Action.ASK -> askCamera.launch(Manifest.permission.CAMERA)
+            CameraAccess.Action.START -> {
+                cameraAllowed = true
+                if (wasDenied) refreshStatus() // allowed in Settings since: the denial message goes
+                startCameraWhenReady()
+            }
+            CameraAccess.Action.DENIED -> refreshStatus()
+            CameraAccess.Action.NONE -> Unit
+        }
     }
 
     /** The preview fills the screen behind the status and navigation bars: pad the controls clear of them. */
@@ -153,13 +202,16 @@ class MainActivity : AppCompatActivity() {
             val opened = Segmenter.open(files, wantGpu && gpuSupported)
             val frames = MaskFrame(files.contract.width(), files.contract.height())
             model = files
-            loop = TrackingLoop(opened.segmenter, pendingBox, resetRequested, frames, LoopToUi())
+            loop = TrackingLoop(opened.segmenter, { Segmenter.open(files, false).segmenter }, pendingBox, frames, LoopToUi())
             val running = opened.segmenter.backend
+            val label = opened.segmenter.name()
             onUi {
                 contract = files.contract
+                gpuPlan = files.gpuPlan
                 modelName = files.modelName
                 masks = frames
                 backend = running
+                backendLabel = label
                 overlay.showMasks(frames)
                 setSwitch(running == Segmenter.GPU, gpuSupported)
                 showIdle()
@@ -177,7 +229,8 @@ class MainActivity : AppCompatActivity() {
 
     private fun fail(message: String) {
         onUi {
-            status.text = if (cameraDenied) message + "\n" + getString(R.string.camera_denied) else message
+            modelError = message
+            refreshStatus()
             modelSettled = true
             startCameraWhenReady() // the preview still runs, so the camera side can be checked
         }
@@ -196,8 +249,10 @@ class MainActivity : AppCompatActivity() {
             val opened = Segmenter.open(files, useGpu)
             current.switchTo(opened.segmenter)
             val running = opened.segmenter.backend
+            val label = opened.segmenter.name()
             onUi {
                 backend = running
+                backendLabel = label
                 if (opened.fallback != null) {
                     setSwitch(false, gpuSwitch.isEnabled)
                     status.text = getString(R.string.gpu_failed, opened.fallback)
@@ -235,17 +290,40 @@ class MainActivity : AppCompatActivity() {
         override fun status(text: String) {
             onUi { this@MainActivity.status.text = text }
         }
+
+        override fun fellBack(reason: String) {
+            onUi {
+                backend = Segmenter.CPU
+                backendLabel = Segmenter.CPU
+                setSwitch(false, gpuSwitch.isEnabled)
+                status.text = getString(R.string.gpu_failed_running, reason)
+            }
+        }
     }
 
     // ---- UI thread ----------------------------------------------------------------------------
 
+    /** The status line when nothing is being tracked: the model, or what is wrong. */
+    private fun refreshStatus() {
+        val error = modelError
+        when {
+            error != null -> status.text = if (access.denied()) error + "\n" + getString(R.string.camera_denied) else error
+            access.denied() -> status.text = getString(R.string.camera_denied)
+            contract != null -> showIdle()
+        }
+    }
+
     private fun showIdle() {
         val input = contract ?: return
-        if (cameraDenied) {
+        if (access.denied()) {
             status.text = getString(R.string.camera_denied)
             return
         }
-        status.text = getString(R.string.ready, modelName, input.height(), input.width(), backend)
+        status.text = getString(R.string.ready, modelName, input.height(), input.width(), backendLabel)
+        val plan = gpuPlan
+        if (backend == Segmenter.GPU && plan != null) {
+            status.append("\n" + plan.explain())
+        }
         overlay.hint = getString(R.string.hint_drag)
     }
 
@@ -262,18 +340,17 @@ class MainActivity : AppCompatActivity() {
     }
 
     private fun resetTracking() {
-        if (contract == null) return // no model: nothing to reset
+        val frames = masks ?: return // no model: nothing to reset
         pendingBox.set(null)
-        resetRequested.set(true) // the worker forgets the object before its next frame
+        frames.reset() // the worker forgets the object before its next frame; a frame in flight shows no mask
         tracking = false
-        masks?.clear()
         overlay.invalidate()
         showIdle()
     }
 
     private fun boxDrawn(ax: Float, ay: Float, bx: Float, by: Float) {
         val mapping = overlay.mapping ?: return
-        if (contract == null) return
+        val frames = masks ?: return
         val minimum = MIN_BOX_DP * resources.displayMetrics.density
         if (abs(bx - ax) < minimum || abs(by - ay) < minimum) {
             status.text = getString(R.string.box_too_small)
@@ -284,8 +361,15 @@ class MainActivity : AppCompatActivity() {
             status.text = getString(R.string.box_outside)
             return
         }
-        pendingBox.set(box) // the worker starts tracking on the next frame
+        pendingBox.set(PendingBox(box, frames.frames.epoch())) // the worker starts tracking on the next frame
         overlay.hint = null
+    }
+
+    /** The display's rotation as the use cases' target rotation: analysis images are turned upright for it. */
+    private fun followDisplayRotation() {
+        val rotation = preview.display?.rotation ?: return
+        previewCase?.targetRotation = rotation
+        analysis?.targetRotation = rotation
     }
 
     private fun startCameraWhenReady() {
@@ -294,48 +378,68 @@ class MainActivity : AppCompatActivity() {
         val future = ProcessCameraProvider.getInstance(this)
         future.addListener({
             if (isDestroyed) return@addListener
-            try {
-                bindCamera(future.get())
-            } catch (e: Exception) {
-                Log.e(TAG, "camera failed", e)
-                status.text = getString(R.string.camera_failed, e.message ?: e.javaClass.simpleName)
+            // after layout: the ViewPort needs the preview's size and display
+            preview.post {
+                if (isDestroyed) return@post
+                try {
+                    bindCamera(future.get())
+                } catch (e: Exception) {
+                    Log.e(TAG, "camera failed", e)
+                    status.text = getString(R.string.camera_failed, e.message ?: e.javaClass.simpleName)
+                }
             }
         }, ContextCompat.getMainExecutor(this))
     }
 
     /**
-     * Preview and analysis with the same aspect ratio, so that both see the same field of view
-     * (the overlay mapping assumes it): 16:9 or 4:3, whichever is closer to the model's input.
+     * Preview and analysis with the same aspect ratio (16:9 or 4:3, whichever is closer to the
+     * model's input), bound as one group with the preview's ViewPort: both then cover the same
+     * field of view, and each analysis image's crop rectangle is what the preview shows.
      */
     private fun bindCamera(provider: ProcessCameraProvider) {
+        val selector = CameraSelector.DEFAULT_BACK_CAMERA
+        if (!provider.hasCamera(selector)) {
+            status.text = getString(R.string.no_back_camera)
+            return
+        }
         val input = contract
         val wide = input == null || aspect(input.height(), input.width()) > WIDE_ABOVE
         val ratio = if (wide) AspectRatioStrategy.RATIO_16_9_FALLBACK_AUTO_STRATEGY else AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY
-        val previewCase = Preview.Builder()
+        val rotation = preview.display?.rotation
+        val previewBuilder = Preview.Builder()
             .setResolutionSelector(ResolutionSelector.Builder().setAspectRatioStrategy(ratio).build())
-            .build()
-        previewCase.setSurfaceProvider(preview.surfaceProvider)
-        val useCases = mutableListOf<UseCase>(previewCase)
+        rotation?.let { previewBuilder.setTargetRotation(it) }
+        val previewUseCase = previewBuilder.build()
+        previewUseCase.setSurfaceProvider(preview.surfaceProvider)
+        previewCase = previewUseCase
+        val group = UseCaseGroup.Builder().addUseCase(previewUseCase)
+        val viewPort = preview.viewPort
+        if (viewPort != null) {
+            group.setViewPort(viewPort)
+        } else {
+            Log.w(TAG, "no ViewPort yet: analysis images are not cropped to the preview")
+        }
         if (input != null) {
             // Analysis images a little larger than the model's input: enough pixels for the
             // resize, and a cheap YUV -> RGBA conversion in CameraX.
             val longSide = max(ANALYSIS_LONG_SIDE, max(input.height(), input.width()))
             val bound = if (wide) Size(longSide, longSide * 9 / 16) else Size(longSide, longSide * 3 / 4)
-            val selector = ResolutionSelector.Builder()
+            val resolution = ResolutionSelector.Builder()
                 .setAspectRatioStrategy(ratio)
                 .setResolutionStrategy(ResolutionStrategy(bound, ResolutionStrategy.FALLBACK_RULE_CLOSEST_HIGHER_THEN_LOWER))
                 .build()
-            val analysisCase = ImageAnalysis.Builder()
-                .setResolutionSelector(selector)
+            val analysisBuilder = ImageAnalysis.Builder()
+                .setResolutionSelector(resolution)
                 .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                .build()
+            rotation?.let { analysisBuilder.setTargetRotation(it) }
+            val analysisCase = analysisBuilder.build()
             analysisCase.setAnalyzer(worker) { image -> analyze(image) }
             analysis = analysisCase
-            useCases.add(analysisCase)
+            group.addUseCase(analysisCase)
         }
         provider.unbindAll()
-        val camera = provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, *useCases.toTypedArray())
+        val camera = provider.bindToLifecycle(this, selector, group.build())
         camera.cameraInfo.cameraState.observe(this) { state ->
             state.error?.let { status.text = getString(R.string.camera_error, it.code) }
         }
@@ -346,6 +450,7 @@ class MainActivity : AppCompatActivity() {
     private companion object {
         const val TAG = "mobileseg"
         const val KEY_GPU = "gpu"
+        const val KEY_ACCESS = "camera_access"
         const val MIN_BOX_DP = 16f
         const val ANALYSIS_LONG_SIDE = 1280
 

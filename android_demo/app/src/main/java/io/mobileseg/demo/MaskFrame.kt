@@ -1,49 +1,28 @@
 package io.mobileseg.demo
 
 import android.graphics.Bitmap
+import io.mobileseg.core.OverlayFrames
 
 /**
- * Hands the overlay (ARGB pixels at the model's size) from the analysis thread to the UI thread.
- *
- * The analysis thread copies each new overlay in under a short lock ([publish], an array copy);
- * the UI thread copies the newest one into the Bitmap it owns just before drawing it
- * ([copyInto]). So a Bitmap is only ever written on the thread that draws it, never while the
- * renderer reads it, and nothing is allocated per frame.
+ * Hands the overlay (ARGB pixels at the model's size) from the analysis thread to the UI thread,
+ * through the core's [OverlayFrames]: the analysis thread publishes each new overlay with the
+ * epoch its frame started in, so a frame still being segmented when Reset is pressed cannot put
+ * its mask back; the UI thread copies the newest overlay into the Bitmap it owns just before
+ * drawing it ([copyInto]). So a Bitmap is only ever written on the thread that draws it, never
+ * while the renderer reads it, and nothing is allocated per frame.
  */
 class MaskFrame(val width: Int, val height: Int) {
-    private val lock = Any()
-    private val pixels = IntArray(width * height)
-    private var version = 0L
-    private var shown = false
+    val frames = OverlayFrames(width, height)
 
-    /** Analysis thread: [argb] (`width * height` pixels, row-major) is the newest overlay. */
-    fun publish(argb: IntArray) {
-        synchronized(lock) {
-            System.arraycopy(argb, 0, pixels, 0, pixels.size)
-            shown = true
-            version++
-        }
-    }
+    /** UI thread (or the analysis thread after an error): nothing to draw, and masks of frames in flight are dropped. */
+    fun reset() = frames.reset()
 
-    /** Any thread: nothing to draw (no object tracked). */
-    fun clear() {
-        synchronized(lock) {
-            shown = false
-            version++
-        }
-    }
-
-    fun visible(): Boolean = synchronized(lock) { shown }
+    fun visible(): Boolean = frames.visible()
 
     /**
      * UI thread: brings [bitmap] (`width x height`, ARGB_8888) up to date when a newer overlay
      * arrived since version [seen]; returns the version it now holds.
      */
     fun copyInto(bitmap: Bitmap, seen: Long): Long =
-        synchronized(lock) {
-            if (shown && version != seen) {
-                bitmap.setPixels(pixels, 0, width, 0, 0, width, height)
-            }
-            version
-        }
+        frames.drawInto({ argb -> bitmap.setPixels(argb, 0, width, 0, 0, width, height) }, seen)
 }

@@ -1,9 +1,12 @@
 package io.mobileseg.demo
 
 import android.content.res.AssetManager
+import android.util.Log
 import io.mobileseg.core.Contract
 import io.mobileseg.core.ContractException
+import io.mobileseg.core.GpuPlan
 import io.mobileseg.core.ModelDigest
+import io.mobileseg.core.TfliteGraph
 import java.io.IOException
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
@@ -11,8 +14,11 @@ import java.nio.channels.FileChannel
 /** A problem the user can fix (no model, a rejected contract, …): its message is shown as is. */
 class ModelException(message: String, cause: Throwable? = null) : Exception(message, cause)
 
-/** The app's model: its checked contract and the .tflite file memory-mapped from the APK. */
-class ModelFiles(val contract: Contract, val buffer: MappedByteBuffer, val contractAsset: String) {
+/**
+ * The app's model: its checked contract, the .tflite file memory-mapped from the APK, and what
+ * the GPU delegate can take of its step graph (null when the file's graph could not be read).
+ */
+class ModelFiles(val contract: Contract, val buffer: MappedByteBuffer, val contractAsset: String, val gpuPlan: GpuPlan?) {
     val modelName: String get() = contract.modelFile()
 }
 
@@ -78,8 +84,17 @@ object ModelLoader {
         } catch (e: ContractException) {
             throw ModelException(e.message ?: "assets/$FOLDER/$model is not the file $source was exported with; $EXPORT.", e)
         }
-        return ModelFiles(contract, buffer, source)
+        return ModelFiles(contract, buffer, source, gpuPlan(contract, buffer))
     }
+
+    /** The step graph's GPU plan, read from the mapped file (tables only, no weights); null if it cannot be read. */
+    private fun gpuPlan(contract: Contract, buffer: MappedByteBuffer): GpuPlan? =
+        try {
+            GpuPlan.of(TfliteGraph.read(buffer), contract.steps())
+        } catch (e: IllegalArgumentException) {
+            Log.w("mobileseg", "cannot read the model's graph for the GPU plan", e)
+            null
+        }
 
     /** The asset's bytes inside the APK, mapped read-only (no copy on the Java heap). */
     private fun map(assets: AssetManager, path: String): MappedByteBuffer =

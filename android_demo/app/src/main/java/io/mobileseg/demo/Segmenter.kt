@@ -1,10 +1,10 @@
 package io.mobileseg.demo
 
 import android.util.Log
+import io.mobileseg.core.BackendRunner
 import io.mobileseg.core.Contract
 import io.mobileseg.core.ContractException
 import io.mobileseg.core.ModelSignatures
-import io.mobileseg.core.Runner
 import java.nio.ByteBuffer
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.gpu.CompatibilityList
@@ -13,9 +13,13 @@ import org.tensorflow.lite.gpu.GpuDelegate
 /**
  * One LiteRT interpreter over the exported student, on the CPU (XNNPACK) or the GPU delegate.
  *
- * It is the core module's [Runner] (the tracker calls `init` and `step` through the file's
- * signatures, by the contract's tensor names) and its [ModelSignatures] (the file's own
- * signatures and shapes, which [Contract.checkModel] compares with the contract).
+ * It is a backend of the core module's [BackendRunner] (the tracker calls `init` and `step`
+ * through the file's signatures, by the contract's tensor names; a GPU failure while running
+ * falls back to XNNPACK there) and its [ModelSignatures] (the file's own signatures and shapes,
+ * which [Contract.checkModel] compares with the contract).
+ *
+ * On the GPU, [name] says how much of the step graph the delegate can take at most (the model's
+ * [io.mobileseg.core.GpuPlan]): the students' memory is 5-D, which the delegate leaves on the CPU.
  *
  * Threading: create, run and close it on one thread (the app's analysis thread). The GPU delegate
  * requires this: it binds to the thread that created it.
@@ -24,10 +28,15 @@ class Segmenter private constructor(
     val contract: Contract,
     private val interpreter: Interpreter,
     private val gpu: GpuDelegate?,
-) : Runner, ModelSignatures, AutoCloseable {
+    private val label: String,
+) : BackendRunner.Backend, ModelSignatures {
 
     /** What runs the model, as the status line says it. */
     val backend: String get() = if (gpu != null) GPU else CPU
+
+    override fun name(): String = label
+
+    override fun accelerated(): Boolean = gpu != null
 
     override fun run(entry: String, inputs: Map<String, ByteBuffer>, outputs: Map<String, ByteBuffer>) {
         // Direct native-order float32 buffers, positioned at 0 by the tracker: LiteRT reads the
@@ -88,9 +97,19 @@ class Segmenter private constructor(
             return Opened(create(model, false), null)
         }
 
+        /**
+         * The GPU delegate with the options LiteRT's compatibility list picks for this device, but
+         * without precision loss: the default lets it compute in fp16, and the memory that goes
+         * round the loop every frame would drift from what the export's parity check measured.
+         */
+        private fun gpuDelegate(): GpuDelegate {
+            val options = CompatibilityList().use { it.bestOptionsForThisDevice }
+            return GpuDelegate(options.setPrecisionLossAllowed(false))
+        }
+
         private fun create(model: ModelFiles, useGpu: Boolean): Segmenter {
             val options = Interpreter.Options().setNumThreads(THREADS)
-            val delegate = if (useGpu) GpuDelegate() else null
+            val delegate = if (useGpu) gpuDelegate() else null
             if (delegate != null) {
                 options.addDelegate(delegate)
             } else {
@@ -103,7 +122,8 @@ class Segmenter private constructor(
                 if (useGpu) throw e
                 throw ModelException("LiteRT cannot load ${model.modelName}: ${e.message ?: e.javaClass.simpleName}", e)
             }
-            val segmenter = Segmenter(model.contract, interpreter, delegate)
+            val label = if (delegate == null) CPU else model.gpuPlan?.label(GPU) ?: GPU
+            val segmenter = Segmenter(model.contract, interpreter, delegate, label)
             try {
                 model.contract.checkModel(segmenter)
             } catch (e: ContractException) {

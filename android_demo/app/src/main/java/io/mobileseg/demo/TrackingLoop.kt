@@ -2,33 +2,38 @@ package io.mobileseg.demo
 
 import android.util.Log
 import androidx.camera.core.ImageProxy
+import io.mobileseg.core.BackendRunner
 import io.mobileseg.core.BoxMask
 import io.mobileseg.core.FrameClock
 import io.mobileseg.core.FrameConverter
 import io.mobileseg.core.Overlay
-import io.mobileseg.core.Runner
 import io.mobileseg.core.Tracker
 import java.nio.ByteBuffer
 import java.util.Locale
-import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicReference
+
+/** A box the user drew, in model pixels, and the overlay epoch it was drawn in ([MaskFrame.frames]). */
+class PendingBox(val box: FloatArray, val epoch: Long)
 
 /**
  * The per-frame work, all on the one analysis thread:
  *
- *     camera image (RGBA) -> frame tensor [1, 3, H, W]
+ *     camera image (RGBA, its crop rectangle) -> frame tensor [1, 3, H, W]
  *     box drawn?  -> mask from the box, init(frame, mask)    (the box mask is the first overlay)
  *     tracking?   -> step(frame, state) -> prob -> overlay
  *
  * It owns the core [Tracker] (every buffer, and the memory fed back frame to frame) and the
- * current [Segmenter]. The tracker calls whichever segmenter is current, so switching between
- * XNNPACK and the GPU keeps the memory and tracking goes on. Requests from the UI thread (a box,
- * a reset) arrive through the atomics; results leave through [MaskFrame] and [Ui].
+ * core [BackendRunner] over the current [Segmenter]. The tracker calls whichever segmenter is
+ * current, so switching between XNNPACK and the GPU keeps the memory and tracking goes on; a GPU
+ * that fails while running is replaced by XNNPACK on the spot, the same frame is run again, and
+ * [Ui.fellBack] says so. Requests from the UI thread arrive through [pendingBox] and the overlay
+ * epoch (Reset starts a new one: the tracker forgets its object before the next frame, and the
+ * mask of a frame in flight is not shown); results leave through [MaskFrame] and [Ui].
  */
 class TrackingLoop(
     first: Segmenter,
-    private val pendingBox: AtomicReference<FloatArray?>,
-    private val resetRequested: AtomicBoolean,
+    openCpu: () -> Segmenter,
+    private val pendingBox: AtomicReference<PendingBox?>,
     val masks: MaskFrame,
     private val ui: Ui,
 ) : AutoCloseable {
@@ -41,30 +46,33 @@ class TrackingLoop(
         /** A new overlay is in [masks] (or it was cleared). */
         fun overlayChanged()
 
-        /** Tracking started (a box was taken) or stopped (reset, error). */
+        /** Tracking started (a box was taken) or stopped (error). */
         fun tracking(started: Boolean)
 
         /** Speed while tracking, or what went wrong. */
         fun status(text: String)
-    }
 
-    var segmenter: Segmenter = first
-        private set
+        /** The GPU failed while running; XNNPACK runs from now on, for [reason]. */
+        fun fellBack(reason: String)
+    }
 
     private val contract = first.contract
     private val height = contract.height()
     private val width = contract.width()
-    private val tracker = Tracker(contract, Runner { entry, inputs, outputs -> segmenter.run(entry, inputs, outputs) })
+    private val runner = BackendRunner(first) { openCpu() }
+    private val tracker = Tracker(contract, runner)
     private val overlay = Overlay(height, width)
     private val clock = FrameClock(30)
     private var converter: FrameConverter? = null
     private var lastStatusNanos = 0L
+    private var epoch = masks.frames.epoch()
+
+    /** The segmenter the next frames run on. */
+    val segmenter: Segmenter get() = runner.current() as Segmenter
 
     /** Runs on the next frames with [next] instead; the memory stays. */
     fun switchTo(next: Segmenter) {
-        val old = segmenter
-        segmenter = next
-        old.close()
+        runner.switchTo(next)
         clock.reset()
     }
 
@@ -75,30 +83,40 @@ class TrackingLoop(
         } catch (e: Exception) {
             Log.e(TAG, "frame failed", e)
             tracker.reset()
-            masks.clear()
+            masks.reset()
             ui.overlayChanged()
             ui.tracking(false)
-            ui.status("Error on ${segmenter.backend}: ${e.message ?: e.javaClass.simpleName}. Draw a box to start again.")
+            ui.status("Error on ${segmenter.name()}: ${e.message ?: e.javaClass.simpleName}. Draw a box to start again.")
         } finally {
             image.close()
         }
     }
 
     private fun process(image: ImageProxy) {
-        if (resetRequested.getAndSet(false)) {
+        // The epoch first, then the box: a box drawn after a Reset this frame has not seen waits for the next frame.
+        val frameEpoch = masks.frames.epoch()
+        if (frameEpoch != epoch) {
+            epoch = frameEpoch // Reset was pressed: forget the object
             tracker.reset()
             clock.reset()
-            masks.clear()
-            ui.overlayChanged()
-            ui.tracking(false)
         }
+        val crop = image.cropRect // with the preview's ViewPort: the part of the image the preview shows
         val rotation = image.imageInfo.rotationDegrees
-        val frames = converter?.takeIf { it.matches(image.width, image.height, rotation) }
-            ?: FrameConverter(image.width, image.height, rotation, height, width).also {
+        val frames = converter?.takeIf { it.matches(image.width, image.height, crop.left, crop.top, crop.right, crop.bottom, rotation) }
+            ?: FrameConverter(image.width, image.height, crop.left, crop.top, crop.right, crop.bottom, rotation, height, width).also {
                 converter = it
                 ui.geometry(it)
             }
-        val box = pendingBox.getAndSet(null)
+        val pending = pendingBox.getAndSet(null)
+        val box = when {
+            pending == null -> null
+            pending.epoch == frameEpoch -> pending.box
+            pending.epoch > frameEpoch -> { // drawn after a Reset this frame started before
+                pendingBox.compareAndSet(null, pending)
+                null
+            }
+            else -> null // drawn before a Reset
+        }
         if (box == null && !tracker.started()) {
             return // nothing to track yet: the preview alone is shown
         }
@@ -117,9 +135,15 @@ class TrackingLoop(
             tracker.step()
         }
         val end = System.nanoTime()
+        runner.takeFallback()?.let {
+            Log.w(TAG, it)
+            ui.fellBack(it)
+        }
 
         overlay.render(shown, contract.maskThreshold(), MASK_COLOR)
-        masks.publish(overlay.pixels())
+        if (!masks.frames.publish(overlay.pixels(), frameEpoch)) {
+            return // Reset was pressed while this frame was segmented: its mask is not shown
+        }
         ui.overlayChanged()
         if (box != null) {
             clock.reset()
@@ -142,12 +166,12 @@ class TrackingLoop(
             if (fps.isNaN()) "–" else String.format(Locale.US, "%.1f", fps),
             height,
             width,
-            segmenter.backend,
+            segmenter.name(),
         )
     }
 
     override fun close() {
-        segmenter.close()
+        runner.close()
     }
 
     companion object {

@@ -5,7 +5,13 @@ package io.mobileseg.core;
  * to fill the view and centred (CameraX {@code PreviewView.ScaleType.FILL_CENTER}); the model
  * sees the centred crop that {@link FrameConverter} cuts. This maps a box the user drags on the
  * view to the model's pixels, and the model's pixels (the mask overlay) back onto the view.
- * Preview and analysis must use the same aspect ratio, so that they see the same field of view.
+ *
+ * <p>"The upright camera image" is the analysis image's crop rectangle turned upright
+ * ({@link FrameConverter#uprightWidth()} x {@link FrameConverter#uprightHeight()}). The app binds
+ * preview and analysis in one {@code UseCaseGroup} with the preview's {@code ViewPort}, so that
+ * rectangle is exactly what the preview shows, whatever the aspect ratios of sensor, analysis
+ * image and screen; without a ViewPort the crop rectangle is the whole image, and preview and
+ * analysis must then have the same aspect ratio for the mapping to hold.
  */
 public final class ViewMapping {
     private final float scale;

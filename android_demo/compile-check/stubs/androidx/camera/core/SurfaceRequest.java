@@ -1,0 +1,4 @@
+package androidx.camera.core;
+public final class SurfaceRequest {
+    private SurfaceRequest() { throw new RuntimeException("stub"); }
+}

@@ -1,0 +1,4 @@
+package androidx.lifecycle;
+public interface Observer<T> {
+    void onChanged(T value);
+}
