@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("mobileseg.cli.export", "verify_command", "re-check an exported file against PyTorch over a whole video"),
     "bench": ("mobileseg.cli.bench", "bench_command", "per-frame latency on this host or on an Android phone over adb"),
     "run": ("mobileseg.cli.run", "run_command", "segment a video from its first-frame mask; masks + overlay"),
+    "demo": ("mobileseg.cli.demo", "demo_command", "segment the camera live in a browser with an exported .tflite (LiteRT.js)"),
     "quickstart": ("mobileseg.cli.quickstart", "quickstart", "every stage above on a small generated dataset, one table"),
 }
 

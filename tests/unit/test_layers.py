@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"eval", "distill"},
     {"train"},
     {"export"},
-    {"bench"},
+    {"bench", "demo"},
     {"quickstart"},
     {"cli"},
     {"__main__"},
