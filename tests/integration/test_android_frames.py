@@ -8,38 +8,19 @@ Without a JDK (javac) or Debian's junit4 these tests are skipped, each saying wh
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mobileseg.export.android import camera_frame
-
-ROOT = Path(__file__).resolve().parents[2]
-CORE = ROOT / "android_demo" / "core" / "src"
-JUNIT = [Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar")]
-JDK_HINT = "install a JDK and junit4 (Debian: apt-get install default-jdk-headless junit4; .ci/run does this)"
+from tests.android_jvm import compile_core, java
 
 
 @pytest.fixture(scope="module")
 def jvm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The core module and its tests (Probe, the benchmark) compiled into one class folder."""
-    if shutil.which("javac") is None or shutil.which("java") is None:
-        pytest.skip(f"no JDK (javac) on this machine: the Android core's JVM checks did not run; {JDK_HINT}")
-    if not all(jar.is_file() for jar in JUNIT):
-        pytest.skip(f"junit4 not found at {JUNIT[0]}: the Android core's JVM checks did not run; {JDK_HINT}")
-    classes = tmp_path_factory.mktemp("jvm")
-    sources = sorted(str(p) for p in CORE.rglob("*.java"))
-    done = subprocess.run(["javac", "-Xlint:all", "-Werror", "--release", "11", "-cp", ":".join(map(str, JUNIT)), "-d", str(classes), *sources],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, f"android_demo/core does not compile:\n{done.stdout}{done.stderr}"
-    return classes
-
-
-def java(classes: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["java", "-cp", ":".join([str(classes), *map(str, JUNIT)]), *args], capture_output=True, text=True, timeout=300)
+    return compile_core(tmp_path_factory.mktemp("jvm"))
 
 
 @pytest.mark.parametrize("width,height,pad,rotation,crop,out", [
