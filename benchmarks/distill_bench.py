@@ -77,7 +77,8 @@ TEACHER_MARGIN = 0.08  # how much the teacher must beat the no-KD student for th
 TRACKING_MARGIN = 0.05  # how much the no-KD student must beat copy-first-mask: below it, students do not track
 
 
-def arguments() -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The options; benchmarks/lite_accuracy.py takes them too, so its runs share this budget."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("runs/distill_bench"),
                         help="data and runs, in a folder per budget (reused; killed runs resume)")
@@ -106,7 +107,30 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--distractors", default="0,0", help="distractor objects per video, min,max (SynthVOS)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--parallel", type=int, default=1, help="student runs at a time (each with 1 thread on a CPU)")
-    return parser.parse_args()
+    return parser
+
+
+def quick(args: argparse.Namespace) -> None:
+    """``--quick``: tiny models, data and budget (in place)."""
+    args.student, args.teacher_model, args.teacher_steps, args.steps, args.seeds, args.part_seeds = (
+        "mobilevos_r18_mv2_tiny", "stcn_r50_r18_tiny", 8, 4, 1, 1)
+    args.tdnet_student = "tdnet_r18_mv2_tiny"
+    args.crop, args.videos, args.frames, args.clip_frames, args.max_skip, args.video_size = "48x64", 6, 10, 4, 3, "64x96"
+    args.work = args.work.with_name(args.work.name + "_quick")
+
+
+def prepare(args: argparse.Namespace) -> tuple[Path, float]:
+    """The budget's folder (``args.work`` becomes it), its SynthVOS data (generated once) and copy-first-mask's val J&F."""
+    from mobileseg.data.synth import SynthConfig, generate_synthvos
+
+    args.work = budget_folder(args)
+    data = args.work / "data"
+    size = tuple(int(v) for v in args.video_size.lower().split("x"))
+    distractors = tuple(int(v) for v in args.distractors.split(","))
+    if not (data / "synthvos.json").is_file():
+        generate_synthvos(data, SynthConfig(videos=args.videos, frames=args.frames, height=size[0], width=size[1], objects=(1, 2),
+                                            distractors=(distractors[0], distractors[-1]), seed=0), overwrite=True)
+    return data, copy_first_mask(data)
 
 
 def common(args: argparse.Namespace, data: Path, out: Path, steps: int, seed: int, threads: int, lr: float) -> list[str]:
@@ -149,11 +173,16 @@ def score(best: Path, data: Path) -> float:
     return jf
 
 
-def student_job(args: argparse.Namespace, data: Path, teacher: Path, row: str, seed: int) -> dict[str, Any]:
+def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int,
+                student: str | None = None) -> dict[str, Any]:
+    """One run of ``row`` (``student`` in place of the row's student: then its folder is named by it too)."""
     distiller, options = ROWS[row]
     slug = re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")  # one folder per row: rows of one method differ in options
     threads = 1 if args.parallel > 1 else 2
-    student = args.tdnet_student if row in TDNET_ROWS else args.student
+    if student is not None:
+        slug = f"{slug}_{student}"
+    else:
+        student = args.tdnet_student if row in TDNET_ROWS else args.student
     if distiller == "online":
         options = [*options, "--online-teacher", args.teacher_model]
     command = ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
@@ -259,24 +288,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    args = arguments()
+    args = parser().parse_args()
     if args.quick:
-        args.student, args.teacher_model, args.teacher_steps, args.steps, args.seeds, args.part_seeds = (
-            "mobilevos_r18_mv2_tiny", "stcn_r50_r18_tiny", 8, 4, 1, 1)
-        args.tdnet_student = "tdnet_r18_mv2_tiny"
-        args.crop, args.videos, args.frames, args.clip_frames, args.max_skip, args.video_size = "48x64", 6, 10, 4, 3, "64x96"
-        args.work = args.work.with_name(args.work.name + "_quick")
+        quick(args)
     from mobileseg.data.davis import open_davis2017
-    from mobileseg.data.synth import SynthConfig, generate_synthvos
 
-    args.work = budget_folder(args)
-    data = args.work / "data"
-    size = tuple(int(v) for v in args.video_size.lower().split("x"))
-    distractors = tuple(int(v) for v in args.distractors.split(","))
-    if not (data / "synthvos.json").is_file():
-        generate_synthvos(data, SynthConfig(videos=args.videos, frames=args.frames, height=size[0], width=size[1], objects=(1, 2),
-                                            distractors=(distractors[0], distractors[-1]), seed=0), overwrite=True)
-    copy = copy_first_mask(data)
+    data, copy = prepare(args)
     teacher_out = args.work / "teacher"
     teacher_seconds = run(["train", "--model", args.teacher_model,
                            *common(args, data, teacher_out, args.teacher_steps, 0, 2, args.teacher_lr)], teacher_out)

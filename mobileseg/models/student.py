@@ -121,12 +121,14 @@ def mobilevos_r18_mv2(**kwargs: Any) -> MobileVOSStudent:
     return MobileVOSStudent(**kwargs)
 
 
+SMALL = dict(key_width=0.5, value_width=0.5, key_dim=32, query_dim=64, value_dim=64,
+             decoder_dims=(96, 48, 32), aspp_branch_dim=48, aspp_rates=(2, 4, 6), embed_dim=32)
+
+
 @register_model("mobilevos_r18_mv2_small", role="student")
 def mobilevos_r18_mv2_small(**kwargs: Any) -> MobileVOSStudent:
     """Half-width student for the quickstart on a CPU."""
-    settings = dict(key_width=0.5, value_width=0.5, key_dim=32, query_dim=64, value_dim=64,
-                    decoder_dims=(96, 48, 32), aspp_branch_dim=48, aspp_rates=(2, 4, 6), embed_dim=32)
-    return MobileVOSStudent(**{**settings, **kwargs})
+    return MobileVOSStudent(**{**SMALL, **kwargs})
 
 
 @register_model("mobilevos_r18_mv2_tiny", role="student")
@@ -144,6 +146,26 @@ LITE_DECODER = dict(lite=True, decoder_dims=(128, 64, 32))
 def mobilevos_r18_mv2_lite(**kwargs: Any) -> MobileVOSStudent:
     """Full-size encoders and memory, lite decoder: ~2x fewer FLOPs per frame (benchmarks/README.md, "fast")."""
     return MobileVOSStudent(**{**LITE_DECODER, **kwargs})
+
+
+@register_model("mobilevos_r18_mv2_lite_wide", role="student")
+def mobilevos_r18_mv2_lite_wide(**kwargs: Any) -> MobileVOSStudent:
+    """The lite student with its separable decoder blocks as wide as the full student's (256/128/64)."""
+    return MobileVOSStudent(**{**LITE_DECODER, "decoder_dims": (256, 128, 64), **kwargs})
+
+
+# The half-width student's counterparts of the lite students: benchmarks/lite_accuracy.py trains them on a
+# CPU beside mobilevos_r18_mv2_small to compare the decoders at a budget where students track.
+@register_model("mobilevos_r18_mv2_lite_small", role="student")
+def mobilevos_r18_mv2_lite_small(**kwargs: Any) -> MobileVOSStudent:
+    """The half-width student with the lite decoder at half its decoder widths (48/24/16), as the lite student is to the full one."""
+    return MobileVOSStudent(**{**SMALL, "lite": True, "decoder_dims": (48, 24, 16), **kwargs})
+
+
+@register_model("mobilevos_r18_mv2_lite_wide_small", role="student")
+def mobilevos_r18_mv2_lite_wide_small(**kwargs: Any) -> MobileVOSStudent:
+    """The half-width student with the lite decoder at its own decoder widths (96/48/32)."""
+    return MobileVOSStudent(**{**SMALL, "lite": True, **kwargs})
 
 
 @register_model("mobilevos_r18_mv2_lite_tiny", role="student")
