@@ -39,7 +39,8 @@ from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: 
 from mobileseg.models import build_model  # noqa: E402
 from mobileseg.models.profile import profile_step  # noqa: E402
 
-STUDENTS = ("mobilevos_r18_mv2", "mobilevos_r18_mv2_lite")
+STUDENTS = ("mobilevos_r18_mv2", "mobilevos_r18_mv2_lite", "mobilevos_r18_mv2_lite_wide")
+SHORT = {"mobilevos_r18_mv2": "full", "mobilevos_r18_mv2_lite": "lite", "mobilevos_r18_mv2_lite_wide": "lite wide"}
 RUNTIMES = ("tflite", "executorch", "onnx")
 SUFFIX = {"tflite": ".tflite", "executorch": ".pte", "onnx": ".onnx"}
 ACCURACY_PAIRS = (("tflite", "fp16"), ("tflite", "int8"), ("onnx", "int8"), ("executorch", "int8"))
@@ -97,6 +98,20 @@ def latency_rows(work: Path, size: tuple[int, int], frames: int) -> tuple[list[d
     return rows, teacher_ms
 
 
+def xnnpack_rows(work: Path) -> list[dict[str, Any]]:
+    """What XNNPACK takes of each TFLite file's step graph (mobileseg.runtime.xnnpack_plan)."""
+    from mobileseg.runtime.xnnpack_plan import xnnpack_plan
+
+    rows = []
+    for name in STUDENTS:
+        for precision in ("fp32", *FORMATS.get("tflite").precisions):
+            path = work / f"export-{name}" / ("student.tflite" if precision == "fp32" else f"student-{precision}.tflite")
+            summary = xnnpack_plan(path, "step").summary()
+            float_ops = sum(n for key, n in summary["ops_by_type"].items() if key.endswith(" FLOAT32") and not key.startswith("DEQUANTIZE"))
+            rows.append({"model": name, "precision": precision, "float_ops": float_ops, **summary})
+    return rows
+
+
 def accuracy_rows(work: Path, quick: bool, seeds: int) -> list[dict[str, Any]]:
     from mobileseg.data.datasets import open_dataset
     from mobileseg.data.synth import SynthConfig, generate_synthvos
@@ -142,7 +157,8 @@ def render(result: dict[str, Any]) -> str:
     lines = [f"{result['size'][0]}x{result['size'][1]}, one object, {host['cpu']} ({host['cores']} cores). Every row of a table is "
              "from one run of this script.", "", "**Where a step goes** (eager PyTorch, 2 threads; ms of each part timed on its own "
              "with the inputs it got in a real step):", "",
-             "| part | full: params M | full: GFLOPs | full: ms | lite: params M | lite: GFLOPs | lite: ms |", "|---|--:|--:|--:|--:|--:|--:|"]
+             "| part | " + " | ".join(f"{SHORT[n]}: params M | {SHORT[n]}: GFLOPs | {SHORT[n]}: ms" for n in STUDENTS) + " |",
+             "|---|" + "--:|--:|--:|" * len(STUDENTS)]
     by = {(r["model"], r["part"]): r for r in result["profile"]}
     for part in dict.fromkeys(r["part"] for r in result["profile"]):
         cells = []
@@ -159,6 +175,18 @@ def render(result: dict[str, Any]) -> str:
         prob = f"{r['agreement_max_abs_prob']:.1e}" if r["agreement_max_abs_prob"] is not None else "-"
         lines.append(f"| {r['model']} | {r['runtime']} | {r['precision']} | {r['threads']} | {r['ms_p50']:.0f} | {r['vs_teacher_10']:.3f} | "
                      f"{r['file_mb']:.1f} | {iou} | {prob} |")
+    ms = {(r["model"], r["runtime"], r["precision"], r["threads"]): r["ms_p50"] for r in result["latency"]}
+    ratios = [f"{SHORT.get(n, n)} {ms[(n, 'tflite', 'int8', 2)] / ms[(n, 'tflite', 'fp32', 2)]:.2f}x" for n in STUDENTS
+              if (n, "tflite", "int8", 2) in ms and (n, "tflite", "fp32", 2) in ms]
+    lines += ["", f"TFLite int8 / TFLite fp32 at 2 threads (goal ≤ 0.5x): {', '.join(ratios)}."]
+    if result.get("xnnpack"):
+        lines += ["", "**What XNNPACK takes of each TFLite step graph** (`mobileseg.runtime.xnnpack_plan`: the file loaded as the "
+                      "app loads it; ops computed in float32 exclude DEQUANTIZE; ops left run in TFLite's own kernels, between "
+                      "XNNPACK's partitions):", "", "| student | precision | ops | float32 ops | XNNPACK partitions | ops left to TFLite |",
+                  "|---|---|--:|--:|--:|---|"]
+        for r in result["xnnpack"]:
+            left = ", ".join(f"{n} {key}" for key, n in r["left_by_type"].items()) or "none"
+            lines.append(f"| {r['model']} | {r['precision']} | {r['ops']} | {r['float_ops']} | {r['xnnpack_partitions']} | {left} |")
     best = min((r for r in result["latency"] if r["threads"] == 2), key=lambda r: r["ms_p50"])
     lines += ["", f"Fastest at 2 threads: {best['model']} in {best['runtime']} {best['precision']}, {best['ms_p50']:.0f} ms/frame = "
                   f"1/{1 / best['vs_teacher_10']:.1f} of the teacher at frame 10 (goal 1/11: "
@@ -192,6 +220,7 @@ def main() -> None:
     if args.part in ("all", "latency"):
         result["profile"] = profile_rows(size)
         result["latency"], result["teacher_ms_10"] = latency_rows(work, size, 5 if args.quick else 20)
+        result["xnnpack"] = xnnpack_rows(work)
     if args.part in ("all", "accuracy"):
         result["accuracy"], result["seeds"] = accuracy_rows(work, args.quick, args.seeds), args.seeds
     if "latency" not in result:

@@ -53,14 +53,23 @@ def write_tflite(modules: dict[str, nn.Module], signature: Signature, folder: Pa
     return Written({entry.name: path.name for entry in signature.entry_points}, info)
 
 
+# Ops an int8 file keeps in float32 (ai-edge-quantizer's names). The graph inputs and outputs keep the app's
+# interface and state feedback; SUM and DIV are the decomposed object softmax. BATCH_MATMUL and SOFTMAX are
+# the memory readout (query x memory affinity, its softmax, the weighted sum of values): XNNPACK takes no
+# int8 batch matmul of two activations, so in int8 they ran in TFLite's own single-threaded kernels and, being
+# quadratic in the frame area, cost more than the whole int8 network at 480x864; in float XNNPACK runs them
+# (benchmarks/README.md, "fast": the diagnosis and the op counts).
+INT8_FLOAT_OPS: tuple[str, ...] = ("INPUT", "OUTPUT", "SUM", "DIV", "BATCH_MATMUL", "SOFTMAX")
+
+
 def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Quantization) -> dict[str, Any]:
     """Post-training quantisation of the multi-signature file with ai-edge-quantizer.
 
     fp16: conv / fully-connected weights cast to float16 (compute stays float32). dynamic-int8:
     per-channel int8 weights, float activations. int8: int8 weights and activations, ranges from
-    the recorded calibration inputs of each signature; the graph inputs and outputs, and the SUM
-    and DIV of the decomposed object softmax, stay float32, so the app's interface and state
-    feedback do not change.
+    the recorded calibration inputs of each signature, except :data:`INT8_FLOAT_OPS`: the graph
+    inputs and outputs (the app's interface and state feedback do not change), the decomposed
+    object softmax and the memory readout stay float32.
     """
     with quiet():
         aeq = require("ai_edge_quantizer", "tflite", "TFLite quantisation")
@@ -80,14 +89,14 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
             if calibration is None:
                 raise ValueError("int8 needs calibration samples")
             quantizer = aeq.Quantizer(str(source), recipe.static_wi8_ai8())
-            for op in (ops.INPUT, ops.OUTPUT, ops.SUM, ops.DIV):
-                quantizer.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key=AlgorithmName.NO_QUANTIZE)
+            for op in INT8_FLOAT_OPS:
+                quantizer.update_quantization_recipe(regex=".*", operation_name=ops[op], algorithm_key=AlgorithmName.NO_QUANTIZE)
             samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in calibration.samples(entry.name)]
                        for entry in signature.entry_points}
             result = quantizer.quantize(quantizer.calibrate(samples, num_threads=1))
         result.export_model(str(target), overwrite=True)
     return {"tool": "ai-edge-quantizer", "precision": quant.precision,
-            "kept_float": ["inputs", "outputs", "SUM", "DIV"] if quant.precision == "int8" else ["activations"]}
+            "kept_float": list(INT8_FLOAT_OPS) if quant.precision == "int8" else ["activations"]}
 
 
 TFLITE = register_format(ExportFormat(
