@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -10,10 +11,17 @@ from mobileseg.cli.types import SIZE
 from mobileseg.errors import ConfigError
 from mobileseg.export.android import check_app_dir, install_into_app
 from mobileseg.export.parity import PARITY_FRAMES, Tolerance
-from mobileseg.export.pipeline import DEFAULT_SIZE, ExportError, ExportRequest, export_checkpoint, model_for, verify_artifact
+from mobileseg.export.pipeline import DEFAULT_SIZE, AccuracyGateError, ExportError, ExportRequest, export_checkpoint, model_for, verify_artifact
 from mobileseg.export.recipes import Recipe, load_recipe
 
 TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
+
+
+# What --android exports when --quantize is not given: TFLite int8 (weights and activations, the memory readout in
+# float) runs the full student's step at about a third of TFLite fp32's time at 480x864 (benchmarks/README.md, "fast"),
+# and XNNPACK's int8 kernels are what phones are fast with. It is held to --max-jf-drop like any int8 file; when it
+# fails the gate, the app gets the fp32 file instead, and the command says so.
+ANDROID_PRECISION = "int8"
 
 
 @click.command("export")
@@ -29,10 +37,11 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 @click.option("--max-abs-prob", type=float, default=None, help="Parity tolerance: largest |prob difference| on any frame (>= 0).  [default: 1e-3]")
 @click.option("--min-iou", type=float, default=None, help="Parity tolerance: smallest mask IoU on any frame (0 to 1).  [default: 0.999]")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Runtime threads for the parity check.  [default: 2]")
-@click.option("--quantize", type=click.Choice(["fp16", "dynamic-int8", "int8"]), default=None,
-              help="Write student-<precision>.<suffix>: fp16 weights, int8 weights (dynamic-int8) or int8 weights and "
+@click.option("--quantize", type=click.Choice(["fp32", "fp16", "dynamic-int8", "int8"]), default=None,
+              help="fp32: no quantisation. Else write student-<precision>.<suffix>: fp16 weights, int8 weights (dynamic-int8) or int8 weights and "
                    "activations calibrated on real state (int8). Its accuracy is measured in its runtime against fp32 "
-                   "and gated by --max-jf-drop. export/README.md lists the pairs each target offers.  [default: fp32]")
+                   "and gated by --max-jf-drop. export/README.md lists the pairs each target offers.  [default: fp32; "
+                   "with --android: int8, and fp32 if the int8 file fails the gate]")
 @click.option("--calibration-data", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="int8: a dataset folder (DAVIS / YouTube-VOS / SynthVOS layout) whose videos calibrate the activations, "
                    "the tracker running with its state fed back.  [default: generated SynthVOS videos]")
@@ -44,7 +53,8 @@ TARGETS = ("onnx", "tflite", "executorch", "coreml", "all")
 @click.option("--allow-accuracy-drop", is_flag=True, help="Write a quantised file even when it loses more than --max-jf-drop (or cannot be measured here).")
 @click.option("--android", "android", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also copy the .tflite and its contract into this Android app's assets (android_demo), after checking the "
-                   "contract with the app's own rules (target tflite, one object). Needs --target tflite (or all).")
+                   "contract with the app's own rules (target tflite, one object). Without --target it exports tflite only; "
+                   "without --quantize, int8 (the fastest TFLite file; fp32 if int8 loses more than --max-jf-drop).")
 @click.option("--overwrite", is_flag=True, help="Write into an --out that holds files mobileseg did not write (files of the same names "
               "are replaced). Without it such a folder is refused.")
 @click.option("--no-memory-check", is_flag=True, help="Skip the check that --size fits in this machine's memory (an estimate).")
@@ -73,14 +83,25 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
         calibration_frames=calibration_frames, data=data, max_jf_drop=max_jf_drop, allow_accuracy_drop=allow_accuracy_drop,
         overwrite=overwrite, no_memory_check=no_memory_check,
     )
+    android_default = android is not None and quantize is None and not allow_accuracy_drop
     if android is not None:
-
         check_app_dir(android)
+        if not targets and not plan.targets:
+            request.targets = ["tflite"]
+        if quantize is None:
+            request.precision = ANDROID_PRECISION
         if not {"tflite", "all"} & set(request.targets):
             raise ConfigError(f"--android copies the TFLite file into the app, but the targets are {', '.join(request.targets)}; add --target tflite.")
         if request.objects != 1:
             raise ConfigError(f"--android: the app tracks one object (the box the user draws); --objects {request.objects} is not allowed with it.")
-    results = export_checkpoint(request)
+    try:
+        results = export_checkpoint(request)
+    except AccuracyGateError as exc:
+        if not android_default:
+            raise
+        click.echo(f"android    {exc}\nandroid    the app gets the fp32 file instead (pass --quantize int8 --allow-accuracy-drop "
+                   "to keep int8).", err=True)
+        results = export_checkpoint(replace(request, precision="fp32"))
     if not results:
         raise ConfigError("no target could be exported: none of their toolchains is installed (pip install 'mobileseg[all]').")
     for result in results:
@@ -98,7 +119,6 @@ def export_command(checkpoint: Path, targets: tuple[str, ...], size: tuple[int, 
                 listed = ", ".join(f"{op.split('.')[-2] if op.count('.') >= 2 else op} x{n}" for op, n in ops.items()) or "none"
                 click.echo(f"{'':<10} outside XNNPACK in {method}: {listed}")
     if android is not None:
-
         tflite = [result for result in results if result.target == "tflite"]
         if not tflite:
             raise ConfigError("--android: no TFLite file was exported (its toolchain is missing: pip install 'mobileseg[tflite]').")

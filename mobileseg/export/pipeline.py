@@ -45,6 +45,10 @@ ALL = "all"
 class ExportError(MobilesegError):
     """An export could not be written or failed its parity check."""
 
+
+class AccuracyGateError(ExportError):
+    """A quantised file lost more J&F against fp32 than --max-jf-drop allows (nothing was written)."""
+
 FP32 = Tolerance()  # the fp32 parity rule (frozen: one shared default)
 
 @dataclass
@@ -158,7 +162,7 @@ def _check_quantised(fmt: ExportFormat, contract_file: Path, model: Student, req
     passed = figures["jf_drop"] <= request.max_jf_drop
     figures["gate"] = {**gate, "passed": passed}
     if not passed and not request.allow_accuracy_drop:
-        raise ExportError(f"{fmt.name} {request.precision}: {figures['summary']}, more than --max-jf-drop {request.max_jf_drop}. "
+        raise AccuracyGateError(f"{fmt.name} {request.precision}: {figures['summary']}, more than --max-jf-drop {request.max_jf_drop}. "
                           "Nothing is written. Calibrate on your own data (--calibration-data, more --calibration-frames), "
                           "try another precision, or pass --allow-accuracy-drop to keep it anyway.")
     return figures

@@ -204,7 +204,8 @@ def _app_copy(tmp_path: Path) -> Path:
 def test_export_android_copies_a_checked_model_into_the_assets(jvm: Path, trained: dict[str, Path], tmp_path: Path) -> None:
     app = _app_copy(tmp_path)
     result = CliRunner().invoke(cli, ["export", "--checkpoint", str(trained["student"]), "--target", "tflite", "--size", "64x96",
-                                      "--parity-frames", "4", "--out", str(tmp_path / "out"), "--android", str(app)])
+                                      "--parity-frames", "4", "--out", str(tmp_path / "out"), "--android", str(app),
+                                      "--quantize", "fp32"])  # the default for the app, int8, is tested in test_quantize.py
     assert result.exit_code == 0, result.output
     assets = app / ASSETS
     assert sorted(p.name for p in assets.iterdir()) == ["notes.txt", "student.tflite", "student.tflite.json"]
