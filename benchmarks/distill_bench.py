@@ -173,22 +173,25 @@ def score(best: Path, data: Path) -> float:
     return jf
 
 
+def run_folder(args: argparse.Namespace, row: str, seed: int, student: str | None = None) -> Path:
+    """Where ``row``'s run of ``seed`` lives (one folder per row: rows of one method differ in options)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
+    return args.work / "students" / f"{slug if student is None else f'{slug}_{student}'}-s{seed}"
+
+
 def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int,
                 student: str | None = None) -> dict[str, Any]:
     """One run of ``row`` (``student`` in place of the row's student: then its folder is named by it too)."""
     distiller, options = ROWS[row]
-    slug = re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")  # one folder per row: rows of one method differ in options
     threads = 1 if args.parallel > 1 else 2
-    if student is not None:
-        slug = f"{slug}_{student}"
-    else:
+    out = run_folder(args, row, seed, student)
+    if student is None:
         student = args.tdnet_student if row in TDNET_ROWS else args.student
     if distiller == "online":
         options = [*options, "--online-teacher", args.teacher_model]
     command = ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
                *(["--teacher", str(teacher)] if distiller not in TEACHERLESS else []),
-               *common(args, data, args.work / "students" / f"{slug}-s{seed}", args.steps, seed, threads, args.lr)]
-    out = Path(command[command.index("--out") + 1])
+               *common(args, data, out, args.steps, seed, threads, args.lr)]
     seconds = run(command, out)
     return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": seconds / args.steps}
 

@@ -29,16 +29,20 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_bench import BASELINE, parser, prepare, quick, student_job  # noqa: E402
+from distill_bench import BASELINE, parser, prepare, quick, run_folder, student_job  # noqa: E402
 from report import publish  # noqa: E402
 
 STUDENTS = ("mobilevos_r18_mv2_small", "mobilevos_r18_mv2_lite_small", "mobilevos_r18_mv2_lite_wide_small")
 QUICK_STUDENTS = ("mobilevos_r18_mv2_tiny", "mobilevos_r18_mv2_lite_tiny")
 
 
-def job(args: Any, data: Path, student: str, seed: int) -> dict[str, Any]:
+def job(args: Any, data: Path, student: str, seed: int) -> dict[str, Any] | None:
+    """One run (trained unless finished), scored; with ``--report-only`` None for a run that is not finished."""
     # the full decoder is distill_bench's own student: its folder is the none row's, so both suites share the run
-    run = student_job(args, data, None, BASELINE, seed, student=None if student == args.student else student)
+    own = None if student == args.student else student
+    if args.report_only and not (run_folder(args, BASELINE, seed, own) / "seconds.json").is_file():
+        return None
+    run = student_job(args, data, None, BASELINE, seed, student=own)
     return {"student": student, "seed": seed, "jf": run["jf"], "seconds_per_step": run["seconds_per_step"]}
 
 
@@ -50,10 +54,10 @@ def summarise(runs: list[dict[str, Any]], students: tuple[str, ...]) -> dict[str
     for student in students:
         values = [r for r in runs if r["student"] == student]
         jf = [r["jf"] for r in values]
-        paired = [r["jf"] - base[r["seed"]] for r in values]
+        paired = [r["jf"] - base[r["seed"]] for r in values if r["seed"] in base]
         model = build_model(student)
         rows[student] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
-                         "paired_mean": statistics.mean(paired), "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
+                         "paired_mean": statistics.mean(paired) if paired else float("nan"), "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
                          "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
                          "decoder_params_m": sum(p.numel() for p in model.decoder.parameters()) / 1e6,
                          "seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
@@ -82,6 +86,7 @@ def main() -> None:
     options = parser()
     options.description = __doc__
     options.set_defaults(seeds=3)
+    options.add_argument("--report-only", action="store_true", help="train nothing: the table of the runs finished so far")
     args = options.parse_args()
     students: tuple[str, ...] = STUDENTS
     if args.quick:
@@ -92,7 +97,8 @@ def main() -> None:
     data, copy = prepare(args)
     jobs = [(student, seed) for seed in range(args.seeds) for student in students]
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:  # each job is a subprocess: threads only wait
-        runs = list(pool.map(lambda j: job(args, data, *j), jobs))
+        runs = [run for run in pool.map(lambda j: job(args, data, *j), jobs) if run is not None]
+    students = tuple(s for s in students if any(r["student"] == s for r in runs))
     result = {"budget": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "val_videos": len(open_davis2017(data, "val")), "copy_first_mask": copy, "runs": runs,
               "rows": summarise(runs, students)}
