@@ -36,6 +36,7 @@ from report import RESULTS, publish  # noqa: E402
 from mobileseg.bench.host import HostRequest, bench_host, host_info  # noqa: E402
 from mobileseg.export import FORMATS  # noqa: E402
 from mobileseg.export.pipeline import ExportRequest, export_checkpoint  # noqa: E402
+from mobileseg.export.quantize import stem_for  # noqa: E402
 from mobileseg.models import build_model  # noqa: E402
 from mobileseg.models.profile import profile_step  # noqa: E402
 
@@ -54,8 +55,7 @@ def export_all(student: Path, out: Path, size: tuple[int, int]) -> dict[tuple[st
     """Every (runtime, precision) file of ``student``; reused when already written for this checkpoint."""
     files = {}
     for target, precision in pairs():
-        stem = "student" if precision == "fp32" else f"student-{precision}"
-        path = out / f"{stem}{SUFFIX[target]}"
+        path = out / f"{stem_for('student', precision)}{SUFFIX[target]}"
         if not (out / f"{path.name}.json").is_file():
             request = ExportRequest(checkpoint=student, targets=[target], out=out, size=size, parity_frames=10, precision=precision,
                                     calibration_frames=16, measure_jf=False, allow_accuracy_drop=True,
@@ -105,7 +105,7 @@ def xnnpack_rows(work: Path) -> list[dict[str, Any]]:
     rows = []
     for name in STUDENTS:
         for precision in ("fp32", *FORMATS.get("tflite").precisions):
-            path = work / f"export-{name}" / ("student.tflite" if precision == "fp32" else f"student-{precision}.tflite")
+            path = work / f"export-{name}" / f"{stem_for('student', precision)}{SUFFIX['tflite']}"
             summary = xnnpack_plan(path, "step").summary()
             float_ops = sum(n for key, n in summary["ops_by_type"].items() if key.endswith(" FLOAT32") and not key.startswith("DEQUANTIZE"))
             rows.append({"model": name, "precision": precision, "float_ops": float_ops, **summary})

@@ -1,7 +1,7 @@
 """Which ops of a ``.tflite`` signature XNNPACK runs, and which are left to TFLite's own kernels.
 
 ai-edge-litert applies the XNNPACK delegate when it loads a file and prints nothing about what it
-took. This reads it back: the signature's subgraph is moved first in a copy of the file (the
+took. This reads it back: the signature's subgraph is moved first in a copy of the file held in memory (the
 interpreter lists nodes of subgraph 0 only), the copy is loaded with XNNPACK as the app loads it,
 and every node past the graph's own ops is a delegate kernel, one per XNNPACK partition. The ops
 behind each partition are found by walking back from its outputs to its inputs; every other op
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,14 +90,11 @@ def xnnpack_plan(path: str | os.PathLike[str], signature: str = "step") -> Xnnpa
         output = graph.tensors[op.outputs[0]]
         ops.append(Op(k, op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM"),
                       tuple(type_names[t.type] for t in [*tensors, output]), tuple(int(d) for d in output.shape)))
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "first.tflite"
-        copy.write_bytes(builder.Output())
-        with quiet():
-            interpreter = interpreter_module.Interpreter(model_path=str(copy), num_threads=1)
-            interpreter.allocate_tensors()
-        native = interpreter._interpreter  # node lists: ai-edge-litert exposes them for subgraph 0 only
-        kernels = [(list(native.NodeInputs(i)), list(native.NodeOutputs(i))) for i in range(len(ops), native.NumNodes())]
+    with quiet():
+        interpreter = interpreter_module.Interpreter(model_content=bytes(builder.Output()), num_threads=1)
+        interpreter.allocate_tensors()
+    native = interpreter._interpreter  # node lists: ai-edge-litert exposes them for subgraph 0 only
+    kernels = [(list(native.NodeInputs(i)), list(native.NodeOutputs(i))) for i in range(len(ops), native.NumNodes())]
     producer = {t: k for k, op in enumerate(graph.operators) for t in op.outputs}
     delegated: set[int] = set()
     for inputs, outputs in kernels:
