@@ -8,18 +8,28 @@ The distill_ablation suite found no benefit from distillation and diagnosed why:
 clips the teacher's unbounded memory holds nothing two slots do not, and its small teacher was
 barely better than the student. This benchmark changes the experiment, not the losses:
 
-- long videos (48 frames) with occlusions and objects that leave and come back (SynthVOS does both),
-  trained with 8-frame clips and frame gaps up to 10, so a memory of every 5th frame sees what
-  the student's two slots (first + latest) cannot;
+- videos long enough for memory to matter, trained with 8-frame clips and frame gaps (defaults: the
+  CPU regime, 20-frame videos and gaps up to 5; the 2026-11-30 table used 48-frame videos, gaps up
+  to 10), so the teacher's memory of every 5th frame sees what the student's two slots (first +
+  latest) cannot;
 - one teacher, trained longer (``--teacher-steps``) once and reused; the table says by how much
   it beats the no-KD student (the bar: >= 0.08 J&F);
 - rows: none, mobilevos (the paper's unit weights), mobilevos rescaled (KL x tau^2, repr x N),
   cirkd (all parts, and each part alone), lgd (no teacher), online (a ``--teacher-model`` trained
-  from scratch beside the student: all parts, and without each), and the TDNet student
-  (``--tdnet-student``, same widths, 2 sub-networks) without KD and with its grouped KD, against
-  the plain student's none row at the same budget; ``--seeds`` seeds for the main rows
-  and ``--part-seeds`` for the others; ``--rows`` picks rows by name prefix. MobileVOS + CIRKD together is not a row: a run takes one
-  ``--distiller``, and summing two methods' terms would need weights nobody has tuned.
+  from scratch beside the student), and the TDNet student (``--tdnet-student``, same widths, 2
+  sub-networks) without KD and with its grouped KD, against the plain student's none row at the
+  same budget. ``--seeds`` seeds for none and both mobilevos rows, ``--part-seeds`` for the
+  others, and then the best of the others (highest mean paired gain) is topped up to ``--seeds``.
+  ``--rows`` picks rows by name prefix; online's ablations (``online: no ...``, each costs an
+  online run, ~2.5 student runs) run only when ``--rows`` names them. MobileVOS + CIRKD together
+  is not a row: a run takes one ``--distiller``, and summing two methods' terms would need weights
+  nobody has tuned.
+
+Scheduling: the teacher trains as one of the ``--parallel`` jobs, beside the rows that need no
+teacher (none, lgd, online, the TDNet student without KD); rows distilled from it wait for it.
+Jobs go seed by seed (every row's seed 0 before any row's seed 1), so a run stopped half-way
+leaves a table with every row rather than some rows with every seed; ``--report-only`` prints and
+publishes that table (the finished runs, the teacher if it is finished), training nothing.
 
 Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share a GPU
 (``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Output:
@@ -68,8 +78,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "tdnet student, no KD": ("none", []),
     "tdnet student, tdnet KD": ("tdnet", []),
 }
-MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)", "cirkd (all parts)", "lgd (no teacher)",
-             "online (all parts)", "tdnet student, no KD", "tdnet student, tdnet KD")
+MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)")  # --seeds; the best other row is topped up to it
+OPTIONAL_ROWS = tuple(row for row in ROWS if row.startswith("online: "))  # only when --rows names them
 TDNET_ROWS = ("tdnet student, no KD", "tdnet student, tdnet KD")  # --tdnet-student instead of --student
 TEACHERLESS = ("none", "lgd", "online")  # no --teacher checkpoint (online trains its own, an --teacher-model from scratch)
 BASELINE = "none (no KD)"
@@ -83,12 +93,13 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=Path("runs/distill_bench"),
                         help="data and runs, in a folder per budget (reused; killed runs resume)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny models and data, few steps, one seed; README untouched")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds of the main rows")
-    parser.add_argument("--part-seeds", type=int, default=3, help="seeds of the other rows (CIRKD's parts alone)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of none, both mobilevos rows and the best other row")
+    parser.add_argument("--part-seeds", type=int, default=3, help="seeds of the other rows")
     parser.add_argument("--student", default="mobilevos_r18_mv2_small")
     parser.add_argument("--tdnet-student", default="tdnet_r18_mv2_small", help="the student of the tdnet rows (same widths, 2 sub-networks)")
     parser.add_argument("--teacher-model", default="stcn_r50_r18_small", help="the frozen teacher, and the network online distillation trains beside the student")
-    parser.add_argument("--rows", default="", help="comma-separated row-name prefixes to run (default: every row); none is always run")
+    parser.add_argument("--rows", default="", help="comma-separated row-name prefixes to run (default: every row but online's "
+                        "ablations); none is always run")
     # The defaults are the CPU regime of benchmarks/README.md ("distill_bench", regime search): students
     # track (the no-KD one scored 0.47-0.50 at 800 steps against copy-first-mask's 0.189) and one student
     # run takes about 15 minutes on one core. The 2026-11-30 table used the flags its README command names.
@@ -106,7 +117,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--video-size", default="128x224", help="HxW of the generated SynthVOS videos")
     parser.add_argument("--distractors", default="0,0", help="distractor objects per video, min,max (SynthVOS)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--parallel", type=int, default=1, help="student runs at a time (each with 1 thread on a CPU)")
+    parser.add_argument("--parallel", type=int, default=1, help="training runs at a time, the teacher's included (each with 1 "
+                        "thread on a CPU when > 1)")
     return parser
 
 
@@ -248,20 +260,27 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def table(result: dict[str, Any]) -> str:
     b, teacher, copy = result["budget"], result["teacher"], result["copy_first_mask"]
     none = result["rows"][BASELINE]["mean"]
-    gap = teacher["jf"] - none
-    lines = [f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
+    gap = None if teacher["jf"] is None else teacher["jf"] - none
+    partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
+    if gap is None:
+        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — |"
+    else:
+        teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}, {teacher['margin']:+.3f} against the no-KD student's mean "
+                        f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
+        teacher_row = (f"| teacher `{b['teacher_model']}` | 1 | {teacher['jf']:.3f} | {gap:+.3f} | {'100 %' if gap > 0 else '—'} | "
+                       f"{teacher['seconds_per_step']:.2f} |")
+    lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
+                "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
+             f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
-             f"val videos of {b['frames']} frames at {b['video_size']}. Teacher val J&F {teacher['jf']:.3f}, {teacher['margin']:+.3f} against "
-             f"the no-KD student's mean ({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar); "
+             f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
              f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none).",
              "", "| row | seeds | val J&F | paired vs none | gap closed | s/step |", "|---|--:|--:|--:|--:|--:|",
-             f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |",
-             f"| teacher `{b['teacher_model']}` | 1 | {teacher['jf']:.3f} | {gap:+.3f} | {'100 %' if gap > 0 else '—'} | "
-             f"{teacher['seconds_per_step']:.2f} |"]
+             f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
-        closed = "—" if row == BASELINE or gap <= 0 else f"{100 * (s['mean'] - none) / gap:.0f} %"
+        closed = "—" if row == BASELINE or gap is None or gap <= 0 else f"{100 * (s['mean'] - none) / gap:.0f} %"
         lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {s['seconds_per_step']:.2f} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
@@ -280,7 +299,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         values = [r["jf"] for r in result["runs"] if r["row"] == row]
         ax.scatter(values, [i] * len(values), color="tab:blue", alpha=0.7)
         ax.plot([result["rows"][row]["mean"]] * 2, [i - 0.3, i + 0.3], color="black")
-    ax.axvline(result["teacher"]["jf"], color="tab:red", linestyle="--", label="teacher")
+    if result["teacher"]["jf"] is not None:
+        ax.axvline(result["teacher"]["jf"], color="tab:red", linestyle="--", label="teacher")
     ax.axvline(result["copy_first_mask"], color="tab:gray", linestyle=":", label="copy-first-mask")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("val J&F (points: seeds; bars: means)")
@@ -290,30 +310,74 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def plan(args: argparse.Namespace, chosen: list[str]) -> list[tuple[str, int]]:
+    """The (row, seed) jobs, seed by seed; the rows that need no teacher first (they run beside it)."""
+    order = list(ROWS)
+    jobs = [(row, seed) for row in chosen for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
+    return sorted(jobs, key=lambda job: (ROWS[job[0]][0] not in TEACHERLESS, job[1], order.index(job[0])))
+
+
+def best_other(rows: dict[str, dict[str, float]]) -> str | None:
+    """The distillation row outside MAIN_ROWS with the highest mean paired gain (it gets ``--seeds`` seeds too)."""
+    gains = {row: s["paired_mean"] for row, s in rows.items()
+             if row not in MAIN_ROWS and ROWS[row][0] != "none" and s["paired_mean"] == s["paired_mean"]}
+    return max(gains, key=lambda row: gains[row]) if gains else None
+
+
 def main() -> None:
-    args = parser().parse_args()
+    options = parser()
+    options.add_argument("--report-only", action="store_true",
+                         help="train nothing: the table of the runs finished so far (and the teacher, if finished)")
+    args = options.parse_args()
     if args.quick:
         quick(args)
     from mobileseg.data.davis import open_davis2017
 
     data, copy = prepare(args)
     teacher_out = args.work / "teacher"
-    teacher_seconds = run(["train", "--model", args.teacher_model,
-                           *common(args, data, teacher_out, args.teacher_steps, 0, 2, args.teacher_lr)], teacher_out)
-    teacher = teacher_out / "best.pt"
     prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
-    chosen = [row for row in ROWS if row == BASELINE or not prefixes or any(row.startswith(p) for p in prefixes)]
-    jobs = [(row, seed) for row in chosen for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
+    chosen = [row for row in ROWS if row == BASELINE
+              or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
+    jobs = plan(args, chosen)
+
+    def finished(out: Path) -> bool:
+        return (out / "seconds.json").is_file()
+
+    def train_teacher() -> float | None:
+        if args.report_only and not finished(teacher_out):
+            return None
+        return run(["train", "--model", args.teacher_model, *common(args, data, teacher_out, args.teacher_steps, 0,
+                                                                     1 if args.parallel > 1 else 2, args.teacher_lr)], teacher_out)
+
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:  # each job is a subprocess: threads only wait
-        runs = list(pool.map(lambda job: student_job(args, data, teacher, *job), jobs))
+        teacher_job = pool.submit(train_teacher)  # first, so a job waiting for it never holds the only worker
+
+        def job(row: str, seed: int) -> dict[str, Any] | None:
+            if args.report_only and not finished(run_folder(args, row, seed)):
+                return None
+            needs_teacher = ROWS[row][0] not in TEACHERLESS
+            if needs_teacher and teacher_job.result() is None:
+                return None
+            return student_job(args, data, teacher_out / "best.pt" if needs_teacher else None, row, seed)
+
+        runs = [r for r in pool.map(lambda j: job(*j), jobs) if r is not None]
+        best = best_other(summarise(runs))
+        if best is not None and args.seeds > args.part_seeds:
+            more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
+            jobs += more
+            runs += [r for r in pool.map(lambda j: job(*j), more) if r is not None]
+        teacher_seconds = teacher_job.result()
     for entry in runs:
         print(json.dumps(entry), flush=True)
+    if not any(r["row"] == BASELINE for r in runs):
+        raise SystemExit(f"no run of the {BASELINE!r} row is finished in {args.work}: no table to write (run without --report-only)")
     result: dict[str, Any] = {"budget": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                               "val_videos": len(open_davis2017(data, "val")), "runs": runs, "rows": summarise(runs),
-                              "copy_first_mask": copy}
-    teacher_jf = score(teacher, data)
-    result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf, "seconds_per_step": teacher_seconds / args.teacher_steps,
-                         "margin": teacher_jf - result["rows"][BASELINE]["mean"]}
+                              "copy_first_mask": copy, "planned_runs": len(jobs), "best_other": best}
+    teacher_jf = None if teacher_seconds is None else score(teacher_out / "best.pt", data)
+    result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf,
+                         "seconds_per_step": None if teacher_seconds is None else teacher_seconds / args.teacher_steps,
+                         "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
     plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))
     publish("distill_bench", result, table(result), quick=args.quick)
 
