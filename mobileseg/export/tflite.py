@@ -60,6 +60,12 @@ def write_tflite(modules: dict[str, nn.Module], signature: Signature, folder: Pa
 # quadratic in the frame area, cost more than the whole int8 network at 480x864; in float XNNPACK runs them
 # (benchmarks/README.md, "fast": the diagnosis and the op counts).
 INT8_FLOAT_OPS: tuple[str, ...] = ("INPUT", "OUTPUT", "SUM", "DIV", "BATCH_MATMUL", "SOFTMAX")
+# Op scopes (regexes over an op's output tensor names, which carry the PyTorch module path) an int8 file
+# keeps in float32 whatever the op: the whole memory read-out (mobileseg.models.memory.MemoryReader), not
+# only its matmuls and softmax. In int8 its affinity logits (2 q.m - |m|^2, per-tensor scale over a range of
+# hundreds) were rounded before the softmax, which turned a 27 dB signal-to-noise ratio into 5 dB in the
+# weights (benchmarks/README.md, "fast", TFLite int8 accuracy).
+INT8_FLOAT_SCOPES: tuple[str, ...] = ("MemoryReader_reader",)
 
 
 def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Quantization) -> dict[str, Any]:
@@ -69,7 +75,7 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
     per-channel int8 weights, float activations. int8: int8 weights and activations, ranges from
     the recorded calibration inputs of each signature, except :data:`INT8_FLOAT_OPS`: the graph
     inputs and outputs (the app's interface and state feedback do not change), the decomposed
-    object softmax and the memory readout stay float32.
+    object softmax, and every op of the memory read-out (:data:`INT8_FLOAT_SCOPES`) stay float32.
     """
     with quiet():
         aeq = require("ai_edge_quantizer", "tflite", "TFLite quantisation")
@@ -91,12 +97,14 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
             quantizer = aeq.Quantizer(str(source), recipe.static_wi8_ai8())
             for op in INT8_FLOAT_OPS:
                 quantizer.update_quantization_recipe(regex=".*", operation_name=ops[op], algorithm_key=AlgorithmName.NO_QUANTIZE)
+            for scope in INT8_FLOAT_SCOPES:
+                quantizer.update_quantization_recipe(regex=scope, operation_name=ops.ALL_SUPPORTED, algorithm_key=AlgorithmName.NO_QUANTIZE)
             samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in calibration.samples(entry.name)]
                        for entry in signature.entry_points}
             result = quantizer.quantize(quantizer.calibrate(samples, num_threads=1))
         result.export_model(str(target), overwrite=True)
     return {"tool": "ai-edge-quantizer", "precision": quant.precision,
-            "kept_float": list(INT8_FLOAT_OPS) if quant.precision == "int8" else ["activations"]}
+            "kept_float": [*INT8_FLOAT_OPS, *INT8_FLOAT_SCOPES] if quant.precision == "int8" else ["activations"]}
 
 
 TFLITE = register_format(ExportFormat(

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobileseg.models.memory import affinity, aggregate, others_mask, readout
+from mobileseg.models.memory import MemoryReader, aggregate, others_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -81,6 +81,7 @@ class MemoryNetwork(nn.Module):
         super().__init__()
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.reader = MemoryReader()  # no parameters: a name scope for the read-out's ops in exported graphs
 
     # --- the named steps -------------------------------------------------------------------
     def normalize(self, frame: torch.Tensor) -> torch.Tensor:
@@ -115,7 +116,7 @@ class MemoryNetwork(nn.Module):
 
     def read_memory(self, key: torch.Tensor, memory: Memory) -> torch.Tensor:
         """Readout ``[B, K, Cv, h, w]`` of ``memory`` for the query ``key [B, Ck, h, w]``."""
-        return readout(affinity(memory.keys, key), memory.values)
+        return self.reader(memory.keys, key, memory.values)
 
     def segment(self, read: torch.Tensor, feats: KeyFeatures) -> Segmentation:
         """Decode per-object mask logits at full resolution from the memory readout."""

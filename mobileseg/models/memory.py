@@ -15,6 +15,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def affinity(mem_key: torch.Tensor, query_key: torch.Tensor, top_k: int | None = None) -> torch.Tensor:
@@ -49,6 +50,17 @@ def readout(weights: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
     mv = mv.permute(0, 2, 1, 3).reshape(batch, frames * height * width, objects * channels)  # [B, THW, K*Cv]
     out = torch.bmm(weights, mv).reshape(batch, height, width, objects, channels)
     return out.permute(0, 3, 4, 1, 2)
+
+
+class MemoryReader(nn.Module):
+    """The read-out as a module of its own (no parameters): :func:`affinity` of the query key to the memory
+    keys, then :func:`readout` of the values. Being a module names its ops in exported graphs
+    (``MemoryReader_reader``): the TFLite int8 recipe keeps everything under that name in float, because
+    the softmax over memory positions turns small errors in the keys' dot products into large errors
+    in the weights (benchmarks/README.md, "fast", TFLite int8 accuracy)."""
+
+    def forward(self, mem_key: torch.Tensor, query_key: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
+        return readout(affinity(mem_key, query_key), mem_value)
 
 
 def aggregate(prob: torch.Tensor, selector: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

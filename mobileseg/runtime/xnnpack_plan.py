@@ -28,6 +28,7 @@ class Op:
     name: str  # builtin operator name (CONV_2D, ...)
     dtypes: tuple[str, ...]  # of its activation inputs (not weights), then of its output (INT8, FLOAT32, ...)
     shape: tuple[int, ...]  # of its first output
+    scope: str = ""  # its first output's tensor name: the converter writes the PyTorch module path into it
 
     def describe(self) -> str:
         return f"#{self.index} {self.name} {'/'.join(self.dtypes)} {'x'.join(map(str, self.shape))}"
@@ -89,7 +90,8 @@ def xnnpack_plan(path: str | os.PathLike[str], signature: str = "step") -> Xnnpa
         tensors = [graph.tensors[i] for i in op.inputs if i >= 0 and not _constant(model, graph.tensors[i])]
         output = graph.tensors[op.outputs[0]]
         ops.append(Op(k, op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM"),
-                      tuple(type_names[t.type] for t in [*tensors, output]), tuple(int(d) for d in output.shape)))
+                      tuple(type_names[t.type] for t in [*tensors, output]), tuple(int(d) for d in output.shape),
+                      output.name.decode() if isinstance(output.name, bytes) else str(output.name or "")))
     with quiet():
         interpreter = interpreter_module.Interpreter(model_content=bytes(builder.Output()), num_threads=1)
         interpreter.allocate_tensors()

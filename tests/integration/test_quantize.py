@@ -116,6 +116,10 @@ def test_quantised_export_runs_in_its_runtime_and_records_its_accuracy(lite: Pat
         assert convs and all(op.dtypes[-1] == "INT8" for op in convs), plan.count(convs)
         readout = [op for op in plan.ops if op.name in ("BATCH_MATMUL", "SOFTMAX")]
         assert len(readout) == 3 and all(op.dtypes[-1] == "FLOAT32" for op in readout), plan.count(readout)
+        # the whole read-out (its affinity logits too) in float: INT8_FLOAT_SCOPES by the module's name
+        reader = [op for op in plan.ops if "MemoryReader_reader" in op.scope]
+        assert {"SUB", "MUL", "BATCH_MATMUL", "SOFTMAX"} <= {op.name for op in reader}, plan.count(reader)
+        assert all(op.dtypes[-1] == "FLOAT32" for op in reader if op.name != "QUANTIZE"), plan.count(reader)  # QUANTIZE: to the decoder
         left = {op.name for op in plan.left}
         assert not left & {"CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL", "SOFTMAX", "RESIZE_BILINEAR"}, plan.summary()["left"]
 
