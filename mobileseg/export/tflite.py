@@ -62,9 +62,9 @@ def write_tflite(modules: dict[str, nn.Module], signature: Signature, folder: Pa
 INT8_FLOAT_OPS: tuple[str, ...] = ("INPUT", "OUTPUT", "SUM", "DIV", "BATCH_MATMUL", "SOFTMAX")
 # Op scopes (regexes over an op's output tensor names, which carry the PyTorch module path) an int8 file
 # keeps in float32 whatever the op: the whole memory read-out (mobileseg.models.memory.MemoryReader), not
-# only its matmuls and softmax. In int8 its affinity logits (2 q.m - |m|^2, per-tensor scale over a range of
-# hundreds) were rounded before the softmax, which turned a 27 dB signal-to-noise ratio into 5 dB in the
-# weights (benchmarks/README.md, "fast", TFLite int8 accuracy).
+# only its matmuls and softmax. In int8 its affinity logits (2 q.m - |m|^2 over a calibrated range of thousands:
+# ~15 per int8 step) were rounded before the softmax, which turned a 27 dB signal-to-noise ratio into 5 dB in
+# the weights (benchmarks/README.md, "fast", TFLite int8 accuracy).
 INT8_FLOAT_SCOPES: tuple[str, ...] = ("MemoryReader_reader",)
 
 
