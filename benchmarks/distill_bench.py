@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/distill_bench.py --quick                 # smoke run of the whole script (tiny, minutes)
     .venv/bin/python benchmarks/distill_bench.py                         # CPU scale (many hours on 2 cores)
-    python3 benchmarks/distill_bench.py --device cuda --parallel 34      # all student runs at once on one GPU
+    python3 benchmarks/distill_bench.py --device cuda --parallel 42      # every run at once on one GPU
 
 The distill_ablation suite found no benefit from distillation and diagnosed why: with 3-frame
 clips the teacher's unbounded memory holds nothing two slots do not, and its small teacher was
