@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/distill_bench.py --quick                 # smoke run of the whole script (tiny, minutes)
     .venv/bin/python benchmarks/distill_bench.py                         # CPU scale (many hours on 2 cores)
-    python3 benchmarks/distill_bench.py --device cuda --parallel 42      # every run at once on one GPU
+    python3 benchmarks/distill_bench.py --device cuda --parallel 40      # the teacher and every run but the top-up at once on one GPU
 
 The distill_ablation suite found no benefit from distillation and diagnosed why: with 3-frame
 clips the teacher's unbounded memory holds nothing two slots do not, and its small teacher was
@@ -25,11 +25,12 @@ barely better than the student. This benchmark changes the experiment, not the l
   is not a row: a run takes one ``--distiller``, and summing two methods' terms would need weights
   nobody has tuned.
 
-Scheduling: the teacher trains as one of the ``--parallel`` jobs, beside the rows that need no
-teacher (none, lgd, online, the TDNet student without KD); rows distilled from it wait for it.
-Jobs go seed by seed (every row's seed 0 before any row's seed 1), so a run stopped half-way
-leaves a table with every row rather than some rows with every seed; ``--report-only`` prints and
-publishes that table (the finished runs, the teacher if it is finished), training nothing.
+Scheduling: the teacher trains as one of the ``--parallel`` jobs. A free slot takes the next job in
+seed order (every row's seed 0 before any row's seed 1) that can start: while the teacher trains,
+only rows that need none (none, lgd, online, the TDNet student without KD), after it the distilled
+rows first. A run stopped half-way leaves every row's first seeds rather than some rows with every
+seed; ``--report-only`` prints and publishes that table (the finished runs, the teacher if it is
+finished), training nothing.
 
 Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share a GPU
 (``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Output:
@@ -52,7 +53,8 @@ import re
 import statistics
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +281,7 @@ def table(result: dict[str, Any]) -> str:
              "", "| row | seeds | val J&F | paired vs none | gap closed | s/step |", "|---|--:|--:|--:|--:|--:|",
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
-        paired = "—" if row == BASELINE else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
+        paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
         closed = "—" if row == BASELINE or gap is None or gap <= 0 else f"{100 * (s['mean'] - none) / gap:.0f} %"
         lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {s['seconds_per_step']:.2f} |")
     lines.append("")
@@ -311,17 +313,46 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def plan(args: argparse.Namespace, chosen: list[str]) -> list[tuple[str, int]]:
-    """The (row, seed) jobs, seed by seed; the rows that need no teacher first (they run beside it)."""
+    """The (row, seed) jobs, seed by seed (every row's seed 0 first), rows in table order within a seed."""
     order = list(ROWS)
     jobs = [(row, seed) for row in chosen for seed in range(args.seeds if row in MAIN_ROWS else args.part_seeds)]
-    return sorted(jobs, key=lambda job: (ROWS[job[0]][0] not in TEACHERLESS, job[1], order.index(job[0])))
+    return sorted(jobs, key=lambda job: (job[1], order.index(job[0])))
 
 
 def best_other(rows: dict[str, dict[str, float]]) -> str | None:
-    """The distillation row outside MAIN_ROWS with the highest mean paired gain (it gets ``--seeds`` seeds too)."""
+    """The distillation row of the plain student outside MAIN_ROWS with the highest mean paired gain (it gets
+    ``--seeds`` seeds too); not the TDNet rows (their gain against none mixes another network in) nor online's
+    ablations."""
     gains = {row: s["paired_mean"] for row, s in rows.items()
-             if row not in MAIN_ROWS and ROWS[row][0] != "none" and s["paired_mean"] == s["paired_mean"]}
+             if row not in (*MAIN_ROWS, *TDNET_ROWS, *OPTIONAL_ROWS) and ROWS[row][0] != "none" and s["paired_mean"] == s["paired_mean"]}
     return max(gains, key=lambda row: gains[row]) if gains else None
+
+
+def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any], job: Callable[[str, int], Any]) -> tuple[Any, list[Any]]:
+    """Run ``teacher()`` and every ``job(row, seed)``, at most ``slots`` at once. A free slot takes the first job
+    in ``jobs``' order that can start: a row distilled from the teacher only once the teacher is done, so the
+    rows that need no teacher run beside it and the distilled rows start, seed by seed, as soon as they can.
+    Returns the teacher's result and the jobs' results in ``jobs``' order."""
+    waiting = list(jobs)
+    results: dict[tuple[str, int], Any] = {}
+    with ThreadPoolExecutor(max_workers=slots) as pool:  # each job is a subprocess: threads only wait
+        teacher_future = pool.submit(teacher)
+        running: dict[Future[Any], tuple[str, int]] = {}
+        while waiting or running:
+            ready = teacher_future.done()
+            while waiting and len(running) + (0 if ready else 1) < slots:
+                startable = next((j for j in waiting if ready or ROWS[j[0]][0] in TEACHERLESS), None)
+                if startable is None:
+                    break
+                waiting.remove(startable)
+                running[pool.submit(job, *startable)] = startable
+            pending = [*running, *([] if ready else [teacher_future])]
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future is not teacher_future:
+                    results[running.pop(future)] = future.result()
+            teacher_future.result() if teacher_future.done() else None  # a failed teacher stops the run here
+        return teacher_future.result(), [results[j] for j in jobs]
 
 
 def main() -> None:
@@ -349,24 +380,19 @@ def main() -> None:
         return run(["train", "--model", args.teacher_model, *common(args, data, teacher_out, args.teacher_steps, 0,
                                                                      1 if args.parallel > 1 else 2, args.teacher_lr)], teacher_out)
 
-    with ThreadPoolExecutor(max_workers=args.parallel) as pool:  # each job is a subprocess: threads only wait
-        teacher_job = pool.submit(train_teacher)  # first, so a job waiting for it never holds the only worker
+    def job(row: str, seed: int) -> dict[str, Any] | None:
+        if args.report_only and not finished(run_folder(args, row, seed)):
+            return None
+        needs_teacher = ROWS[row][0] not in TEACHERLESS
+        return student_job(args, data, teacher_out / "best.pt" if needs_teacher else None, row, seed)
 
-        def job(row: str, seed: int) -> dict[str, Any] | None:
-            if args.report_only and not finished(run_folder(args, row, seed)):
-                return None
-            needs_teacher = ROWS[row][0] not in TEACHERLESS
-            if needs_teacher and teacher_job.result() is None:
-                return None
-            return student_job(args, data, teacher_out / "best.pt" if needs_teacher else None, row, seed)
-
-        runs = [r for r in pool.map(lambda j: job(*j), jobs) if r is not None]
-        best = best_other(summarise(runs))
-        if best is not None and args.seeds > args.part_seeds:
-            more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
-            jobs += more
-            runs += [r for r in pool.map(lambda j: job(*j), more) if r is not None]
-        teacher_seconds = teacher_job.result()
+    teacher_seconds, results = schedule(args.parallel, jobs, train_teacher, job)
+    runs = [r for r in results if r is not None]
+    best = best_other(summarise(runs))
+    if best is not None and args.seeds > args.part_seeds:
+        more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
+        jobs += more
+        runs += [r for r in schedule(args.parallel, more, lambda: teacher_seconds, job)[1] if r is not None]
     for entry in runs:
         print(json.dumps(entry), flush=True)
     if not any(r["row"] == BASELINE for r in runs):
