@@ -10,19 +10,24 @@ against the fp32 checkpoint on the val videos (one object per state, as the app 
 mean mask IoU with the fp32 tracker on the parity video. Recipes:
 
 - ``before``: the recipe before the read-out fix: only the read-out's BATCH_MATMUL and SOFTMAX in
-  float (``INT8_FLOAT_SCOPES`` empty), so the affinity logits are rounded to int8 before the softmax;
-- ``after``: the shipped recipe (``mobileseg.export.tflite``): every op of ``MemoryReader`` in float;
+  float (``INT8_FLOAT_SCOPES`` empty), so the affinity logits are rounded to int8 before the softmax,
+  and ai-edge-quantizer's own ranges (a moving average of the per-frame min/max, smoothing 0.95);
+- ``read-out float``: every op of ``MemoryReader`` in float, the same ranges;
+- ``read-out float, global range (shipped)``: the shipped recipe (``mobileseg.export.tflite``): also
+  each tensor's min/max over all calibration frames (``INT8_GLOBAL_RANGE``), as ONNX Runtime's MinMax;
 - ``onnx``: ONNX int8 (onnxruntime QDQ) of the same weights and calibration, for reference;
 - ``only <part> int8`` (seed 0 only, ``--parts``): everything in float but one part of the network,
-  to say which part's int8 rounding holds the loss.
+  to say which part's int8 rounding holds the loss (moving-average ranges).
 
-Exports live in ``--work`` (default ``runs/tflite_int8``) and are reused. Writes
+Exports live in the budget's folder (``--work``/budget-.../tflite_int8) and are reused while the file's
+recorded float ops and scopes are the recipe's. Writes
 ``results/tflite_int8.json`` and the table in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import statistics
 import sys
 from collections.abc import Iterator
@@ -42,29 +47,44 @@ PARTS = ("key_encoder", "KeyProjection", "value_encoder", "FeatureFusionBlock", 
 
 
 @contextlib.contextmanager
-def float_scopes(scopes: tuple[str, ...]) -> Iterator[None]:
-    """The TFLite int8 recipe with ``scopes`` as its float scopes (regexes over op output names)."""
-    kept = tflite_export.INT8_FLOAT_SCOPES
-    tflite_export.INT8_FLOAT_SCOPES = scopes
+def recipe(scopes: tuple[str, ...], global_range: bool) -> Iterator[None]:
+    """The TFLite int8 recipe with ``scopes`` as its float scopes (regexes over op output names) and, with
+    ``global_range``, every tensor's range the min/max over all calibration frames."""
+    kept = tflite_export.INT8_FLOAT_SCOPES, tflite_export.INT8_GLOBAL_RANGE
+    tflite_export.INT8_FLOAT_SCOPES, tflite_export.INT8_GLOBAL_RANGE = scopes, global_range
     try:
         yield
     finally:
-        tflite_export.INT8_FLOAT_SCOPES = kept
+        tflite_export.INT8_FLOAT_SCOPES, tflite_export.INT8_GLOBAL_RANGE = kept
 
 
-def recipes(parts: bool) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """name -> (target, TFLite float scopes)."""
-    chosen = {"before": ("tflite", ()), "after": ("tflite", tflite_export.INT8_FLOAT_SCOPES), "onnx": ("onnx", ())}
+def ranges(global_range: bool) -> str:
+    """How the file's int8 ranges were calibrated, as its contract records it (files from before the record: moving average)."""
+    return "min/max over all calibration frames" if global_range else "moving average of per-frame min/max"
+
+
+def recipes(parts: bool) -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    """name -> (target, TFLite float scopes, global calibration range)."""
+    shipped = tflite_export.INT8_FLOAT_SCOPES
+    chosen = {"before": ("tflite", (), False), "read-out float": ("tflite", shipped, False),
+              "read-out float, global range (shipped)": ("tflite", shipped, True), "onnx": ("onnx", (), False)}
     if parts:  # a negative lookahead: every op whose outputs do not name the part stays float
-        chosen.update({f"only {part} int8": ("tflite", (f"^(?!.*{part})",)) for part in PARTS})
+        chosen.update({f"only {part} int8": ("tflite", (f"^(?!.*{part})",), False) for part in PARTS})
     return chosen
 
 
-def gate(checkpoint: Path, data: Path, size: tuple[int, int], out: Path, target: str, scopes: tuple[str, ...]) -> dict[str, Any]:
-    """Export (unless done before) and the gate's figures from the contract."""
+def gate(checkpoint: Path, data: Path, size: tuple[int, int], out: Path, target: str, scopes: tuple[str, ...],
+         global_range: bool) -> dict[str, Any]:
+    """Export (unless a file of this recipe is there) and the gate's figures from the contract."""
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}[target]
-    if not list(out.glob(f"*{suffix}.json")):
-        with float_scopes(scopes):
+    made = list(out.glob(f"*{suffix}.json"))
+    kept = [*tflite_export.INT8_FLOAT_OPS, *scopes]
+    if target == "tflite" and made:
+        info = load_contract(made[0]).data["export"]["quantizer"]
+        if info["kept_float"] != kept or info.get("ranges", ranges(False)) != ranges(global_range):
+            made = []  # made with another recipe: export again
+    if not made:
+        with recipe(scopes, global_range):
             export_checkpoint(ExportRequest(checkpoint=checkpoint, targets=[target], out=out, size=size, precision="int8", data=data,
                                             calibration_data=data, allow_accuracy_drop=True, overwrite=True))
     parity = load_contract(next(out.glob(f"*{suffix}.json"))).data["parity"]
@@ -94,12 +114,11 @@ def main() -> None:
     options = bench_parser()
     options.description = __doc__
     options.set_defaults(seeds=3)
-    options.add_argument("--out", type=Path, default=Path("runs/tflite_int8"), help="exports, one folder per (seed, recipe)")
     options.add_argument("--parts", type=int, default=1, help="seeds that also get the 'only <part> int8' rows")
     args = options.parse_args()
     if args.quick:
         quick(args)
-        args.seeds, args.out = 1, args.out.with_name(args.out.name + "_quick")
+        args.seeds = 1
     data, _ = prepare(args)
     height, width = (int(v) for v in args.video_size.lower().split("x"))
     rows, names = [], list(recipes(True))
@@ -107,8 +126,9 @@ def main() -> None:
         checkpoint = run_folder(args, BASELINE, seed) / "best.pt"
         if not checkpoint.is_file():
             raise SystemExit(f"{checkpoint} is missing: train it with benchmarks/distill_bench.py (its none row) first")
-        for name, (target, scopes) in recipes(seed < args.parts).items():
-            figures = gate(checkpoint, data, (height, width), args.out / f"s{seed}-{name.replace(' ', '_')}", target, scopes)
+        for name, (target, scopes, global_range) in recipes(seed < args.parts).items():
+            folder = args.work / "tflite_int8" / f"s{seed}-{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"
+            figures = gate(checkpoint, data, (height, width), folder, target, scopes, global_range)
             rows.append({"seed": seed, "recipe": name, **figures})
             print(rows[-1], flush=True)
     result = {"student": args.student, "size": args.video_size, "seeds": list(range(args.seeds)), "recipes": names, "rows": rows,

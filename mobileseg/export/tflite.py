@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,6 +67,28 @@ INT8_FLOAT_OPS: tuple[str, ...] = ("INPUT", "OUTPUT", "SUM", "DIV", "BATCH_MATMU
 # ~15 per int8 step) were rounded before the softmax, which turned a 27 dB signal-to-noise ratio into 5 dB in
 # the weights (benchmarks/README.md, "fast", TFLite int8 accuracy).
 INT8_FLOAT_SCOPES: tuple[str, ...] = ("MemoryReader_reader",)
+# Each tensor's int8 range is its min/max over every calibration frame, as ONNX Runtime's MinMax calibration
+# keeps it. ai-edge-quantizer's calibrate() keeps a moving average of the per-frame min/max instead (smoothing
+# 0.95), so frames late in the recorded videos set the ranges and earlier frames' extremes clip; the global
+# range lost 1.30 / 1.05 J&F points where the moving average lost 3.27 / 1.29 (benchmarks/README.md, tflite_int8).
+INT8_GLOBAL_RANGE = True
+
+
+def calibrate(quantizer: Any, samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Ranges of every tensor from ``samples`` (per signature): :data:`INT8_GLOBAL_RANGE` calibrates one frame at
+    a time and keeps the min/max over all of them; otherwise ai-edge-quantizer's own moving average."""
+    if not INT8_GLOBAL_RANGE:
+        return quantizer.calibrate(samples, num_threads=1)
+    ranges: dict[str, Any] = {}
+    for signature, frames in samples.items():
+        for frame in frames:
+            for name, qsv in quantizer.calibrate({signature: [frame]}, num_threads=1).items():
+                if name not in ranges:
+                    ranges[name] = dict(qsv)
+                elif "min" in qsv and "max" in qsv:
+                    ranges[name]["min"] = np.minimum(ranges[name]["min"], qsv["min"])
+                    ranges[name]["max"] = np.maximum(ranges[name]["max"], qsv["max"])
+    return ranges
 
 
 def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Quantization) -> dict[str, Any]:
@@ -73,7 +96,8 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
 
     fp16: conv / fully-connected weights cast to float16 (compute stays float32). dynamic-int8:
     per-channel int8 weights, float activations. int8: int8 weights and activations, ranges from
-    the recorded calibration inputs of each signature, except :data:`INT8_FLOAT_OPS`: the graph
+    the recorded calibration inputs of each signature (each tensor's min/max over all of them,
+    :func:`calibrate`), except :data:`INT8_FLOAT_OPS`: the graph
     inputs and outputs (the app's interface and state feedback do not change), the decomposed
     object softmax, and every op of the memory read-out (:data:`INT8_FLOAT_SCOPES`) stay float32.
     """
@@ -101,10 +125,13 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
                 quantizer.update_quantization_recipe(regex=scope, operation_name=ops.ALL_SUPPORTED, algorithm_key=AlgorithmName.NO_QUANTIZE)
             samples = {entry.name: [{name: t.numpy() for name, t in zip(entry.inputs, sample)} for sample in calibration.samples(entry.name)]
                        for entry in signature.entry_points}
-            result = quantizer.quantize(quantizer.calibrate(samples, num_threads=1))
+            result = quantizer.quantize(calibrate(quantizer, samples))
         result.export_model(str(target), overwrite=True)
-    return {"tool": "ai-edge-quantizer", "precision": quant.precision,
-            "kept_float": [*INT8_FLOAT_OPS, *INT8_FLOAT_SCOPES] if quant.precision == "int8" else ["activations"]}
+    info: dict[str, Any] = {"tool": "ai-edge-quantizer", "precision": quant.precision,
+                            "kept_float": [*INT8_FLOAT_OPS, *INT8_FLOAT_SCOPES] if quant.precision == "int8" else ["activations"]}
+    if quant.precision == "int8":
+        info["ranges"] = "min/max over all calibration frames" if INT8_GLOBAL_RANGE else "moving average of per-frame min/max"
+    return info
 
 
 TFLITE = register_format(ExportFormat(
