@@ -54,13 +54,15 @@ def readout(weights: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
 
 class MemoryReader(nn.Module):
     """The read-out as a module of its own (no parameters): :func:`affinity` of the query key to the memory
-    keys, then :func:`readout` of the values. Being a module names its ops in exported graphs
+    keys (over the ``top_k`` best positions when given), then :func:`readout` of the values. Being a module
+    names its ops in exported graphs
     (``MemoryReader_reader``): the TFLite int8 recipe keeps everything under that name in float, because
     the softmax over memory positions turns small errors in the keys' dot products into large errors
     in the weights (benchmarks/README.md, "fast", TFLite int8 accuracy)."""
 
-    def forward(self, mem_key: torch.Tensor, query_key: torch.Tensor, mem_value: torch.Tensor) -> torch.Tensor:
-        return readout(affinity(mem_key, query_key), mem_value)
+    def forward(self, mem_key: torch.Tensor, query_key: torch.Tensor, mem_value: torch.Tensor,
+                top_k: int | None = None) -> torch.Tensor:
+        return readout(affinity(mem_key, query_key, top_k), mem_value)
 
 
 def aggregate(prob: torch.Tensor, selector: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

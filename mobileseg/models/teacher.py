@@ -34,7 +34,6 @@ from mobileseg.errors import MobilesegError
 from mobileseg.models.backbones import resnet_trunk
 from mobileseg.models.base import Decoder, Memory, MemoryNetwork
 from mobileseg.models.blocks import KeyProjection, ResBlock, UpsampleBlock
-from mobileseg.models.memory import affinity, readout
 from mobileseg.models.registry import register_model
 from mobileseg.models.stcn_modules import STCNFusionBlock, stcn_value_encoder
 
@@ -121,7 +120,7 @@ class STCNTeacher(MemoryNetwork):
 
     def read_memory(self, key: torch.Tensor, memory: Memory) -> torch.Tensor:
         """The readout over every memory position in train mode, over the ``top_k`` best in eval mode (STCN's)."""
-        return readout(affinity(memory.keys, key, None if self.training else self.top_k), memory.values)
+        return self.reader(memory.keys, key, memory.values, None if self.training else self.top_k)
 
     def start_memory(self, key: torch.Tensor, values: torch.Tensor) -> Memory:
         return Memory(key.unsqueeze(1), values.flatten(0, 1).unsqueeze(1))
