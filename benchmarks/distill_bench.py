@@ -154,10 +154,15 @@ def common(args: argparse.Namespace, data: Path, out: Path, steps: int, seed: in
             "--save-every", "50", "--lr", str(lr)]
 
 
+def finished(out: Path) -> bool:
+    """Whether the training run in ``out`` finished (:func:`run` writes ``seconds.json`` last)."""
+    return (out / "seconds.json").is_file()
+
+
 def run(command: list[str], out: Path) -> float:
     """Run one training command unless it finished before (resuming a killed one); its training seconds."""
     done = out / "seconds.json"
-    if done.is_file():
+    if finished(out):
         return float(json.loads(done.read_text())["seconds"])
     resume = ["--resume"] if (out / "last.pt").is_file() else []
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,10 +192,14 @@ def score(best: Path, data: Path) -> float:
     return jf
 
 
+def slug(name: str) -> str:
+    """A row or recipe name as a folder name: ``"cirkd: pixel memory only"`` -> ``cirkd_pixel_memory_only``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def run_folder(args: argparse.Namespace, row: str, seed: int, student: str | None = None) -> Path:
     """Where ``row``'s run of ``seed`` lives (one folder per row: rows of one method differ in options)."""
-    slug = re.sub(r"[^a-z0-9]+", "_", row.lower()).strip("_")
-    return args.work / "students" / f"{slug if student is None else f'{slug}_{student}'}-s{seed}"
+    return args.work / "students" / f"{slug(row) if student is None else f'{slug(row)}_{student}'}-s{seed}"
 
 
 def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int,
@@ -351,7 +360,8 @@ def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any]
             for future in done:
                 if future is not teacher_future:
                     results[running.pop(future)] = future.result()
-            teacher_future.result() if teacher_future.done() else None  # a failed teacher stops the run here
+            if teacher_future.done():
+                teacher_future.result()  # a failed teacher stops the run here
         return teacher_future.result(), [results[j] for j in jobs]
 
 
@@ -370,9 +380,6 @@ def main() -> None:
     chosen = [row for row in ROWS if row == BASELINE
               or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
     jobs = plan(args, chosen)
-
-    def finished(out: Path) -> bool:
-        return (out / "seconds.json").is_file()
 
     def train_teacher() -> float | None:
         if args.report_only and not finished(teacher_out):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_bench import BASELINE, parser, prepare, quick, run_folder, student_job  # noqa: E402
+from distill_bench import BASELINE, finished, parser, prepare, quick, run_folder, student_job  # noqa: E402
 from report import publish  # noqa: E402
 
 STUDENTS = ("mobilevos_r18_mv2_small", "mobilevos_r18_mv2_lite_small", "mobilevos_r18_mv2_lite_wide_small")
@@ -40,7 +40,7 @@ def job(args: Any, data: Path, student: str, seed: int) -> dict[str, Any] | None
     """One run (trained unless finished), scored; with ``--report-only`` None for a run that is not finished."""
     # the full decoder is distill_bench's own student: its folder is the none row's, so both suites share the run
     own = None if student == args.student else student
-    if args.report_only and not (run_folder(args, BASELINE, seed, own) / "seconds.json").is_file():
+    if args.report_only and not finished(run_folder(args, BASELINE, seed, own)):
         return None
     run = student_job(args, data, None, BASELINE, seed, student=own)
     return {"student": student, "seed": seed, "jf": run["jf"], "seconds_per_step": run["seconds_per_step"]}

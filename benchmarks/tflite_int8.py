@@ -27,7 +27,6 @@ recorded float ops and scopes are the recipe's. Writes
 from __future__ import annotations
 
 import contextlib
-import re
 import statistics
 import sys
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_bench import BASELINE, prepare, quick, run_folder  # noqa: E402
+from distill_bench import BASELINE, prepare, quick, run_folder, slug  # noqa: E402
 from distill_bench import parser as bench_parser  # noqa: E402
 from report import publish  # noqa: E402
 
@@ -58,11 +57,6 @@ def recipe(scopes: tuple[str, ...], global_range: bool) -> Iterator[None]:
         tflite_export.INT8_FLOAT_SCOPES, tflite_export.INT8_GLOBAL_RANGE = kept
 
 
-def ranges(global_range: bool) -> str:
-    """How the file's int8 ranges were calibrated, as its contract records it (files from before the record: moving average)."""
-    return "min/max over all calibration frames" if global_range else "moving average of per-frame min/max"
-
-
 def recipes(parts: bool) -> dict[str, tuple[str, tuple[str, ...], bool]]:
     """name -> (target, TFLite float scopes, global calibration range)."""
     shipped = tflite_export.INT8_FLOAT_SCOPES
@@ -81,7 +75,8 @@ def gate(checkpoint: Path, data: Path, size: tuple[int, int], out: Path, target:
     kept = [*tflite_export.INT8_FLOAT_OPS, *scopes]
     if target == "tflite" and made:
         info = load_contract(made[0]).data["export"]["quantizer"]
-        if info["kept_float"] != kept or info.get("ranges", ranges(False)) != ranges(global_range):
+        # files from before the contract recorded their ranges used ai-edge-quantizer's moving average
+        if info["kept_float"] != kept or info.get("ranges", tflite_export.ranges_record(False)) != tflite_export.ranges_record(global_range):
             made = []  # made with another recipe: export again
     if not made:
         with recipe(scopes, global_range):
@@ -127,7 +122,7 @@ def main() -> None:
         if not checkpoint.is_file():
             raise SystemExit(f"{checkpoint} is missing: train it with benchmarks/distill_bench.py (its none row) first")
         for name, (target, scopes, global_range) in recipes(seed < args.parts).items():
-            folder = args.work / "tflite_int8" / f"s{seed}-{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"
+            folder = args.work / "tflite_int8" / f"s{seed}-{slug(name)}"
             figures = gate(checkpoint, data, (height, width), folder, target, scopes, global_range)
             rows.append({"seed": seed, "recipe": name, **figures})
             print(rows[-1], flush=True)

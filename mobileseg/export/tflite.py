@@ -74,6 +74,11 @@ INT8_FLOAT_SCOPES: tuple[str, ...] = ("MemoryReader_reader",)
 INT8_GLOBAL_RANGE = True
 
 
+def ranges_record(global_range: bool) -> str:
+    """How an int8 file's ranges were calibrated, as its contract records it (``export.quantizer.ranges``)."""
+    return "min/max over all calibration frames" if global_range else "moving average of per-frame min/max"
+
+
 def calibrate(quantizer: Any, samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Ranges of every tensor from ``samples`` (per signature): :data:`INT8_GLOBAL_RANGE` calibrates one frame at
     a time and keeps the min/max over all of them; otherwise ai-edge-quantizer's own moving average."""
@@ -130,7 +135,7 @@ def quantize_tflite(source: Path, target: Path, signature: Signature, quant: Qua
     info: dict[str, Any] = {"tool": "ai-edge-quantizer", "precision": quant.precision,
                             "kept_float": [*INT8_FLOAT_OPS, *INT8_FLOAT_SCOPES] if quant.precision == "int8" else ["activations"]}
     if quant.precision == "int8":
-        info["ranges"] = "min/max over all calibration frames" if INT8_GLOBAL_RANGE else "moving average of per-frame min/max"
+        info["ranges"] = ranges_record(INT8_GLOBAL_RANGE)
     return info
 
 
