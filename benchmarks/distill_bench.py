@@ -36,7 +36,8 @@ Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share 
 (``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Output:
 J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
 and initialisation), the share of the teacher-none gap each row closes ((row - none) / (teacher -
-none)), seconds per training step, ``results/distill_bench.json``, a plot of every seed
+none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
+after another, so the costs compare), ``results/distill_bench.json``, a plot of every seed
 (``results/distill_bench.png``, the teacher and copy-first-mask as lines) and the table in
 benchmarks/README.md. Two bars say whether the table means anything: the teacher beats the no-KD
 student by >= 0.08 J&F (it has something to teach), and the no-KD student beats copy-first-mask
@@ -50,6 +51,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -177,6 +179,21 @@ def run(command: list[str], out: Path) -> float:
     return seconds
 
 
+def step_seconds(out: Path, batch_size: int, skip: int = 1) -> float:
+    """Median seconds per training step of the run in ``out``, from its own log (``log.jsonl``: clips/s per
+    logged interval), leaving out the first ``skip`` intervals (start-up) unless that leaves none (a run too short
+    for more: ``--quick``). A step logged twice (a resumed run redoes the steps after its last checkpoint) counts
+    once, as logged last."""
+    intervals: dict[int, float] = {}
+    for line in (out / "log.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        intervals[record["step"]] = batch_size / record["clips_per_s"]
+    if not intervals:
+        raise SystemExit(f"{out / 'log.jsonl'} has no logged interval to time the run by")
+    steps = sorted(intervals)
+    return statistics.median(intervals[step] for step in (steps[skip:] or steps))
+
+
 def score(best: Path, data: Path) -> float:
     """Val J&F of ``best`` (cached beside it), one joint state per video as in ``mobileseg eval``."""
     cached = best.with_name("val_jf.json")
@@ -202,21 +219,53 @@ def run_folder(args: argparse.Namespace, row: str, seed: int, student: str | Non
     return args.work / "students" / f"{slug(row) if student is None else f'{slug(row)}_{student}'}-s{seed}"
 
 
-def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int,
-                student: str | None = None) -> dict[str, Any]:
-    """One run of ``row`` (``student`` in place of the row's student: then its folder is named by it too)."""
+def student_command(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int, out: Path, steps: int,
+                    threads: int, student: str | None = None) -> list[str]:
+    """The ``mobileseg distill`` command of one run of ``row`` (``student`` in place of the row's student)."""
     distiller, options = ROWS[row]
-    threads = 1 if args.parallel > 1 else 2
-    out = run_folder(args, row, seed, student)
     if student is None:
         student = args.tdnet_student if row in TDNET_ROWS else args.student
     if distiller == "online":
         options = [*options, "--online-teacher", args.teacher_model]
-    command = ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
-               *(["--teacher", str(teacher)] if distiller not in TEACHERLESS else []),
-               *common(args, data, out, args.steps, seed, threads, args.lr)]
-    seconds = run(command, out)
-    return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": seconds / args.steps}
+    return ["distill", "--student", student, "--distiller", distiller, *options, "--poly-epsilon", "1.0",
+            *(["--teacher", str(teacher)] if distiller not in TEACHERLESS else []),
+            *common(args, data, out, steps, seed, threads, args.lr)]
+
+
+def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int,
+                student: str | None = None) -> dict[str, Any]:
+    """One run of ``row`` (``student`` in place of the row's student: then its folder is named by it too). Its
+    seconds per step are the median of its logged intervals, with the other runs of ``--parallel`` beside it."""
+    out = run_folder(args, row, seed, student)
+    run(student_command(args, data, teacher, row, seed, out, args.steps, 1 if args.parallel > 1 else 2, student), out)
+    return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": step_seconds(out, args.batch_size)}
+
+
+COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the first (start-up) left out
+
+
+def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[str]) -> dict[str, float]:
+    """Seconds per training step of the teacher and of each row, timed one run at a time, in one pass (all threads
+    of a CPU host, seed 0, ``COST_STEPS`` steps): the benchmark's runs ran ``--parallel`` at a time beside whatever
+    else the host did, so their own times compare poorly. Cached in ``cost.json`` in the budget folder (a row is
+    timed once; delete the file to time them all again)."""
+    path = args.work / "cost.json"
+    cost: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+    for name in ["teacher", *rows]:
+        if name in cost:
+            continue
+        out = args.work / "cost" / slug(name)
+        if out.exists():
+            shutil.rmtree(out)  # a cost run killed half-way: timed again from the start
+        if name == "teacher":
+            command = ["train", "--model", args.teacher_model, *common(args, data, out, COST_STEPS, 0, 2, args.teacher_lr)]
+        else:
+            command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, COST_STEPS, 2)
+        print(f"cost pass: {name}", flush=True)
+        run(command, out)
+        cost[name] = step_seconds(out, args.batch_size)
+        path.write_text(json.dumps(cost, indent=1))
+    return cost
 
 
 BUDGET_KEYS = ("videos", "frames", "video_size", "distractors", "crop", "crop_scale", "batch_size", "clip_frames", "max_skip", "lr",
@@ -264,35 +313,43 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         rows[row] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
                      "paired_mean": statistics.mean(paired) if paired else float("nan"),
                      "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
-                     "seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
+                     "run_seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
     return rows
 
 
 def table(result: dict[str, Any]) -> str:
-    b, teacher, copy = result["budget"], result["teacher"], result["copy_first_mask"]
+    def seconds(name: str) -> str:
+        if name not in cost:
+            return "—"
+        ratio = f" ({cost[name] / cost[BASELINE]:.1f}×)" if BASELINE in cost and name != BASELINE else ""
+        return f"{cost[name]:.2f}{ratio}"
+
+    b, teacher, copy, cost = result["budget"], result["teacher"], result["copy_first_mask"], result["cost"]
     none = result["rows"][BASELINE]["mean"]
     gap = None if teacher["jf"] is None else teacher["jf"] - none
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
     if gap is None:
-        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — |"
+        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | {seconds('teacher')} |"
     else:
         teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
         teacher_row = (f"| teacher `{b['teacher_model']}` | 1 | {teacher['jf']:.3f} | {gap:+.3f} | {'100 %' if gap > 0 else '—'} | "
-                       f"{teacher['seconds_per_step']:.2f} |")
+                       f"{seconds('teacher')} |")
     lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
                 "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
              f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
              f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
-             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none).",
-             "", "| row | seeds | val J&F | paired vs none | gap closed | s/step |", "|---|--:|--:|--:|--:|--:|",
+             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none). "
+             f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
+             f"{COST_STEPS} steps of seed 0 each; ×: against none); — where not timed yet.",
+             "", "| row | seeds | val J&F | paired vs none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|",
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
         closed = "—" if row == BASELINE or gap is None or gap <= 0 else f"{100 * (s['mean'] - none) / gap:.0f} %"
-        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {s['seconds_per_step']:.2f} |")
+        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {seconds(row)} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
     return "\n".join(lines)
@@ -409,8 +466,13 @@ def main() -> None:
                               "copy_first_mask": copy, "planned_runs": len(jobs), "best_other": best}
     teacher_jf = None if teacher_seconds is None else score(teacher_out / "best.pt", data)
     result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf,
-                         "seconds_per_step": None if teacher_seconds is None else teacher_seconds / args.teacher_steps,
+                         "run_seconds_per_step": None if teacher_seconds is None else step_seconds(teacher_out, args.batch_size),
                          "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
+    if args.report_only or teacher_seconds is None:
+        cost_file = args.work / "cost.json"
+        result["cost"] = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+    else:
+        result["cost"] = cost_pass(args, data, teacher_out / "best.pt", [row for row in ROWS if row in result["rows"]])
     plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))
     publish("distill_bench", result, table(result), quick=args.quick)
 
