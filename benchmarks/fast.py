@@ -21,6 +21,7 @@ Writes benchmarks/results/fast.json and the table in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -51,17 +52,31 @@ def pairs() -> list[tuple[str, str]]:
     return [(t, p) for t in RUNTIMES for p in ("fp32", *FORMATS.get(t).precisions)]
 
 
+def exporter_fingerprint() -> str:
+    """A hash of the code that makes an exported file (``mobileseg/export`` and ``mobileseg/models``): files written
+    by other code are not reused (a changed quantisation recipe makes a different file from the same checkpoint)."""
+    package = Path(__file__).resolve().parents[1] / "mobileseg"
+    digest = hashlib.sha1()
+    for source in sorted([*(package / "export").rglob("*.py"), *(package / "models").rglob("*.py")]):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
 def export_all(student: Path, out: Path, size: tuple[int, int]) -> dict[tuple[str, str], Path]:
-    """Every (runtime, precision) file of ``student``; reused when already written for this checkpoint."""
+    """Every (runtime, precision) file of ``student``; reused when already written for this checkpoint by the
+    exporter as it is now (``exporter.sha1`` in ``out``)."""
     files = {}
+    stamp, fingerprint = out / "exporter.sha1", exporter_fingerprint()
+    fresh = stamp.is_file() and stamp.read_text() == fingerprint
     for target, precision in pairs():
         path = out / f"{stem_for('student', precision)}{SUFFIX[target]}"
-        if not (out / f"{path.name}.json").is_file():
+        if not fresh or not (out / f"{path.name}.json").is_file():
             request = ExportRequest(checkpoint=student, targets=[target], out=out, size=size, parity_frames=10, precision=precision,
                                     calibration_frames=16, measure_jf=False, allow_accuracy_drop=True,
                                     overwrite=True)  # the benchmark's own work folder (written before folders were marked)
             path = export_checkpoint(request)[0].artifact
         files[(target, precision)] = path
+    stamp.write_text(fingerprint)
     return files
 
 
