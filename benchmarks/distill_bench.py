@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import RESULTS, publish  # noqa: E402
+from report import RESULTS, fingerprint, publish  # noqa: E402
 
 from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
@@ -242,30 +242,40 @@ def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row:
 
 
 COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the first (start-up) left out
+TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a step's cost depends on, besides the host
 
 
 def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[str]) -> dict[str, float]:
-    """Seconds per training step of the teacher and of each row, timed one run at a time, in one pass (all threads
-    of a CPU host, seed 0, ``COST_STEPS`` steps): the benchmark's runs ran ``--parallel`` at a time beside whatever
-    else the host did, so their own times compare poorly. Cached in ``cost.json`` in the budget folder (a row is
-    timed once; delete the file to time them all again)."""
-    path = args.work / "cost.json"
-    cost: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+    """Seconds per training step of the teacher and of each row, timed one run at a time, in one pass (2 threads on
+    a CPU, seed 0, ``COST_STEPS`` steps, 20 with ``--quick``): the benchmark's runs ran ``--parallel`` at a time
+    beside whatever else the host did, so their own times compare poorly. Cached in ``cost.json`` in the budget
+    folder: a row is timed once, and every row again when the training code, torch or the host changed (delete
+    the file to time them all again)."""
+    path, made_by = args.work / "cost.json", fingerprint(*TRAINER, host=True)
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    cost: dict[str, float] = cached.get("seconds", {}) if cached.get("made_by") == made_by else {}
+    steps = 20 if args.quick else COST_STEPS
     for name in ["teacher", *rows]:
         if name in cost:
             continue
         out = args.work / "cost" / slug(name)
         if out.exists():
-            shutil.rmtree(out)  # a cost run killed half-way: timed again from the start
+            shutil.rmtree(out)  # a cost run killed half-way, or one timed by other code or on another host
         if name == "teacher":
-            command = ["train", "--model", args.teacher_model, *common(args, data, out, COST_STEPS, 0, 2, args.teacher_lr)]
+            command = ["train", "--model", args.teacher_model, *common(args, data, out, steps, 0, 2, args.teacher_lr)]
         else:
-            command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, COST_STEPS, 2)
+            command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, steps, 2)
         print(f"cost pass: {name}", flush=True)
         run(command, out)
         cost[name] = step_seconds(out, args.batch_size)
-        path.write_text(json.dumps(cost, indent=1))
+        path.write_text(json.dumps({"made_by": made_by, "seconds": cost}, indent=1))
     return cost
+
+
+def saved_cost(args: argparse.Namespace) -> dict[str, float]:
+    """The cost pass's seconds per step as far as they were measured (``--report-only``, or before the teacher is done)."""
+    path = args.work / "cost.json"
+    return json.loads(path.read_text()).get("seconds", {}) if path.is_file() else {}
 
 
 BUDGET_KEYS = ("videos", "frames", "video_size", "distractors", "crop", "crop_scale", "batch_size", "clip_frames", "max_skip", "lr",
@@ -469,8 +479,7 @@ def main() -> None:
                          "run_seconds_per_step": None if teacher_seconds is None else step_seconds(teacher_out, args.batch_size),
                          "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
     if args.report_only or teacher_seconds is None:
-        cost_file = args.work / "cost.json"
-        result["cost"] = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+        result["cost"] = saved_cost(args)
     else:
         result["cost"] = cost_pass(args, data, teacher_out / "best.pt", [row for row in ROWS if row in result["rows"]])
     plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))

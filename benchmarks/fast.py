@@ -21,7 +21,6 @@ Writes benchmarks/results/fast.json and the table in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -32,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import checkpoint  # noqa: E402
-from report import RESULTS, publish  # noqa: E402
+from report import RESULTS, fingerprint, publish  # noqa: E402
 
 from mobileseg.bench.host import HostRequest, bench_host, host_info  # noqa: E402
 from mobileseg.export import FORMATS  # noqa: E402
@@ -52,22 +51,17 @@ def pairs() -> list[tuple[str, str]]:
     return [(t, p) for t in RUNTIMES for p in ("fp32", *FORMATS.get(t).precisions)]
 
 
-def exporter_fingerprint() -> str:
-    """A hash of the code that makes an exported file (``mobileseg/export`` and ``mobileseg/models``): files written
-    by other code are not reused (a changed quantisation recipe makes a different file from the same checkpoint)."""
-    package = Path(__file__).resolve().parents[1] / "mobileseg"
-    digest = hashlib.sha1()
-    for source in sorted([*(package / "export").rglob("*.py"), *(package / "models").rglob("*.py")]):
-        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()
+EXPORTER = (("export", "models", "artifact", "_compat"),  # what makes an exported file: these sources, these converters
+            ("torch", "litert-torch", "litert-converter", "ai-edge-quantizer", "ai-edge-litert", "onnx", "onnxruntime", "onnxsim",
+             "executorch"))
 
 
 def export_all(student: Path, out: Path, size: tuple[int, int]) -> dict[tuple[str, str], Path]:
     """Every (runtime, precision) file of ``student``; reused when already written for this checkpoint by the
-    exporter as it is now (``exporter.sha1`` in ``out``)."""
+    exporter as it is now (``exporter.sha1`` in ``out``: a hash of ``EXPORTER``'s sources and converter versions)."""
     files = {}
-    stamp, fingerprint = out / "exporter.sha1", exporter_fingerprint()
-    fresh = stamp.is_file() and stamp.read_text() == fingerprint
+    stamp, made_by = out / "exporter.sha1", fingerprint(*EXPORTER)
+    fresh = stamp.is_file() and stamp.read_text() == made_by
     for target, precision in pairs():
         path = out / f"{stem_for('student', precision)}{SUFFIX[target]}"
         if not fresh or not (out / f"{path.name}.json").is_file():
@@ -76,7 +70,7 @@ def export_all(student: Path, out: Path, size: tuple[int, int]) -> dict[tuple[st
                                     overwrite=True)  # the benchmark's own work folder (written before folders were marked)
             path = export_checkpoint(request)[0].artifact
         files[(target, precision)] = path
-    stamp.write_text(fingerprint)
+    stamp.write_text(made_by)
     return files
 
 

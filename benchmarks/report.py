@@ -6,12 +6,37 @@ suite replaces it, and leaves everything else in the README as written.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 README = Path(__file__).resolve().parent / "README.md"
 RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGE = Path(__file__).resolve().parents[1] / "mobileseg"
+
+
+def fingerprint(folders: tuple[str, ...], packages: tuple[str, ...] = (), host: bool = False) -> str:
+    """A hash of what made a cached result: the Python sources under ``mobileseg/<folder>`` for each of ``folders``,
+    the installed versions of ``packages`` and, with ``host``, this machine's processor and core count. A suite
+    reuses a cached file only while its fingerprint is unchanged."""
+    digest = hashlib.sha1()
+    for folder in folders:
+        for source in sorted((PACKAGE / folder).rglob("*.py")):
+            digest.update(source.relative_to(PACKAGE).as_posix().encode() + b"\0" + source.read_bytes())
+    for package in packages:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{package}=={version}".encode())
+    if host:
+        import os
+
+        digest.update(f"{platform.processor() or platform.machine()}:{os.cpu_count()}".encode())
+    return digest.hexdigest()
 
 
 def update_readme(suite: str, body: str) -> None:

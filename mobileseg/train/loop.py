@@ -320,7 +320,7 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
     batches = iter(loader)
     clips = loader.dataset
     assert isinstance(clips, ClipDataset)
-    since_log = Stopwatch()
+    since_log, logged = Stopwatch(), state.step  # the interval's clock and the step it began after
     first = state.step if resumed else None
     for _ in bar if bar is not None else range(state.step, config.steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
@@ -337,7 +337,8 @@ def _steps(config: TrainConfig, env: Dist, model: MemoryNetwork, runner: nn.Modu
         optimizer.step()
         state.step += 1
         if state.step % config.log_every == 0 or state.step == config.steps:
-            since_log = _log_step(config, env, state, losses, bar, since_log)
+            since_log = _log_step(config, env, state, losses, bar, since_log, state.step - logged)
+            logged = state.step
         _checkpoints(config, env, model, objective.distiller, optimizer, val_set, state, freeze_bn, clips, device)
         if stop and state.step < config.steps:
             if bar is not None:
@@ -372,11 +373,13 @@ def _diverged(config: TrainConfig, step: int, loss: float, first_after_resume: b
             "start a new run with the lower rate instead.")
 
 
-def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, since: Stopwatch) -> Stopwatch:
-    """Log the step's losses and the clips/s since the last log; a new stopwatch for the next interval."""
+def _log_step(config: TrainConfig, env: Dist, state: RunState, losses: dict[str, torch.Tensor], bar: Any, since: Stopwatch,
+              steps: int) -> Stopwatch:
+    """Log the step's losses and the clips/s of the ``steps`` steps since the last log (fewer than ``log_every`` at the
+    end of a run or after resuming mid-interval); a new stopwatch for the next interval."""
     seconds, next_interval = since.elapsed(), Stopwatch()
     values = {name: mean_over_ranks(env, float(value.detach())) for name, value in losses.items()}
-    speed = config.log_every * config.batch_size * env.world / max(seconds, 1e-9)
+    speed = steps * config.batch_size * env.world / max(seconds, 1e-9)
     record = {"step": state.step, "lr": learning_rate(config, state.step - 1), "clips_per_s": speed, **values}
     if env.main:
         state.history.append(record)
