@@ -1,7 +1,7 @@
 """The fast student: full vs lite, fp32 and quantised, in every runtime, against the teacher at frame 10.
 
     .venv/bin/python benchmarks/fast.py                    # everything (~1.5 h on 2 CPU cores)
-    .venv/bin/python benchmarks/fast.py --part latency     # profile + latency only (~35 min)
+    .venv/bin/python benchmarks/fast.py --part latency     # profile + latency only (~20 min; ~40 min when the files are exported again)
     .venv/bin/python benchmarks/fast.py --quick            # the whole script at toy sizes
 
 1. **Profile**: params, GFLOPs and eager ms of each part of ``step`` (``mobileseg.models.profile``)
