@@ -219,6 +219,11 @@ def run_folder(args: argparse.Namespace, row: str, seed: int, student: str | Non
     return args.work / "students" / f"{slug(row) if student is None else f'{slug(row)}_{student}'}-s{seed}"
 
 
+def teacher_command(args: argparse.Namespace, data: Path, out: Path, steps: int, threads: int) -> list[str]:
+    """The ``mobileseg train`` command of the teacher (seed 0)."""
+    return ["train", "--model", args.teacher_model, *common(args, data, out, steps, 0, threads, args.teacher_lr)]
+
+
 def student_command(args: argparse.Namespace, data: Path, teacher: Path | None, row: str, seed: int, out: Path, steps: int,
                     threads: int, student: str | None = None) -> list[str]:
     """The ``mobileseg distill`` command of one run of ``row`` (``student`` in place of the row's student)."""
@@ -242,6 +247,11 @@ def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row:
 
 
 COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the first (start-up) left out
+
+
+def cost_steps(quick: bool) -> int:
+    """Steps of each run of the cost pass: ``COST_STEPS``, 20 with ``--quick``."""
+    return 20 if quick else COST_STEPS
 TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a step's cost depends on, besides the host
 
 
@@ -252,9 +262,8 @@ def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[st
     folder: a row is timed once, and every row again when the training code, torch or the host changed (delete
     the file to time them all again)."""
     path, made_by = args.work / "cost.json", fingerprint(*TRAINER, host=True)
-    cached = json.loads(path.read_text()) if path.is_file() else {}
-    cost: dict[str, float] = cached.get("seconds", {}) if cached.get("made_by") == made_by else {}
-    steps = 20 if args.quick else COST_STEPS
+    cost = saved_cost(args, made_by)
+    steps = cost_steps(args.quick)
     for name in ["teacher", *rows]:
         if name in cost:
             continue
@@ -262,7 +271,7 @@ def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[st
         if out.exists():
             shutil.rmtree(out)  # a cost run killed half-way, or one timed by other code or on another host
         if name == "teacher":
-            command = ["train", "--model", args.teacher_model, *common(args, data, out, steps, 0, 2, args.teacher_lr)]
+            command = teacher_command(args, data, out, steps, 2)
         else:
             command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, steps, 2)
         print(f"cost pass: {name}", flush=True)
@@ -272,10 +281,12 @@ def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[st
     return cost
 
 
-def saved_cost(args: argparse.Namespace) -> dict[str, float]:
-    """The cost pass's seconds per step as far as they were measured (``--report-only``, or before the teacher is done)."""
+def saved_cost(args: argparse.Namespace, made_by: str | None = None) -> dict[str, float]:
+    """The cost pass's seconds per step as far as they were measured (``--report-only``, or before the teacher is
+    done); with ``made_by``, none unless they were measured under that fingerprint."""
     path = args.work / "cost.json"
-    return json.loads(path.read_text()).get("seconds", {}) if path.is_file() else {}
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    return dict(cached.get("seconds", {})) if made_by is None or cached.get("made_by") == made_by else {}
 
 
 BUDGET_KEYS = ("videos", "frames", "video_size", "distractors", "crop", "crop_scale", "batch_size", "clip_frames", "max_skip", "lr",
@@ -353,7 +364,7 @@ def table(result: dict[str, Any]) -> str:
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
              f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
-             f"{COST_STEPS} steps of seed 0 each; ×: against none); — where not timed yet.",
+             f"{cost_steps(b['quick'])} steps of seed 0 each; ×: against none); — where not timed yet.",
              "", "| row | seeds | val J&F | paired vs none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|",
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
@@ -451,8 +462,7 @@ def main() -> None:
     def train_teacher() -> float | None:
         if args.report_only and not finished(teacher_out):
             return None
-        return run(["train", "--model", args.teacher_model, *common(args, data, teacher_out, args.teacher_steps, 0,
-                                                                     1 if args.parallel > 1 else 2, args.teacher_lr)], teacher_out)
+        return run(teacher_command(args, data, teacher_out, args.teacher_steps, 1 if args.parallel > 1 else 2), teacher_out)
 
     def job(row: str, seed: int) -> dict[str, Any] | None:
         if args.report_only and not finished(run_folder(args, row, seed)):

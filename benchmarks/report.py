@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
+import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,9 @@ def fingerprint(folders: tuple[str, ...], packages: tuple[str, ...] = (), host: 
             version = "absent"
         digest.update(f"{package}=={version}".encode())
     if host:
-        import os
+        from mobileseg.bench.host import cpu_name  # the name bench's results record (imports torch: only when asked)
 
-        digest.update(f"{platform.processor() or platform.machine()}:{os.cpu_count()}".encode())
+        digest.update(f"{cpu_name()}:{os.cpu_count()}".encode())
     return digest.hexdigest()
 
 
