@@ -33,7 +33,10 @@ seed; ``--report-only`` prints and publishes that table (the finished runs, the 
 finished), training nothing.
 
 Every run is ``mobileseg train``/``distill`` in a subprocess, so runs can share a GPU
-(``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Output:
+(``--parallel``); a finished run is reused and a killed one resumed (``--resume``). Each finished
+run's result also goes into a ledger kept in the repository (``results/distill_bench_runs.json``,
+see :class:`Ledger`): a run of the benchmark on another machine (a fresh clone) reuses them and
+trains only what is missing, the teacher included when a distilled run is still missing. Output:
 J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
 and initialisation), the share of the teacher-none gap each row closes ((row - none) / (teacher -
 none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
@@ -55,6 +58,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -63,6 +68,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import RESULTS, fingerprint, publish  # noqa: E402
 
+from mobileseg.utils.fsio import write_json_atomic  # noqa: E402
+from mobileseg.utils.machine import cpu_name  # noqa: E402
 from mobileseg.utils.timing import Stopwatch  # noqa: E402
 
 ROWS: dict[str, tuple[str, list[str]]] = {
@@ -252,17 +259,18 @@ COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the f
 def cost_steps(quick: bool) -> int:
     """Steps of each run of the cost pass: ``COST_STEPS``, 20 with ``--quick``."""
     return 20 if quick else COST_STEPS
-TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a step's cost depends on, besides the host
+TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a run and a step's cost depend on, besides the host
 
 
-def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[str]) -> dict[str, float]:
+def cost_pass(args: argparse.Namespace, data: Path, rows: list[str], ledger: Ledger) -> dict[str, float]:
     """Seconds per training step of the teacher and of each row, timed one run at a time, in one pass (2 threads on
     a CPU, seed 0, ``COST_STEPS`` steps, 20 with ``--quick``): the benchmark's runs ran ``--parallel`` at a time
-    beside whatever else the host did, so their own times compare poorly. Cached in ``cost.json`` in the budget
-    folder: a row is timed once, and every row again when the training code, torch or the host changed (delete
-    the file to time them all again)."""
-    path, made_by = args.work / "cost.json", fingerprint(*TRAINER, host=True)
-    cost = saved_cost(args, made_by)
+    beside whatever else the host did, and perhaps on other machines, so their own times compare poorly. The
+    distilled rows learn from the teacher the pass itself trained for its few steps (a step costs the same
+    whatever the teacher's weights), so the pass needs no trained teacher. Kept in the ledger: a row is timed
+    once, and every row again when the training code, torch or the machine changed."""
+    made_by = fingerprint(*TRAINER, host=True)
+    cost = ledger.cost(made_by)
     steps = cost_steps(args.quick)
     for name in ["teacher", *rows]:
         if name in cost:
@@ -273,35 +281,102 @@ def cost_pass(args: argparse.Namespace, data: Path, teacher: Path, rows: list[st
         if name == "teacher":
             command = teacher_command(args, data, out, steps, 2)
         else:
-            command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, steps, 2)
+            teacher = args.work / "cost" / "teacher" / "best.pt" if ROWS[name][0] not in TEACHERLESS else None
+            command = student_command(args, data, teacher, name, 0, out, steps, 2)
         print(f"cost pass: {name}", flush=True)
         run(command, out)
         cost[name] = step_seconds(out, args.batch_size)
-        path.write_text(json.dumps({"made_by": made_by, "seconds": cost}, indent=1))
+        ledger.set_cost(made_by, cost)
     return cost
-
-
-def saved_cost(args: argparse.Namespace, made_by: str | None = None) -> dict[str, float]:
-    """The cost pass's seconds per step as far as they were measured (``--report-only``, or before the teacher is
-    done); with ``made_by``, none unless they were measured under that fingerprint."""
-    path = args.work / "cost.json"
-    cached = json.loads(path.read_text()) if path.is_file() else {}
-    return dict(cached.get("seconds", {})) if made_by is None or cached.get("made_by") == made_by else {}
 
 
 BUDGET_KEYS = ("videos", "frames", "video_size", "distractors", "crop", "crop_scale", "batch_size", "clip_frames", "max_skip", "lr",
                "steps", "student", "tdnet_student", "teacher_model", "teacher_steps", "teacher_lr", "device")
 
 
+def budget(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The data and training settings a run's result depends on, and a short hash of them."""
+    settings = {key: getattr(args, key) for key in BUDGET_KEYS}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10], settings
+
+
 def budget_folder(args: argparse.Namespace) -> Path:
     """``--work``/<budget>: runs are reused and resumed only under the settings they were made with
     (the folder is named by a hash of them; ``budget.json`` inside lists them)."""
-    budget = {key: getattr(args, key) for key in BUDGET_KEYS}
-    digest = hashlib.sha1(json.dumps(budget, sort_keys=True).encode()).hexdigest()[:10]
+    digest, settings = budget(args)
     folder = args.work / f"budget-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "budget.json").write_text(json.dumps(budget, indent=1, sort_keys=True))
+    (folder / "budget.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
     return folder
+
+
+def model_digest(checkpoint: Path) -> str:
+    """A hash of the weights in ``checkpoint`` (not of the file, which holds the optimiser and step too)."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model_state"]
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode() + b"\0" + state[name].detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Ledger:
+    """Every finished run's result, per budget, in a file kept in the repository (``--ledger``), so that a run
+    of the benchmark goes on where the last one stopped, on this machine or another: the budget folder under
+    ``--work`` holds checkpoints and is lost with the machine, the ledger is committed. A run's entry names the
+    machine, the date, the training code it was made by (a hash of mobileseg's training sources and torch's
+    version: entries made by other code are not reused) and, for a distilled row, the teacher it learned
+    from (a hash of its weights). Deterministic training gives each kind of CPU its own weights, so a teacher
+    trained again on another machine is another teacher: the ledger keeps one entry per teacher, and the
+    table says when its rows learned from more than one."""
+
+    def __init__(self, path: Path, args: argparse.Namespace) -> None:
+        self.path, self.lock = path, threading.Lock()
+        self.digest, settings = budget(args)
+        self.made_by, self.host = fingerprint(*TRAINER), cpu_name()
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        self.data.setdefault("budgets", {}).setdefault(self.digest, {"budget": settings, "teachers": [], "runs": []})
+        stale = [e for e in self.entry["runs"] + self.entry["teachers"] if e["made_by"] != self.made_by]
+        if stale:
+            print(f"{path}: {len(stale)} finished run(s) of this budget were made by other training code "
+                  "(mobileseg's training sources or torch changed since): not reused", flush=True)
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        return dict(self.data["budgets"][self.digest])
+
+    def run(self, row: str, seed: int) -> dict[str, Any] | None:
+        """The result of ``row``'s run of ``seed``, if one was made by this training code."""
+        return next((e for e in self.entry["runs"] if (e["row"], e["seed"], e["made_by"]) == (row, seed, self.made_by)), None)
+
+    def teachers(self) -> list[dict[str, Any]]:
+        """The teachers trained so far by this training code (one per kind of machine, when deterministic)."""
+        return [e for e in self.entry["teachers"] if e["made_by"] == self.made_by]
+
+    def add(self, kind: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Record a finished run (``kind`` "runs") or teacher ("teachers"), unless recorded; returns its entry."""
+        entry = {**result, "host": self.host, "made_by": self.made_by, "date": time.strftime("%Y-%m-%d")}
+        with self.lock:
+            recorded = self.data["budgets"][self.digest][kind]
+            same = [e for e in recorded if e["made_by"] == self.made_by and all(e.get(k) == result[k] for k in ("row", "seed", "sha") if k in result)]
+            if same:
+                return dict(same[0])
+            recorded.append(entry)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.path, self.data)
+        return entry
+
+    def cost(self, made_by: str | None = None) -> dict[str, float]:
+        """The cost pass's seconds per step as far as they were measured; with ``made_by``, none unless they were
+        measured under that fingerprint (training code and host)."""
+        cost = self.entry.get("cost", {})
+        return dict(cost.get("seconds", {})) if made_by is None or cost.get("made_by") == made_by else {}
+
+    def set_cost(self, made_by: str, seconds: dict[str, float]) -> None:
+        with self.lock:
+            self.data["budgets"][self.digest]["cost"] = {"made_by": made_by, "host": self.host, "seconds": seconds}
+            write_json_atomic(self.path, self.data)
 
 
 def copy_first_mask(data: Path) -> float:
@@ -349,13 +424,19 @@ def table(result: dict[str, Any]) -> str:
     none = result["rows"][BASELINE]["mean"]
     gap = None if teacher["jf"] is None else teacher["jf"] - none
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
+    hosts: dict[str, int] = {}
+    for entry in result["runs"]:
+        hosts[entry.get("host", "this machine")] = hosts.get(entry.get("host", "this machine"), 0) + 1
     if gap is None:
         teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | {seconds('teacher')} |"
     else:
-        teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}, {teacher['margin']:+.3f} against the no-KD student's mean "
+        several = "" if len(teacher["teachers"]) == 1 else (
+            f" (the mean of {len(teacher['teachers'])} teachers, one per kind of machine the distilled rows ran on: "
+            + ", ".join(f"{t['jf']:.3f} on {t['host']}" for t in teacher["teachers"]) + ")")
+        teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}{several}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
-        teacher_row = (f"| teacher `{b['teacher_model']}` | 1 | {teacher['jf']:.3f} | {gap:+.3f} | {'100 %' if gap > 0 else '—'} | "
-                       f"{seconds('teacher')} |")
+        teacher_row = (f"| teacher `{b['teacher_model']}` | {len(teacher['teachers'])} | {teacher['jf']:.3f} | {gap:+.3f} | "
+                       f"{'100 %' if gap > 0 else '—'} | {seconds('teacher')} |")
     lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
                 "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
              f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
@@ -364,7 +445,8 @@ def table(result: dict[str, Any]) -> str:
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
              f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
-             f"{cost_steps(b['quick'])} steps of seed 0 each; ×: against none); — where not timed yet.",
+             f"{cost_steps(b['quick'])} steps of seed 0 each; ×: against none); — where not timed yet. Runs made on "
+             + ", ".join(f"{host} ({n})" for host, n in hosts.items()) + ".",
              "", "| row | seeds | val J&F | paired vs none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|",
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
@@ -447,36 +529,49 @@ def main() -> None:
     options = parser()
     options.add_argument("--report-only", action="store_true",
                          help="train nothing: the table of the runs finished so far (and the teacher, if finished)")
+    options.add_argument("--ledger", type=Path, default=None, help="the finished runs' results, kept in the repository so that the "
+                         "benchmark goes on where it stopped on another machine (default: results/distill_bench_runs.json)")
     args = options.parse_args()
     if args.quick:
         quick(args)
     from mobileseg.data.davis import open_davis2017
 
+    ledger = Ledger(args.ledger or RESULTS / ("distill_bench_runs_quick.json" if args.quick else "distill_bench_runs.json"), args)
     data, copy = prepare(args)
     teacher_out = args.work / "teacher"
     prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
     chosen = [row for row in ROWS if row == BASELINE
               or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
     jobs = plan(args, chosen)
+    teacher: dict[str, Any] = {}  # this machine's teacher, once trained: its checkpoint and the hash of its weights
 
-    def train_teacher() -> float | None:
-        if args.report_only and not finished(teacher_out):
-            return None
-        return run(teacher_command(args, data, teacher_out, args.teacher_steps, 1 if args.parallel > 1 else 2), teacher_out)
+    def train_teacher(jobs: list[tuple[str, int]]) -> None:
+        """Train (or resume) the teacher if a distilled run of ``jobs`` is not in the ledger; record it."""
+        missing = [job for job in jobs if ROWS[job[0]][0] not in TEACHERLESS and ledger.run(*job) is None]
+        if teacher or not (finished(teacher_out) or (missing and not args.report_only)):
+            return
+        run(teacher_command(args, data, teacher_out, args.teacher_steps, 1 if args.parallel > 1 else 2), teacher_out)
+        best = teacher_out / "best.pt"
+        teacher.update(best=best, sha=model_digest(best))
+        ledger.add("teachers", {"sha": teacher["sha"], "jf": score(best, data), "seconds_per_step": step_seconds(teacher_out, args.batch_size)})
 
     def job(row: str, seed: int) -> dict[str, Any] | None:
+        recorded = ledger.run(row, seed)
+        if recorded is not None:
+            return recorded
         if args.report_only and not finished(run_folder(args, row, seed)):
             return None
-        needs_teacher = ROWS[row][0] not in TEACHERLESS
-        return student_job(args, data, teacher_out / "best.pt" if needs_teacher else None, row, seed)
+        distilled = ROWS[row][0] not in TEACHERLESS
+        result = student_job(args, data, teacher["best"] if distilled else None, row, seed)
+        return ledger.add("runs", {**result, "teacher": teacher["sha"] if distilled else None})
 
-    teacher_seconds, results = schedule(args.parallel, jobs, train_teacher, job)
+    results = schedule(args.parallel, jobs, lambda: train_teacher(jobs), job)[1]
     runs = [r for r in results if r is not None]
     best = best_other(summarise(runs))
     if best is not None and args.seeds > args.part_seeds:
         more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
         jobs += more
-        runs += [r for r in schedule(args.parallel, more, lambda: teacher_seconds, job)[1] if r is not None]
+        runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job)[1] if r is not None]
     for entry in runs:
         print(json.dumps(entry), flush=True)
     if not any(r["row"] == BASELINE for r in runs):
@@ -484,14 +579,14 @@ def main() -> None:
     result: dict[str, Any] = {"budget": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                               "val_videos": len(open_davis2017(data, "val")), "runs": runs, "rows": summarise(runs),
                               "copy_first_mask": copy, "planned_runs": len(jobs), "best_other": best}
-    teacher_jf = None if teacher_seconds is None else score(teacher_out / "best.pt", data)
-    result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf,
-                         "run_seconds_per_step": None if teacher_seconds is None else step_seconds(teacher_out, args.batch_size),
+    teachers = ledger.teachers()
+    teacher_jf = statistics.mean(t["jf"] for t in teachers) if teachers else None
+    result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf, "teachers": teachers,
                          "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
-    if args.report_only or teacher_seconds is None:
-        result["cost"] = saved_cost(args)
+    if args.report_only or len(runs) < len(jobs):
+        result["cost"] = ledger.cost()
     else:
-        result["cost"] = cost_pass(args, data, teacher_out / "best.pt", [row for row in ROWS if row in result["rows"]])
+        result["cost"] = cost_pass(args, data, [row for row in ROWS if row in result["rows"]], ledger)
     plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))
     publish("distill_bench", result, table(result), quick=args.quick)
 
