@@ -60,6 +60,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -259,7 +260,8 @@ COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the f
 def cost_steps(quick: bool) -> int:
     """Steps of each run of the cost pass: ``COST_STEPS``, 20 with ``--quick``."""
     return 20 if quick else COST_STEPS
-TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a run and a step's cost depend on, besides the host
+TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a step's cost depends on, besides the host
+RESULT_CODE = (("models", "distill", "train", "data", "_compat", "eval"), ("torch",))  # what a run's weights and J&F depend on
 
 
 def cost_pass(args: argparse.Namespace, data: Path, rows: list[str], ledger: Ledger) -> dict[str, float]:
@@ -270,19 +272,19 @@ def cost_pass(args: argparse.Namespace, data: Path, rows: list[str], ledger: Led
     whatever the teacher's weights), so the pass needs no trained teacher. Kept in the ledger: a row is timed
     once, and every row again when the training code, torch or the machine changed."""
     made_by = fingerprint(*TRAINER, host=True)
-    cost = ledger.cost(made_by)
-    steps = cost_steps(args.quick)
-    for name in ["teacher", *rows]:
-        if name in cost:
-            continue
+    cost, _ = ledger.cost(made_by)
+    steps, teacher = cost_steps(args.quick), args.work / "cost" / "teacher" / "best.pt"
+    todo = [name for name in ["teacher", *rows] if name not in cost]
+    if any(ROWS[name][0] not in TEACHERLESS for name in todo if name != "teacher") and not teacher.is_file() and "teacher" not in todo:
+        todo.insert(0, "teacher")  # timed on an earlier machine; its checkpoint is needed again (and it is timed again)
+    for name in todo:
         out = args.work / "cost" / slug(name)
         if out.exists():
             shutil.rmtree(out)  # a cost run killed half-way, or one timed by other code or on another host
         if name == "teacher":
             command = teacher_command(args, data, out, steps, 2)
         else:
-            teacher = args.work / "cost" / "teacher" / "best.pt" if ROWS[name][0] not in TEACHERLESS else None
-            command = student_command(args, data, teacher, name, 0, out, steps, 2)
+            command = student_command(args, data, teacher if ROWS[name][0] not in TEACHERLESS else None, name, 0, out, steps, 2)
         print(f"cost pass: {name}", flush=True)
         run(command, out)
         cost[name] = step_seconds(out, args.batch_size)
@@ -295,9 +297,18 @@ BUDGET_KEYS = ("videos", "frames", "video_size", "distractors", "crop", "crop_sc
 
 
 def budget(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """The data and training settings a run's result depends on, and a short hash of them."""
-    settings = {key: getattr(args, key) for key in BUDGET_KEYS}
+    """What a run's result depends on, and a short hash of it: the data and training settings, and the code that
+    trains and scores (``RESULT_CODE``: a change to those sources, or another torch, starts every run over, in a
+    new budget folder and under a new key of the ledger)."""
+    settings = {**{key: getattr(args, key) for key in BUDGET_KEYS}, "code": fingerprint(*RESULT_CODE)}
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10], settings
+
+
+def command_digest(command: list[str]) -> str:
+    """A hash of a training command with its paths and thread count left out: what a ledger entry was made by,
+    besides the budget (a row's options, the flags every run gets)."""
+    kept = [part for i, part in enumerate(command) if not (i and command[i - 1] in ("--data", "--out", "--teacher", "--threads"))]
+    return hashlib.sha1(" ".join(kept).encode()).hexdigest()[:10]
 
 
 def budget_folder(args: argparse.Namespace) -> Path:
@@ -324,58 +335,66 @@ def model_digest(checkpoint: Path) -> str:
 class Ledger:
     """Every finished run's result, per budget, in a file kept in the repository (``--ledger``), so that a run
     of the benchmark goes on where the last one stopped, on this machine or another: the budget folder under
-    ``--work`` holds checkpoints and is lost with the machine, the ledger is committed. A run's entry names the
-    machine, the date, the training code it was made by (a hash of mobileseg's training sources and torch's
-    version: entries made by other code are not reused) and, for a distilled row, the teacher it learned
-    from (a hash of its weights). Deterministic training gives each kind of CPU its own weights, so a teacher
-    trained again on another machine is another teacher: the ledger keeps one entry per teacher, and the
-    table says when its rows learned from more than one."""
+    ``--work`` holds checkpoints and is lost with the machine, the ledger is committed. Entries are keyed by the
+    budget (settings and code, :func:`budget`) and by a hash of the run's command; each names the machine, the
+    date, the thread count and, for a distilled row, the teacher it learned from (a hash of its weights).
+    Deterministic training gives each kind of CPU (and thread count) its own weights, so a teacher trained again
+    elsewhere is another teacher: the ledger keeps one entry per teacher, and the table says when its rows learned
+    from more than one. ``write=False`` (``--report-only``) reads it and writes nothing."""
 
-    def __init__(self, path: Path, args: argparse.Namespace) -> None:
-        self.path, self.lock = path, threading.Lock()
-        self.digest, settings = budget(args)
-        self.made_by, self.host = fingerprint(*TRAINER), cpu_name()
-        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-        self.data.setdefault("budgets", {}).setdefault(self.digest, {"budget": settings, "teachers": [], "runs": []})
-        stale = [e for e in self.entry["runs"] + self.entry["teachers"] if e["made_by"] != self.made_by]
-        if stale:
-            print(f"{path}: {len(stale)} finished run(s) of this budget were made by other training code "
-                  "(mobileseg's training sources or torch changed since): not reused", flush=True)
+    def __init__(self, path: Path, args: argparse.Namespace, write: bool = True) -> None:
+        self.path, self.write, self.lock, self.host = path, write, threading.Lock(), cpu_name()
+        self.key, settings = budget(args)
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {"budgets": {}}
+        other = [b for key, b in self.data["budgets"].items()
+                 if key != self.key and {k: v for k, v in b["budget"].items() if k != "code"} == {k: v for k, v in settings.items() if k != "code"}]
+        if other:
+            print(f"{path}: {sum(len(b['runs']) for b in other)} finished run(s) of these settings were made by other code "
+                  f"(mobileseg's {', '.join(RESULT_CODE[0])} sources or torch changed since): not reused", flush=True)
+        self.budget = self.data["budgets"].setdefault(self.key, {"budget": settings, "teachers": [], "runs": [], "cost": {}})
 
-    @property
-    def entry(self) -> dict[str, Any]:
-        return dict(self.data["budgets"][self.digest])
+    def run(self, row: str, seed: int, command: str) -> dict[str, Any] | None:
+        """The result of ``row``'s run of ``seed`` made by ``command`` (:func:`command_digest`), if recorded."""
+        return next((e for e in self.budget["runs"] if (e["row"], e["seed"], e["command"]) == (row, seed, command)), None)
 
-    def run(self, row: str, seed: int) -> dict[str, Any] | None:
-        """The result of ``row``'s run of ``seed``, if one was made by this training code."""
-        return next((e for e in self.entry["runs"] if (e["row"], e["seed"], e["made_by"]) == (row, seed, self.made_by)), None)
+    def teachers(self, command: str) -> list[dict[str, Any]]:
+        """The teachers trained so far by ``command`` (one per kind of machine and thread count)."""
+        return [e for e in self.budget["teachers"] if e["command"] == command]
 
-    def teachers(self) -> list[dict[str, Any]]:
-        """The teachers trained so far by this training code (one per kind of machine, when deterministic)."""
-        return [e for e in self.entry["teachers"] if e["made_by"] == self.made_by]
+    def add_run(self, result: dict[str, Any], command: str, threads: int) -> dict[str, Any]:
+        """Record a finished run (unless recorded); its entry."""
+        return self._add("runs", self.run(result["row"], result["seed"], command), {**result, "command": command, "threads": threads})
 
-    def add(self, kind: str, result: dict[str, Any]) -> dict[str, Any]:
-        """Record a finished run (``kind`` "runs") or teacher ("teachers"), unless recorded; returns its entry."""
-        entry = {**result, "host": self.host, "made_by": self.made_by, "date": time.strftime("%Y-%m-%d")}
+    def add_teacher(self, result: dict[str, Any], command: str, threads: int) -> dict[str, Any]:
+        """Record a trained teacher (unless one with the same weights is recorded); its entry."""
+        recorded = next((e for e in self.teachers(command) if e["sha"] == result["sha"]), None)
+        return self._add("teachers", recorded, {**result, "command": command, "threads": threads})
+
+    def _add(self, kind: str, recorded: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
+        if recorded is not None:
+            return recorded
+        entry = {**entry, "host": self.host, "date": time.strftime("%Y-%m-%d")}
         with self.lock:
-            recorded = self.data["budgets"][self.digest][kind]
-            same = [e for e in recorded if e["made_by"] == self.made_by and all(e.get(k) == result[k] for k in ("row", "seed", "sha") if k in result)]
-            if same:
-                return dict(same[0])
-            recorded.append(entry)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.path, self.data)
+            self.budget[kind].append(entry)
+            self.save()
         return entry
 
-    def cost(self, made_by: str | None = None) -> dict[str, float]:
-        """The cost pass's seconds per step as far as they were measured; with ``made_by``, none unless they were
-        measured under that fingerprint (training code and host)."""
-        cost = self.entry.get("cost", {})
-        return dict(cost.get("seconds", {})) if made_by is None or cost.get("made_by") == made_by else {}
+    def cost(self, made_by: str | None = None) -> tuple[dict[str, float], str | None]:
+        """The cost pass's seconds per step measured under ``made_by`` (training code and machine), as far as they
+        were; without it, the most complete one measured anywhere. Also names the machine."""
+        if made_by is not None:
+            found = self.budget["cost"].get(made_by)
+        else:
+            found = max(self.budget["cost"].values(), key=lambda c: len(c["seconds"]), default=None)
+        return (dict(found["seconds"]), found["host"]) if found else ({}, None)
 
     def set_cost(self, made_by: str, seconds: dict[str, float]) -> None:
         with self.lock:
-            self.data["budgets"][self.digest]["cost"] = {"made_by": made_by, "host": self.host, "seconds": seconds}
+            self.budget["cost"][made_by] = {"host": self.host, "seconds": seconds}
+            self.save()
+
+    def save(self) -> None:
+        if self.write:
             write_json_atomic(self.path, self.data)
 
 
@@ -424,14 +443,12 @@ def table(result: dict[str, Any]) -> str:
     none = result["rows"][BASELINE]["mean"]
     gap = None if teacher["jf"] is None else teacher["jf"] - none
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
-    hosts: dict[str, int] = {}
-    for entry in result["runs"]:
-        hosts[entry.get("host", "this machine")] = hosts.get(entry.get("host", "this machine"), 0) + 1
+    hosts = Counter(entry["host"] for entry in result["runs"])
     if gap is None:
         teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | {seconds('teacher')} |"
     else:
         several = "" if len(teacher["teachers"]) == 1 else (
-            f" (the mean of {len(teacher['teachers'])} teachers, one per kind of machine the distilled rows ran on: "
+            f" (the mean of the {len(teacher['teachers'])} teachers the distilled rows learned from, trained on "
             + ", ".join(f"{t['jf']:.3f} on {t['host']}" for t in teacher["teachers"]) + ")")
         teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}{several}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
@@ -445,7 +462,8 @@ def table(result: dict[str, Any]) -> str:
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
              f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
-             f"{cost_steps(b['quick'])} steps of seed 0 each; ×: against none); — where not timed yet. Runs made on "
+             f"{cost_steps(b['quick'])} steps of seed 0 each, on {result.get('cost_host') or 'no machine yet'}; ×: against none); "
+             "— where not timed yet. Runs made on "
              + ", ".join(f"{host} ({n})" for host, n in hosts.items()) + ".",
              "", "| row | seeds | val J&F | paired vs none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|",
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
@@ -497,11 +515,11 @@ def best_other(rows: dict[str, dict[str, float]]) -> str | None:
     return max(gains, key=lambda row: gains[row]) if gains else None
 
 
-def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any], job: Callable[[str, int], Any]) -> tuple[Any, list[Any]]:
+def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any], job: Callable[[str, int], Any]) -> list[Any]:
     """Run ``teacher()`` and every ``job(row, seed)``, at most ``slots`` at once. A free slot takes the first job
     in ``jobs``' order that can start: a row distilled from the teacher only once the teacher is done, so the
     rows that need no teacher run beside it and the distilled rows start, seed by seed, as soon as they can.
-    Returns the teacher's result and the jobs' results in ``jobs``' order."""
+    Returns the jobs' results in ``jobs``' order (a failed teacher raises its error)."""
     waiting = list(jobs)
     results: dict[tuple[str, int], Any] = {}
     with ThreadPoolExecutor(max_workers=slots) as pool:  # each job is a subprocess: threads only wait
@@ -522,71 +540,87 @@ def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any]
                     results[running.pop(future)] = future.result()
             if teacher_future.done():
                 teacher_future.result()  # a failed teacher stops the run here
-        return teacher_future.result(), [results[j] for j in jobs]
+        teacher_future.result()
+        return [results[j] for j in jobs]
 
 
 def main() -> None:
     options = parser()
     options.add_argument("--report-only", action="store_true",
-                         help="train nothing: the table of the runs finished so far (and the teacher, if finished)")
+                         help="train and record nothing: the table of the runs finished so far (in the ledger or the budget folder)")
     options.add_argument("--ledger", type=Path, default=None, help="the finished runs' results, kept in the repository so that the "
-                         "benchmark goes on where it stopped on another machine (default: results/distill_bench_runs.json)")
+                         "benchmark goes on where it stopped on another machine (default: results/distill_bench_runs.json; "
+                         "distill_bench_runs_quick.json with --quick, not committed)")
     args = options.parse_args()
     if args.quick:
         quick(args)
     from mobileseg.data.davis import open_davis2017
 
-    ledger = Ledger(args.ledger or RESULTS / ("distill_bench_runs_quick.json" if args.quick else "distill_bench_runs.json"), args)
+    ledger = Ledger(args.ledger or RESULTS / ("distill_bench_runs_quick.json" if args.quick else "distill_bench_runs.json"), args,
+                    write=not args.report_only)
     data, copy = prepare(args)
     teacher_out = args.work / "teacher"
+    threads = 1 if args.parallel > 1 else 2  # each training process's
     prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
     chosen = [row for row in ROWS if row == BASELINE
               or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
     jobs = plan(args, chosen)
+    teacher_key = command_digest(teacher_command(args, data, teacher_out, args.teacher_steps, threads))
     teacher: dict[str, Any] = {}  # this machine's teacher, once trained: its checkpoint and the hash of its weights
 
-    def train_teacher(jobs: list[tuple[str, int]]) -> None:
-        """Train (or resume) the teacher if a distilled run of ``jobs`` is not in the ledger; record it."""
-        missing = [job for job in jobs if ROWS[job[0]][0] not in TEACHERLESS and ledger.run(*job) is None]
+    def key(row: str, seed: int) -> str:
+        """The ledger's key of a run's command (paths and threads left out)."""
+        return command_digest(student_command(args, data, teacher_out, row, seed, Path("out"), args.steps, threads))
+
+    def train_teacher(todo: list[tuple[str, int]]) -> None:
+        """Train (or resume) the teacher if a distilled run of ``todo`` is not in the ledger, and record it; with
+        ``--report-only``, only read a finished one."""
+        missing = [job for job in todo if ROWS[job[0]][0] not in TEACHERLESS and ledger.run(*job, key(*job)) is None]
         if teacher or not (finished(teacher_out) or (missing and not args.report_only)):
             return
-        run(teacher_command(args, data, teacher_out, args.teacher_steps, 1 if args.parallel > 1 else 2), teacher_out)
+        run(teacher_command(args, data, teacher_out, args.teacher_steps, threads), teacher_out)
         best = teacher_out / "best.pt"
         teacher.update(best=best, sha=model_digest(best))
-        ledger.add("teachers", {"sha": teacher["sha"], "jf": score(best, data), "seconds_per_step": step_seconds(teacher_out, args.batch_size)})
+        ledger.add_teacher({"sha": teacher["sha"], "jf": score(best, data), "seconds_per_step": step_seconds(teacher_out, args.batch_size)},
+                           teacher_key, threads)
 
     def job(row: str, seed: int) -> dict[str, Any] | None:
-        recorded = ledger.run(row, seed)
+        recorded = ledger.run(row, seed, key(row, seed))
         if recorded is not None:
             return recorded
+        distilled = ROWS[row][0] not in TEACHERLESS
         if args.report_only and not finished(run_folder(args, row, seed)):
             return None
-        distilled = ROWS[row][0] not in TEACHERLESS
+        if distilled and not teacher:  # --report-only: the run finished here, its teacher's folder is gone or unfinished
+            print(f"{row}, seed {seed}: finished in {run_folder(args, row, seed)} but {teacher_out} is not; left out", flush=True)
+            return None
         result = student_job(args, data, teacher["best"] if distilled else None, row, seed)
-        return ledger.add("runs", {**result, "teacher": teacher["sha"] if distilled else None})
+        return ledger.add_run({**result, "teacher": teacher["sha"] if distilled else None}, key(row, seed), threads)
 
-    results = schedule(args.parallel, jobs, lambda: train_teacher(jobs), job)[1]
-    runs = [r for r in results if r is not None]
+    runs = [r for r in schedule(args.parallel, jobs, lambda: train_teacher(jobs), job) if r is not None]
     best = best_other(summarise(runs))
     if best is not None and args.seeds > args.part_seeds:
         more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
         jobs += more
-        runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job)[1] if r is not None]
+        runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job) if r is not None]
     for entry in runs:
         print(json.dumps(entry), flush=True)
     if not any(r["row"] == BASELINE for r in runs):
-        raise SystemExit(f"no run of the {BASELINE!r} row is finished in {args.work}: no table to write (run without --report-only)")
+        raise SystemExit(f"no run of the {BASELINE!r} row is finished in {args.work} or {ledger.path}: no table to write "
+                         "(run without --report-only)")
     result: dict[str, Any] = {"budget": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                              "val_videos": len(open_davis2017(data, "val")), "runs": runs, "rows": summarise(runs),
-                              "copy_first_mask": copy, "planned_runs": len(jobs), "best_other": best}
-    teachers = ledger.teachers()
+                              "budget_key": ledger.key, "val_videos": len(open_davis2017(data, "val")), "runs": runs,
+                              "rows": summarise(runs), "copy_first_mask": copy, "planned_runs": len(jobs), "best_other": best}
+    used = {r["teacher"] for r in runs if r.get("teacher")}
+    teachers = [t for t in ledger.teachers(teacher_key) if t["sha"] in used] or ledger.teachers(teacher_key)
     teacher_jf = statistics.mean(t["jf"] for t in teachers) if teachers else None
     result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf, "teachers": teachers,
                          "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
-    if args.report_only or len(runs) < len(jobs):
-        result["cost"] = ledger.cost()
+    if len(runs) < len(jobs):  # --report-only before every run is finished
+        result["cost"], result["cost_host"] = ledger.cost()
     else:
         result["cost"] = cost_pass(args, data, [row for row in ROWS if row in result["rows"]], ledger)
+        result["cost_host"] = ledger.host
     plot(result, RESULTS / ("distill_bench_quick.png" if args.quick else "distill_bench.png"))
     publish("distill_bench", result, table(result), quick=args.quick)
 

@@ -120,7 +120,8 @@ def main() -> None:
     for seed in range(args.seeds):
         checkpoint = run_folder(args, BASELINE, seed) / "best.pt"
         if not checkpoint.is_file():
-            raise SystemExit(f"{checkpoint} is missing: train it with benchmarks/distill_bench.py (its none row) first")
+            raise SystemExit(f"{checkpoint} is missing: train it with benchmarks/lite_accuracy.py first (it trains distill_bench's "
+                             "none row into this folder; distill_bench.py itself skips runs its ledger already holds)")
         for name, (target, scopes, global_range) in recipes(seed < args.parts).items():
             folder = args.work / "tflite_int8" / f"s{seed}-{slug(name)}"
             figures = gate(checkpoint, data, (height, width), folder, target, scopes, global_range)
