@@ -460,7 +460,7 @@ def table(result: dict[str, Any]) -> str:
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
              f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
-             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = (row − none) / (teacher − none). "
+             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = paired / (teacher − none mean). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
              f"{cost_steps(b['quick'])} steps of seed 0 each, on {result.get('cost_host') or 'no machine yet'}; ×: against none); "
              "— where not timed yet. Runs made on "
@@ -469,7 +469,8 @@ def table(result: dict[str, Any]) -> str:
              f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
-        closed = "—" if row == BASELINE or gap is None or gap <= 0 else f"{100 * (s['mean'] - none) / gap:.0f} %"
+        # (row - none) over the seeds both have (the paired mean): with every seed run it is (row mean - none mean)
+        closed = "—" if row == BASELINE or gap is None or gap <= 0 or s["paired_mean"] != s["paired_mean"] else f"{100 * s['paired_mean'] / gap:.0f} %"
         lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {seconds(row)} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
