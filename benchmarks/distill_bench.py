@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from determinism import digest, weights  # noqa: E402
 from report import RESULTS, fingerprint, publish  # noqa: E402
 
 from mobileseg.utils.fsio import write_json_atomic  # noqa: E402
@@ -321,17 +322,6 @@ def budget_folder(args: argparse.Namespace) -> Path:
     return folder
 
 
-def model_digest(checkpoint: Path) -> str:
-    """A hash of the weights in ``checkpoint`` (not of the file, which holds the optimiser and step too)."""
-    import torch
-
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model_state"]
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode() + b"\0" + state[name].detach().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 class Ledger:
     """Every finished run's result, per budget, in a file kept in the repository (``--ledger``), so that a run
     of the benchmark goes on where the last one stopped, on this machine or another: the budget folder under
@@ -581,7 +571,7 @@ def main() -> None:
             return
         run(teacher_command(args, data, teacher_out, args.teacher_steps, threads), teacher_out)
         best = teacher_out / "best.pt"
-        teacher.update(best=best, sha=model_digest(best))
+        teacher.update(best=best, sha=digest(weights(best)))  # a hash of the weights, not of the file
         ledger.add_teacher({"sha": teacher["sha"], "jf": score(best, data), "seconds_per_step": step_seconds(teacher_out, args.batch_size)},
                            teacher_key, threads)
 
