@@ -25,10 +25,12 @@ barely better than the student. This benchmark changes the experiment, not the l
   is not a row: a run takes one ``--distiller``, and summing two methods' terms would need weights
   nobody has tuned.
 
-Scheduling: the teacher trains as one of the ``--parallel`` jobs. A free slot takes the next job in
-seed order (every row's seed 0 before any row's seed 1) that can start: while the teacher trains,
-only rows that need none (none, lgd, online, the TDNet student without KD), after it the distilled
-rows first. A run stopped half-way leaves every row's first seeds rather than some rows with every
+Scheduling: on a CPU the teacher trains first, alone, with ``--parallel`` threads (on 2 cores a
+teacher beside a student at one thread each ran 2.8x slower, a student beside another far less);
+on a GPU (or with ``--teacher-alone no``) it trains as one of the ``--parallel`` jobs, beside the
+rows that need none (none, lgd, online, the TDNet student without KD). A free slot takes the next
+job in seed order (every row's seed 0 before any row's seed 1) that can start, the distilled rows
+once the teacher is done. A run stopped half-way leaves every row's first seeds rather than some rows with every
 seed; ``--report-only`` prints and publishes that table (the finished runs, the teacher if it is
 finished), training nothing.
 
@@ -130,8 +132,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--video-size", default="128x224", help="HxW of the generated SynthVOS videos")
     parser.add_argument("--distractors", default="0,0", help="distractor objects per video, min,max (SynthVOS)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--parallel", type=int, default=1, help="training runs at a time, the teacher's included (each with 1 "
-                        "thread on a CPU when > 1)")
+    parser.add_argument("--parallel", type=int, default=1, help="training runs at a time (each with 1 thread on a CPU when > 1)")
+    parser.add_argument("--teacher-alone", choices=("auto", "yes", "no"), default="auto",
+                        help="train the teacher alone first, with --parallel threads on a CPU, before any student run (yes), or "
+                        "as one of the --parallel runs beside the rows that need no teacher (no); auto: alone on a CPU, where "
+                        "a teacher beside a student ran 2.8x slower on 2 cores, beside them on a GPU")
     return parser
 
 
@@ -506,11 +511,15 @@ def best_other(rows: dict[str, dict[str, float]]) -> str | None:
     return max(gains, key=lambda row: gains[row]) if gains else None
 
 
-def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any], job: Callable[[str, int], Any]) -> list[Any]:
+def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any], job: Callable[[str, int], Any],
+             teacher_alone: bool = False) -> list[Any]:
     """Run ``teacher()`` and every ``job(row, seed)``, at most ``slots`` at once. A free slot takes the first job
     in ``jobs``' order that can start: a row distilled from the teacher only once the teacher is done, so the
     rows that need no teacher run beside it and the distilled rows start, seed by seed, as soon as they can.
-    Returns the jobs' results in ``jobs``' order (a failed teacher raises its error)."""
+    ``teacher_alone``: the teacher first, and no job beside it. Returns the jobs' results in ``jobs``' order (a
+    failed teacher raises its error)."""
+    if teacher_alone:
+        teacher()
     waiting = list(jobs)
     results: dict[tuple[str, int], Any] = {}
     with ThreadPoolExecutor(max_workers=slots) as pool:  # each job is a subprocess: threads only wait
@@ -552,6 +561,8 @@ def main() -> None:
     data, copy = prepare(args)
     teacher_out = args.work / "teacher"
     threads = 1 if args.parallel > 1 else 2  # each training process's
+    alone = args.teacher_alone == "yes" or (args.teacher_alone == "auto" and args.device == "cpu")
+    teacher_threads = max(threads, args.parallel) if alone and args.device == "cpu" else threads
     prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
     chosen = [row for row in ROWS if row == BASELINE
               or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
@@ -569,11 +580,11 @@ def main() -> None:
         missing = [job for job in todo if ROWS[job[0]][0] not in TEACHERLESS and ledger.run(*job, key(*job)) is None]
         if teacher or not (finished(teacher_out) or (missing and not args.report_only)):
             return
-        run(teacher_command(args, data, teacher_out, args.teacher_steps, threads), teacher_out)
+        run(teacher_command(args, data, teacher_out, args.teacher_steps, teacher_threads), teacher_out)
         best = teacher_out / "best.pt"
         teacher.update(best=best, sha=digest(weights(best)))  # a hash of the weights, not of the file
         ledger.add_teacher({"sha": teacher["sha"], "jf": score(best, data), "seconds_per_step": step_seconds(teacher_out, args.batch_size)},
-                           teacher_key, threads)
+                           teacher_key, teacher_threads)
 
     def job(row: str, seed: int) -> dict[str, Any] | None:
         recorded = ledger.run(row, seed, key(row, seed))
@@ -588,12 +599,12 @@ def main() -> None:
         result = student_job(args, data, teacher["best"] if distilled else None, row, seed)
         return ledger.add_run({**result, "teacher": teacher["sha"] if distilled else None}, key(row, seed), threads)
 
-    runs = [r for r in schedule(args.parallel, jobs, lambda: train_teacher(jobs), job) if r is not None]
+    runs = [r for r in schedule(args.parallel, jobs, lambda: train_teacher(jobs), job, alone) if r is not None]
     best = best_other(summarise(runs))
     if best is not None and args.seeds > args.part_seeds:
         more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
         jobs += more
-        runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job) if r is not None]
+        runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job, alone) if r is not None]
     for entry in runs:
         print(json.dumps(entry), flush=True)
     if not any(r["row"] == BASELINE for r in runs):
