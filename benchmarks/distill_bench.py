@@ -518,13 +518,14 @@ def schedule(slots: int, jobs: list[tuple[str, int]], teacher: Callable[[], Any]
     rows that need no teacher run beside it and the distilled rows start, seed by seed, as soon as they can.
     ``teacher_alone``: the teacher first, and no job beside it. Returns the jobs' results in ``jobs``' order (a
     failed teacher raises its error)."""
-    if teacher_alone:
-        teacher()
-        teacher = lambda: None  # noqa: E731 (done: the pool below starts the jobs at once)
     waiting = list(jobs)
     results: dict[tuple[str, int], Any] = {}
     with ThreadPoolExecutor(max_workers=slots) as pool:  # each job is a subprocess: threads only wait
-        teacher_future = pool.submit(teacher)
+        teacher_future: Future[Any] = Future()
+        if teacher_alone:  # done before any job starts: every slot takes a job at once
+            teacher_future.set_result(teacher())
+        else:
+            teacher_future = pool.submit(teacher)
         running: dict[Future[Any], tuple[str, int]] = {}
         while waiting or running:
             ready = teacher_future.done()
