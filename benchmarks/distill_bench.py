@@ -423,6 +423,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         rows[row] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
                      "paired_mean": statistics.mean(paired) if paired else float("nan"),
                      "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
+                     "paired_seeds": len(paired), "above_none": sum(d > 0 for d in paired),
                      "run_seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
     return rows
 
@@ -440,7 +441,7 @@ def table(result: dict[str, Any]) -> str:
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
     hosts = Counter(entry["host"] for entry in result["runs"])
     if gap is None:
-        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | {seconds('teacher')} |"
+        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — | {seconds('teacher')} |"
     else:
         several = "" if len(teacher["teachers"]) == 1 else (
             f" (the mean of the {len(teacher['teachers'])} teachers the distilled rows learned from, trained on "
@@ -448,25 +449,26 @@ def table(result: dict[str, Any]) -> str:
         teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}{several}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
         teacher_row = (f"| teacher `{b['teacher_model']}` | {len(teacher['teachers'])} | {teacher['jf']:.3f} | {gap:+.3f} | "
-                       f"{'100 %' if gap > 0 else '—'} | {seconds('teacher')} |")
+                       f"— | {'100 %' if gap > 0 else '—'} | {seconds('teacher')} |")
     lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
                 "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
              f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
              f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
-             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; gap closed = paired / (teacher − none mean). "
+             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; above none: the seeds where the row beat none; gap closed = paired / (teacher − none mean). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
              f"{cost_steps(b['quick'])} steps of seed 0 each, on {result.get('cost_host') or 'no machine yet'}; ×: against none); "
              "— where not timed yet. Runs made on "
              + ", ".join(f"{host} ({n})" for host, n in hosts.items()) + ".",
-             "", "| row | seeds | val J&F | paired vs none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|",
-             f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — |", teacher_row]
+             "", "| row | seeds | val J&F | paired vs none | above none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|--:|",
+             f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — | — |", teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
         # (row - none) over the seeds both have (the paired mean): with every seed run it is (row mean - none mean)
         closed = "—" if row == BASELINE or gap is None or gap <= 0 or s["paired_mean"] != s["paired_mean"] else f"{100 * s['paired_mean'] / gap:.0f} %"
-        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {closed} | {seconds(row)} |")
+        above = "—" if row == BASELINE or not s.get("paired_seeds") else f"{s['above_none']} of {s['paired_seeds']}"
+        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {above} | {closed} | {seconds(row)} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
     return "\n".join(lines)
