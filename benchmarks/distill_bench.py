@@ -208,6 +208,18 @@ def step_seconds(out: Path, batch_size: int, skip: int = 1) -> float:
     return statistics.median(intervals[step] for step in (steps[skip:] or steps))
 
 
+def final_losses(out: Path, steps: int = 100) -> dict[str, float]:
+    """The mean of each training loss the run in ``out`` logged over its last ``steps`` steps (``log.jsonl``; a
+    step logged twice counts once, as logged last): where a row's student ends on the task's own loss (``seg``)
+    beside its distillation terms."""
+    records: dict[int, dict[str, float]] = {}
+    for line in (out / "log.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        records[record["step"]] = {k: v for k, v in record.items() if k not in ("step", "lr", "clips_per_s")}
+    last = [records[step] for step in sorted(records) if step > max(records, default=0) - steps]
+    return {name: statistics.mean(r[name] for r in last) for name in (last[-1] if last else {})}
+
+
 def score(best: Path, data: Path) -> float:
     """Val J&F of ``best`` (cached beside it), one joint state per video as in ``mobileseg eval``."""
     cached = best.with_name("val_jf.json")
@@ -257,7 +269,8 @@ def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row:
     seconds per step are the median of its logged intervals, with the other runs of ``--parallel`` beside it."""
     out = run_folder(args, row, seed, student)
     run(student_command(args, data, teacher, row, seed, out, args.steps, 1 if args.parallel > 1 else 2, student), out)
-    return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": step_seconds(out, args.batch_size)}
+    return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": step_seconds(out, args.batch_size),
+            "losses": final_losses(out)}
 
 
 COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the first (start-up) left out
@@ -365,6 +378,12 @@ class Ledger:
         recorded = next((e for e in self.teachers(command) if e["sha"] == result["sha"]), None)
         return self._add("teachers", recorded, {**result, "command": command, "threads": threads})
 
+    def fill(self, entry: dict[str, Any], **fields: Any) -> None:
+        """Add ``fields`` to a recorded ``entry`` (one recorded before the script measured them)."""
+        with self.lock:
+            entry.update(fields)
+            self.save()
+
     def _add(self, kind: str, recorded: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
         if recorded is not None:
             return recorded
@@ -413,6 +432,7 @@ def copy_first_mask(data: Path) -> float:
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     base = {r["seed"]: r["jf"] for r in runs if r["row"] == BASELINE}
+    base_seg = {r["seed"]: r["losses"]["seg"] for r in runs if r["row"] == BASELINE and "losses" in r}
     rows = {}
     for row in ROWS:
         values = [r for r in runs if r["row"] == row]
@@ -420,10 +440,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             continue
         jf = [r["jf"] for r in values]
         paired = [r["jf"] - base[r["seed"]] for r in values if r["seed"] in base]
+        seg = [r["losses"]["seg"] / base_seg[r["seed"]] for r in values if r["seed"] in base_seg and "seg" in r.get("losses", {})]
         rows[row] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
                      "paired_mean": statistics.mean(paired) if paired else float("nan"),
                      "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
                      "paired_seeds": len(paired), "above_none": sum(d > 0 for d in paired),
+                     "seg_loss_ratio": statistics.mean(seg) if seg else float("nan"),
                      "run_seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
     return rows
 
@@ -441,7 +463,7 @@ def table(result: dict[str, Any]) -> str:
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
     hosts = Counter(entry["host"] for entry in result["runs"])
     if gap is None:
-        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — | {seconds('teacher')} |"
+        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — | — | {seconds('teacher')} |"
     else:
         several = "" if len(teacher["teachers"]) == 1 else (
             f" (the mean of the {len(teacher['teachers'])} teachers the distilled rows learned from, trained on "
@@ -449,26 +471,29 @@ def table(result: dict[str, Any]) -> str:
         teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}{several}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
         teacher_row = (f"| teacher `{b['teacher_model']}` | {len(teacher['teachers'])} | {teacher['jf']:.3f} | {gap:+.3f} | "
-                       f"— | {'100 %' if gap > 0 else '—'} | {seconds('teacher')} |")
+                       f"— | {'100 %' if gap > 0 else '—'} | — | {seconds('teacher')} |")
     lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
                 "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
              f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
              f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
-             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; above none: the seeds where the row beat none; gap closed = paired / (teacher − none mean). "
+             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; above none: the seeds where the row beat none; gap closed = paired / (teacher − none mean); "
+             "train seg loss: the student's own segmentation loss over its last 100 training steps, against none's of the same "
+             "seed (mean ratio; distillation terms left out). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
              f"{cost_steps(b['quick'])} steps of seed 0 each, on {result.get('cost_host') or 'no machine yet'}; ×: against none); "
              "— where not timed yet. Runs made on "
              + ", ".join(f"{host} ({n})" for host, n in hosts.items()) + ".",
-             "", "| row | seeds | val J&F | paired vs none | above none | gap closed | s/step (×) |", "|---|--:|--:|--:|--:|--:|--:|",
-             f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — | — |", teacher_row]
+             "", "| row | seeds | val J&F | paired vs none | above none | gap closed | train seg loss (× none) | s/step (×) |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|", f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — | — | — |", teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
         # (row - none) over the seeds both have (the paired mean): with every seed run it is (row mean - none mean)
         closed = "—" if row == BASELINE or gap is None or gap <= 0 or s["paired_mean"] != s["paired_mean"] else f"{100 * s['paired_mean'] / gap:.0f} %"
         above = "—" if row == BASELINE or not s.get("paired_seeds") else f"{s['above_none']} of {s['paired_seeds']}"
-        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {above} | {closed} | {seconds(row)} |")
+        seg = "—" if row == BASELINE or s["seg_loss_ratio"] != s["seg_loss_ratio"] else f"{s['seg_loss_ratio']:.2f}"
+        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {above} | {closed} | {seg} | {seconds(row)} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
     return "\n".join(lines)
@@ -593,6 +618,8 @@ def main() -> None:
     def job(row: str, seed: int) -> dict[str, Any] | None:
         recorded = ledger.run(row, seed, key(row, seed))
         if recorded is not None:
+            if "losses" not in recorded and finished(run_folder(args, row, seed)):  # recorded before losses were
+                ledger.fill(recorded, losses=final_losses(run_folder(args, row, seed)))
             return recorded
         distilled = ROWS[row][0] not in TEACHERLESS
         if args.report_only and not finished(run_folder(args, row, seed)):
