@@ -40,7 +40,8 @@ run's result also goes into a ledger kept in the repository (``results/distill_b
 see :class:`Ledger`): a run of the benchmark on another machine (a fresh clone) reuses them and
 trains only what is missing, the teacher included when a distilled run is still missing. Output:
 J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
-and initialisation), the share of the teacher-none gap each row closes ((row - none) / (teacher -
+and initialisation) and on how many seeds it is positive, the student's own segmentation loss at the end of
+training against none's (a distillation term that keeps the student from fitting its task shows here), the share of the teacher-none gap each row closes ((row - none) / (teacher -
 none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
 after another, so the costs compare), ``results/distill_bench.json``, a plot of every seed
 (``results/distill_bench.png``, the teacher and copy-first-mask as lines) and the table in
@@ -279,6 +280,8 @@ COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the f
 def cost_steps(quick: bool) -> int:
     """Steps of each run of the cost pass: ``COST_STEPS``, 20 with ``--quick``."""
     return 20 if quick else COST_STEPS
+
+
 TRAINER = (("models", "distill", "train", "data", "_compat"), ("torch",))  # what a step's cost depends on, besides the host
 RESULT_CODE = (("models", "distill", "train", "data", "_compat", "eval"), ("torch",))  # what a run's weights and J&F depend on
 
