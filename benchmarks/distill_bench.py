@@ -652,7 +652,7 @@ def main() -> None:
     teacher_jf = statistics.mean(t["jf"] for t in teachers) if teachers else None
     result["teacher"] = {"model": args.teacher_model, "jf": teacher_jf, "teachers": teachers,
                          "margin": None if teacher_jf is None else teacher_jf - result["rows"][BASELINE]["mean"]}
-    if len(runs) < len(jobs):  # --report-only before every run is finished
+    if len(runs) < len(jobs) or args.report_only:  # the runs unfinished, or --report-only (which trains nothing)
         result["cost"], result["cost_host"] = ledger.cost()
     else:
         result["cost"] = cost_pass(args, data, [row for row in ROWS if row in result["rows"]], ledger)
