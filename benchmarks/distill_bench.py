@@ -40,9 +40,9 @@ run's result also goes into a ledger kept in the repository (``results/distill_b
 see :class:`Ledger`): a run of the benchmark on another machine (a fresh clone) reuses them and
 trains only what is missing, the teacher included when a distilled run is still missing. Output:
 J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
-and initialisation) and on how many seeds it is positive, the student's own segmentation loss at the end of
-training against none's (a distillation term that keeps the student from fitting its task shows here), the share of the teacher-none gap each row closes ((row - none) / (teacher -
-none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
+and initialisation) and on how many seeds it is positive, the student's own segmentation loss at the
+end of training against none's (a distillation term that keeps the student from fitting its task
+shows here), the share of the teacher-none gap each row closes ((row - none) / (teacher - none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
 after another, so the costs compare), ``results/distill_bench.json``, a plot of every seed
 (``results/distill_bench.png``, the teacher and copy-first-mask as lines) and the table in
 benchmarks/README.md. Two bars say whether the table means anything: the teacher beats the no-KD
@@ -194,15 +194,18 @@ def run(command: list[str], out: Path) -> float:
     return seconds
 
 
+def logged(out: Path) -> dict[int, dict[str, float]]:
+    """The run in ``out``'s log (``log.jsonl``) by step; a step logged twice (a resumed run redoes the steps after
+    its last checkpoint) as logged last."""
+    return {record["step"]: record for record in map(json.loads, (out / "log.jsonl").read_text().splitlines())}
+
+
 def step_seconds(out: Path, batch_size: int, skip: int = 1) -> float:
     """Median seconds per training step of the run in ``out``, from its own log (``log.jsonl``: clips/s per
     logged interval), leaving out the first ``skip`` intervals (start-up) unless that leaves none (a run too short
     for more: ``--quick``). A step logged twice (a resumed run redoes the steps after its last checkpoint) counts
     once, as logged last."""
-    intervals: dict[int, float] = {}
-    for line in (out / "log.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        intervals[record["step"]] = batch_size / record["clips_per_s"]
+    intervals = {step: batch_size / record["clips_per_s"] for step, record in logged(out).items()}
     if not intervals:
         raise SystemExit(f"{out / 'log.jsonl'} has no logged interval to time the run by")
     steps = sorted(intervals)
@@ -213,11 +216,9 @@ def final_losses(out: Path, steps: int = 100) -> dict[str, float]:
     """The mean of each training loss the run in ``out`` logged over its last ``steps`` steps (``log.jsonl``; a
     step logged twice counts once, as logged last): where a row's student ends on the task's own loss (``seg``)
     beside its distillation terms."""
-    records: dict[int, dict[str, float]] = {}
-    for line in (out / "log.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        records[record["step"]] = {k: v for k, v in record.items() if k not in ("step", "lr", "clips_per_s")}
-    last = [records[step] for step in sorted(records) if step > max(records, default=0) - steps]
+    records = logged(out)
+    last = [{k: v for k, v in records[step].items() if k not in ("step", "lr", "clips_per_s")}
+            for step in sorted(records) if step > max(records, default=0) - steps]
     return {name: statistics.mean(r[name] for r in last) for name in (last[-1] if last else {})}
 
 
@@ -621,8 +622,9 @@ def main() -> None:
     def job(row: str, seed: int) -> dict[str, Any] | None:
         recorded = ledger.run(row, seed, key(row, seed))
         if recorded is not None:
-            if "losses" not in recorded and finished(run_folder(args, row, seed)):  # recorded before losses were
-                ledger.fill(recorded, losses=final_losses(run_folder(args, row, seed)))
+            folder = run_folder(args, row, seed)
+            if "losses" not in recorded and finished(folder):  # recorded before losses were
+                ledger.fill(recorded, losses=final_losses(folder))
             return recorded
         distilled = ROWS[row][0] not in TEACHERLESS
         if args.report_only and not finished(run_folder(args, row, seed)):
