@@ -520,7 +520,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.axvline(result["copy_first_mask"], color="tab:gray", linestyle=":", label="copy-first-mask")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("val J&F (points: seeds; bars: means)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # above the axes: no point hidden
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
