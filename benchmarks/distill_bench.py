@@ -19,7 +19,8 @@ barely better than the student. This benchmark changes the experiment, not the l
   from scratch beside the student), and the TDNet student (``--tdnet-student``, same widths, 2
   sub-networks) without KD and with its grouped KD, against the plain student's none row at the
   same budget. ``--seeds`` seeds for none and both mobilevos rows, ``--part-seeds`` for the
-  others, and then the best of the others (highest mean paired gain) is topped up to ``--seeds``.
+  others, and then the best of the others (highest mean paired gain; over every such row even under
+  ``--rows``, the rows it leaves out read from the ledger) is topped up to ``--seeds``.
   ``--rows`` picks rows by name prefix; online's ablations (``online: no ...``, each costs an
   online run, ~2.5 student runs) run only when ``--rows`` names them. MobileVOS + CIRKD together
   is not a row: a run takes one ``--distiller``, and summing two methods' terms would need weights
@@ -99,6 +100,9 @@ OPTIONAL_ROWS = tuple(row for row in ROWS if row.startswith("online: "))  # only
 TDNET_ROWS = ("tdnet student, no KD", "tdnet student, tdnet KD")  # --tdnet-student instead of --student
 TEACHERLESS = ("none", "lgd", "online")  # no --teacher checkpoint (online trains its own, an --teacher-model from scratch)
 BASELINE = "none (no KD)"
+# the rows the top-up picks from: the plain student's distillation rows outside MAIN_ROWS; not the TDNet rows (their
+# gain against none mixes another network in) nor online's ablations
+TOP_UP_ROWS = tuple(row for row in ROWS if row not in (*MAIN_ROWS, *TDNET_ROWS, *OPTIONAL_ROWS) and ROWS[row][0] != "none")
 TEACHER_MARGIN = 0.08  # how much the teacher must beat the no-KD student for the benchmark to mean anything
 TRACKING_MARGIN = 0.05  # how much the no-KD student must beat copy-first-mask: below it, students do not track
 
@@ -534,11 +538,8 @@ def plan(args: argparse.Namespace, chosen: list[str]) -> list[tuple[str, int]]:
 
 
 def best_other(rows: dict[str, dict[str, float]]) -> str | None:
-    """The distillation row of the plain student outside MAIN_ROWS with the highest mean paired gain (it gets
-    ``--seeds`` seeds too); not the TDNet rows (their gain against none mixes another network in) nor online's
-    ablations."""
-    gains = {row: s["paired_mean"] for row, s in rows.items()
-             if row not in (*MAIN_ROWS, *TDNET_ROWS, *OPTIONAL_ROWS) and ROWS[row][0] != "none" and s["paired_mean"] == s["paired_mean"]}
+    """The row of ``TOP_UP_ROWS`` with the highest mean paired gain (it gets ``--seeds`` seeds too)."""
+    gains = {row: s["paired_mean"] for row, s in rows.items() if row in TOP_UP_ROWS and s["paired_mean"] == s["paired_mean"]}
     return max(gains, key=lambda row: gains[row]) if gains else None
 
 
@@ -636,8 +637,19 @@ def main() -> None:
         return ledger.add_run({**result, "teacher": teacher["sha"] if distilled else None}, key(row, seed), threads)
 
     runs = [r for r in schedule(args.parallel, jobs, lambda: train_teacher(jobs), job, alone) if r is not None]
-    best = best_other(summarise(runs))
-    if best is not None and args.seeds > args.part_seeds:
+    # the top-up's row is picked over every row of TOP_UP_ROWS whichever --rows ran: the others' runs from the ledger
+    others = [(row, seed, ledger.run(row, seed, key(row, seed)))
+              for row in TOP_UP_ROWS if row not in chosen for seed in range(args.part_seeds)]
+    missing = sorted({row for row, _, recorded in others if recorded is None})
+    best = None if missing else best_other(summarise(runs + [recorded for _, _, recorded in others if recorded]))
+    if missing and args.seeds > args.part_seeds:
+        print(f"top-up not picked: it is picked over every row it could top up, and {', '.join(missing)} (not in "
+              f"--rows) {'has' if len(missing) == 1 else 'have'} fewer than {args.part_seeds} finished seeds: run "
+              f"{'it' if len(missing) == 1 else 'them'} (or every row) first", flush=True)
+    elif best is not None and best not in chosen and args.seeds > args.part_seeds:
+        print(f"top-up: the best other row is {best!r}, not in --rows: its seeds {args.part_seeds}.."
+              f"{args.seeds - 1} run when --rows names it", flush=True)
+    if best is not None and best in chosen and args.seeds > args.part_seeds:
         more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
         jobs += more
         runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job, alone) if r is not None]
