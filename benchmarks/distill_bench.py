@@ -41,10 +41,12 @@ run's result also goes into a ledger kept in the repository (``results/distill_b
 see :class:`Ledger`): a run of the benchmark on another machine (a fresh clone) reuses them and
 trains only what is missing, the teacher included when a distilled run is still missing. Output:
 J&F mean +- std per row, the paired difference against none per seed (same seed = same data order
-and initialisation) and on how many seeds it is positive, the student's own segmentation loss at the
-end of training against none's (a distillation term that keeps the student from fitting its task
-shows here), the share of the teacher-none gap each row closes ((row - none) / (teacher - none)), seconds per training step (a cost pass after the runs: every row's seed 0 for a few steps, timed alone one
-after another, so the costs compare), ``results/distill_bench.json``, a plot of every seed
+and initialisation), its standard error over the val videos (:func:`val_se`) and on how many seeds
+it is positive, the student's own segmentation loss at the end of training against none's (a
+distillation term that keeps the student from fitting its task shows here), the share of the
+teacher-none gap each row closes ((row - none) / (teacher - none)), seconds per training step (a
+cost pass after the runs: every row's seed 0 for a few steps, timed alone one after another, so the
+costs compare), ``results/distill_bench.json``, a plot of every seed
 (``results/distill_bench.png``, the teacher and copy-first-mask as lines) and the table in
 benchmarks/README.md. Two bars say whether the table means anything: the teacher beats the no-KD
 student by >= 0.08 J&F (it has something to teach), and the no-KD student beats copy-first-mask
@@ -56,6 +58,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -226,6 +229,29 @@ def final_losses(out: Path, steps: int = 100) -> dict[str, float]:
     return {name: statistics.mean(r[name] for r in last) for name in (last[-1] if last else {})}
 
 
+def val_objects(out: Path) -> dict[str, float]:
+    """Each val object's J&F, (J + F) / 2, of the run in ``out`` (from the ``val_jf.eval.json`` :func:`score`
+    wrote), keyed ``<video>_<object>``: the table's val J&F is their mean."""
+    objects = json.loads((out / "val_jf.eval.json").read_text())["objects"]
+    return {name: round((o["J-Mean"] + o["F-Mean"]) / 2, 6) for name, o in objects.items()}
+
+
+def val_se(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> float:
+    """The standard error, over val videos, of a row's mean paired difference: ``pairs`` holds each seed's
+    per-object J&F (:func:`val_objects`) of the row and of none; per object the row minus none, averaged over
+    the seeds; then the standard error of their mean with the videos as clusters (a video's objects share its
+    frames, so they are not independent samples). How far the paired mean would move on other val videos of the
+    same kind; the seed spread says how far it moves with another training seed on these."""
+    objects = sorted(set.intersection(*(set(row) & set(none) for row, none in pairs))) if pairs else []
+    videos = {name.rsplit("_", 1)[0] for name in objects}
+    if len(videos) < 2:
+        return float("nan")
+    diff = {name: statistics.mean(row[name] - none[name] for row, none in pairs) for name in objects}
+    mean = statistics.mean(diff.values())
+    sums = [sum(d - mean for name, d in diff.items() if name.rsplit("_", 1)[0] == video) for video in videos]
+    return math.sqrt(len(videos) / (len(videos) - 1) * sum(x * x for x in sums)) / len(objects)
+
+
 def score(best: Path, data: Path) -> float:
     """Val J&F of ``best`` (cached beside it), one joint state per video as in ``mobileseg eval``."""
     cached = best.with_name("val_jf.json")
@@ -276,7 +302,7 @@ def student_job(args: argparse.Namespace, data: Path, teacher: Path | None, row:
     out = run_folder(args, row, seed, student)
     run(student_command(args, data, teacher, row, seed, out, args.steps, 1 if args.parallel > 1 else 2, student), out)
     return {"row": row, "seed": seed, "jf": score(out / "best.pt", data), "seconds_per_step": step_seconds(out, args.batch_size),
-            "losses": final_losses(out)}
+            "losses": final_losses(out), "objects": val_objects(out)}
 
 
 COST_STEPS = 40  # steps of each run of the cost pass: 4 logged intervals, the first (start-up) left out
@@ -441,6 +467,7 @@ def copy_first_mask(data: Path) -> float:
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     base = {r["seed"]: r["jf"] for r in runs if r["row"] == BASELINE}
     base_seg = {r["seed"]: r["losses"]["seg"] for r in runs if r["row"] == BASELINE and "losses" in r}
+    base_objects = {r["seed"]: r["objects"] for r in runs if r["row"] == BASELINE and "objects" in r}
     rows = {}
     for row in ROWS:
         values = [r for r in runs if r["row"] == row]
@@ -449,10 +476,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         jf = [r["jf"] for r in values]
         paired = [r["jf"] - base[r["seed"]] for r in values if r["seed"] in base]
         seg = [r["losses"]["seg"] / base_seg[r["seed"]] for r in values if r["seed"] in base_seg and "seg" in r.get("losses", {})]
+        pairs = [(r["objects"], base_objects[r["seed"]]) for r in values if r["seed"] in base_objects and "objects" in r]
         rows[row] = {"seeds": len(jf), "mean": statistics.mean(jf), "std": statistics.stdev(jf) if len(jf) > 1 else 0.0,
                      "paired_mean": statistics.mean(paired) if paired else float("nan"),
                      "paired_std": statistics.stdev(paired) if len(paired) > 1 else 0.0,
                      "paired_seeds": len(paired), "above_none": sum(d > 0 for d in paired),
+                     # only when every paired seed has its per-object scores (else it would mix seeds unlike the mean)
+                     "paired_val_se": val_se(pairs) if row != BASELINE and pairs and len(pairs) == len(paired) else float("nan"),
                      "seg_loss_ratio": statistics.mean(seg) if seg else float("nan"),
                      "run_seconds_per_step": statistics.mean(r["seconds_per_step"] for r in values)}
     return rows
@@ -471,7 +501,7 @@ def table(result: dict[str, Any]) -> str:
     partial = len(result["runs"]) < result.get("planned_runs", len(result["runs"]))
     hosts = Counter(entry["host"] for entry in result["runs"])
     if gap is None:
-        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — | — | {seconds('teacher')} |"
+        teacher_text, teacher_row = "Teacher not trained yet", f"| teacher `{b['teacher_model']}` | 0 | — | — | — | — | — | — | {seconds('teacher')} |"
     else:
         several = "" if len(teacher["teachers"]) == 1 else (
             f" (the mean of the {len(teacher['teachers'])} teachers the distilled rows learned from, trained on "
@@ -479,29 +509,34 @@ def table(result: dict[str, Any]) -> str:
         teacher_text = (f"Teacher val J&F {teacher['jf']:.3f}{several}, {teacher['margin']:+.3f} against the no-KD student's mean "
                         f"({'meets' if teacher['margin'] >= TEACHER_MARGIN else 'misses'} the {TEACHER_MARGIN} bar)")
         teacher_row = (f"| teacher `{b['teacher_model']}` | {len(teacher['teachers'])} | {teacher['jf']:.3f} | {gap:+.3f} | "
-                       f"— | {'100 %' if gap > 0 else '—'} | — | {seconds('teacher')} |")
+                       f"— | — | {'100 %' if gap > 0 else '—'} | — | {seconds('teacher')} |")
     lines = [*([f"**Partial:** {len(result['runs'])} of the {result['planned_runs']} planned runs are finished "
                 "(`--report-only`); rows with fewer seeds than planned are still running.", ""] if partial else []),
              f"Student `{b['student']}` ({b['steps']} steps), teacher `{b['teacher_model']}` ({b['teacher_steps']} steps); "
              f"{b['clip_frames']}-frame clips, gaps up to {b['max_skip']}, {b['crop']} crops ({b['crop_scale']}); {result['val_videos']} "
              f"val videos of {b['frames']} frames at {b['video_size']}. {teacher_text}; "
              f"the no-KD student {none - copy:+.3f} against copy-first-mask ({'meets' if none - copy >= TRACKING_MARGIN else 'misses'} the "
-             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed; above none: the seeds where the row beat none; gap closed = paired / (teacher − none mean); "
+             f"{TRACKING_MARGIN} bar). Paired = row − none, same seed (± the spread over seeds); val SE: the standard error of the paired mean over "
+             "the val videos (per object, row − none averaged over the seeds; a video's objects counted together): how far it would move "
+             "on other val videos of the kind; above none: the seeds where the row beat none; gap closed = paired / (teacher − none mean); "
              "train seg loss: the student's own segmentation loss over its last 100 training steps, against none's of the same "
              "seed (mean ratio; distillation terms left out). "
              f"s/step: one training step ({b['batch_size']} clips), every row timed alone, one after another (the cost pass, "
              f"{cost_steps(b['quick'])} steps of seed 0 each, on {result.get('cost_host') or 'no machine yet'}; ×: against none); "
              "— where not timed yet. Runs made on "
              + ", ".join(f"{host} ({n})" for host, n in hosts.items()) + ".",
-             "", "| row | seeds | val J&F | paired vs none | above none | gap closed | train seg loss (× none) | s/step (×) |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|", f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — | — | — |", teacher_row]
+             "", "| row | seeds | val J&F | paired vs none | val SE | above none | gap closed | train seg loss (× none) | s/step (×) |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|", f"| copy-first-mask | — | {copy:.3f} | {copy - none:+.3f} | — | — | — | — | — |",
+             teacher_row]
     for row, s in result["rows"].items():
         paired = "—" if row == BASELINE or s["paired_mean"] != s["paired_mean"] else f"{s['paired_mean']:+.3f} ± {s['paired_std']:.3f}"
         # (row - none) over the seeds both have (the paired mean): with every seed run it is (row mean - none mean)
         closed = "—" if row == BASELINE or gap is None or gap <= 0 or s["paired_mean"] != s["paired_mean"] else f"{100 * s['paired_mean'] / gap:.0f} %"
         above = "—" if row == BASELINE or not s.get("paired_seeds") else f"{s['above_none']} of {s['paired_seeds']}"
         seg = "—" if row == BASELINE or s["seg_loss_ratio"] != s["seg_loss_ratio"] else f"{s['seg_loss_ratio']:.2f}"
-        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {above} | {closed} | {seg} | {seconds(row)} |")
+        se = "—" if math.isnan(s.get("paired_val_se", math.nan)) else f"{s['paired_val_se']:.3f}"
+        lines.append(f"| {row} | {s['seeds']} | {s['mean']:.3f} ± {s['std']:.3f} | {paired} | {se} | {above} | {closed} | {seg} | "
+                     f"{seconds(row)} |")
     lines.append("")
     lines.append("![J&F per row, one point per seed](results/distill_bench.png)")
     return "\n".join(lines)
@@ -626,6 +661,8 @@ def main() -> None:
             folder = run_folder(args, row, seed)
             if "losses" not in recorded and finished(folder):  # recorded before losses were
                 ledger.fill(recorded, losses=final_losses(folder))
+            if "objects" not in recorded and (folder / "val_jf.eval.json").is_file():  # before per-object scores were
+                ledger.fill(recorded, objects=val_objects(folder))
             return recorded
         distilled = ROWS[row][0] not in TEACHERLESS
         if args.report_only and not finished(run_folder(args, row, seed)):
