@@ -89,6 +89,7 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "cirkd: mini-batch relations only": ("cirkd", ["--pixel-weight", "0", "--region-weight", "0", "--logit-weight", "0"]),
     "cirkd: pixel memory only": ("cirkd", ["--batch-weight", "0", "--region-weight", "0", "--logit-weight", "0"]),
     "cirkd: region memory only": ("cirkd", ["--batch-weight", "0", "--pixel-weight", "0", "--logit-weight", "0"]),
+    "cirkd: logit KD only": ("cirkd", ["--batch-weight", "0", "--pixel-weight", "0", "--region-weight", "0"]),
     "lgd (no teacher)": ("lgd", []),
     "online (all parts)": ("online", []),
     "online: no adaptive rate": ("online", ["--adaptive-rate", "false"]),
@@ -99,7 +100,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "tdnet student, tdnet KD": ("tdnet", []),
 }
 MAIN_ROWS = ("none (no KD)", "mobilevos (paper weights)", "mobilevos (rescaled)")  # --seeds; the best other row is topped up to it
-OPTIONAL_ROWS = tuple(row for row in ROWS if row.startswith("online: "))  # only when --rows names them
+# only when --rows names them (the table also shows one whose every seed is in the ledger)
+OPTIONAL_ROWS = tuple(row for row in ROWS if row.startswith("online: ") or row == "cirkd: logit KD only")
 TDNET_ROWS = ("tdnet student, no KD", "tdnet student, tdnet KD")  # --tdnet-student instead of --student
 TEACHERLESS = ("none", "lgd", "online")  # no --teacher checkpoint (online trains its own, an --teacher-model from scratch)
 BASELINE = "none (no KD)"
@@ -632,16 +634,19 @@ def main() -> None:
     threads = 1 if args.parallel > 1 else 2  # each training process's
     alone = args.teacher_alone == "yes" or (args.teacher_alone == "auto" and args.device == "cpu")
     teacher_threads = max(threads, args.parallel) if alone and args.device == "cpu" else threads
-    prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
-    chosen = [row for row in ROWS if row == BASELINE
-              or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS)]
-    jobs = plan(args, chosen)
-    teacher_key = command_digest(teacher_command(args, data, teacher_out, args.teacher_steps, threads))
-    teacher: dict[str, Any] = {}  # this machine's teacher, once trained: its checkpoint and the hash of its weights
 
     def key(row: str, seed: int) -> str:
         """The ledger's key of a run's command (paths and threads left out)."""
         return command_digest(student_command(args, data, teacher_out, row, seed, Path("out"), args.steps, threads))
+
+    prefixes = [p.strip() for p in args.rows.split(",") if p.strip()]
+    # without --rows: every row but the optional ones, and those of them whose every seed is in the ledger (table only)
+    chosen = [row for row in ROWS if row == BASELINE
+              or (any(row.startswith(p) for p in prefixes) if prefixes else row not in OPTIONAL_ROWS
+                  or all(ledger.run(row, seed, key(row, seed)) for seed in range(args.part_seeds)))]
+    jobs = plan(args, chosen)
+    teacher_key = command_digest(teacher_command(args, data, teacher_out, args.teacher_steps, threads))
+    teacher: dict[str, Any] = {}  # this machine's teacher, once trained: its checkpoint and the hash of its weights
 
     def train_teacher(todo: list[tuple[str, int]]) -> None:
         """Train (or resume) the teacher if a distilled run of ``todo`` is not in the ledger, and record it; with
