@@ -21,8 +21,9 @@ barely better than the student. This benchmark changes the experiment, not the l
   same budget. ``--seeds`` seeds for none and both mobilevos rows, ``--part-seeds`` for the
   others, and then the best of the others (highest mean paired gain; over every such row even under
   ``--rows``, the rows it leaves out read from the ledger) is topped up to ``--seeds``.
-  ``--rows`` picks rows by name prefix; online's ablations (``online: no ...``, each costs an
-  online run, ~2.5 student runs) run only when ``--rows`` names them. MobileVOS + CIRKD together
+  ``--rows`` picks rows by name prefix; the optional rows, online's ablations (``online: no ...``,
+  each costs an online run, ~2.5 student runs) and CIRKD's logit KD alone, run only when ``--rows``
+  names them (the table then shows one whose every seed is in the ledger). MobileVOS + CIRKD together
   is not a row: a run takes one ``--distiller``, and summing two methods' terms would need weights
   nobody has tuned.
 
@@ -106,7 +107,7 @@ TDNET_ROWS = ("tdnet student, no KD", "tdnet student, tdnet KD")  # --tdnet-stud
 TEACHERLESS = ("none", "lgd", "online")  # no --teacher checkpoint (online trains its own, an --teacher-model from scratch)
 BASELINE = "none (no KD)"
 # the rows the top-up picks from: the plain student's distillation rows outside MAIN_ROWS; not the TDNet rows (their
-# gain against none mixes another network in) nor online's ablations
+# gain against none mixes another network in) nor the optional rows
 TOP_UP_ROWS = tuple(row for row in ROWS if row not in (*MAIN_ROWS, *TDNET_ROWS, *OPTIONAL_ROWS) and ROWS[row][0] != "none")
 TEACHER_MARGIN = 0.08  # how much the teacher must beat the no-KD student for the benchmark to mean anything
 TRACKING_MARGIN = 0.05  # how much the no-KD student must beat copy-first-mask: below it, students do not track
