@@ -124,8 +124,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--student", default="mobilevos_r18_mv2_small")
     parser.add_argument("--tdnet-student", default="tdnet_r18_mv2_small", help="the student of the tdnet rows (same widths, 2 sub-networks)")
     parser.add_argument("--teacher-model", default="stcn_r50_r18_small", help="the frozen teacher, and the network online distillation trains beside the student")
-    parser.add_argument("--rows", default="", help="comma-separated row-name prefixes to run (default: every row but online's "
-                        "ablations); none is always run")
+    parser.add_argument("--rows", default="", help="comma-separated row-name prefixes to run (default: every row but the optional "
+                        "ones, online's ablations and 'cirkd: logit KD only', which the table shows once their seeds are in the "
+                        "ledger); none is always run")
     # The defaults are the CPU regime of benchmarks/README.md ("distill_bench", regime search): students
     # track (the no-KD one scored 0.47-0.50 at 800 steps against copy-first-mask's 0.189) and one student
     # run takes about 15 minutes on one core. The 2026-11-30 table used the flags its README command names.
