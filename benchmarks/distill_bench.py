@@ -246,14 +246,16 @@ def val_se(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> float:
     the seeds; then the standard error of their mean with the videos as clusters (a video's objects share its
     frames, so they are not independent samples). How far the paired mean would move on other val videos of the
     same kind; the seed spread says how far it moves with another training seed on these."""
-    objects = sorted(set.intersection(*(set(row) & set(none) for row, none in pairs))) if pairs else []
-    videos = {name.rsplit("_", 1)[0] for name in objects}
-    if len(videos) < 2:
-        return float("nan")
-    diff = {name: statistics.mean(row[name] - none[name] for row, none in pairs) for name in objects}
-    mean = statistics.mean(diff.values())
-    sums = [sum(d - mean for name, d in diff.items() if name.rsplit("_", 1)[0] == video) for video in videos]
-    return math.sqrt(len(videos) / (len(videos) - 1) * sum(x * x for x in sums)) / len(objects)
+    objects = set.intersection(*(set(row) & set(none) for row, none in pairs)) if pairs else set()
+    diff = {name: statistics.mean(row[name] - none[name] for row, none in pairs) for name in sorted(objects)}
+    mean = statistics.mean(diff.values()) if diff else math.nan
+    sums: dict[str, float] = {}  # per video (keys are <video>_<object>): its objects' deviations from the mean
+    for name, d in diff.items():
+        video = name.rsplit("_", 1)[0]
+        sums[video] = sums.get(video, 0.0) + d - mean
+    if len(sums) < 2:
+        return math.nan
+    return math.sqrt(len(sums) / (len(sums) - 1) * sum(x * x for x in sums.values())) / len(diff)
 
 
 def score(best: Path, data: Path) -> float:
@@ -686,14 +688,15 @@ def main() -> None:
               for row in TOP_UP_ROWS if row not in chosen for seed in range(args.part_seeds)]
     missing = sorted({row for row, _, recorded in others if recorded is None})
     best = None if missing else best_other(summarise(runs + [recorded for _, _, recorded in others if recorded]))
-    if missing and args.seeds > args.part_seeds:
+    top_up = args.seeds > args.part_seeds
+    if missing and top_up:
         print(f"top-up not picked: it is picked over every row it could top up, and {', '.join(missing)} (not in "
               f"--rows) {'has' if len(missing) == 1 else 'have'} fewer than {args.part_seeds} finished seeds: run "
               f"{'it' if len(missing) == 1 else 'them'} (or every row) first", flush=True)
-    elif best is not None and best not in chosen and args.seeds > args.part_seeds:
+    elif best is not None and best not in chosen and top_up:
         print(f"top-up: the best other row is {best!r}, not in --rows: its seeds {args.part_seeds}.."
               f"{args.seeds - 1} run when --rows names it", flush=True)
-    if best is not None and best in chosen and args.seeds > args.part_seeds:
+    if best is not None and best in chosen and top_up:
         more = [(best, seed) for seed in range(args.part_seeds, args.seeds)]
         jobs += more
         runs += [r for r in schedule(args.parallel, more, lambda: train_teacher(more), job, alone) if r is not None]
